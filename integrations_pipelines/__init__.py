@@ -1,0 +1,1 @@
+"""integrations_pipelines: keep the integrations between business systems honest, on Dagster."""

@@ -1,0 +1,61 @@
+"""The integration catalog: the documented list of what connects to what, and its owners."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+
+class ScheduleSpec(BaseModel):
+    """When the nightly sync runs (in the integration's timezone)."""
+
+    model_config = ConfigDict(extra="forbid")
+    hour: int = 2
+    minute: int = 0
+
+
+class QuickBooksItems(BaseModel):
+    """The QuickBooks products/services that invoice lines are booked against."""
+
+    model_config = ConfigDict(extra="forbid")
+    sales_item_id: str
+    shipping_item_id: str
+    refund_item_id: str
+
+
+class Integration(BaseModel):
+    """One source -> destination integration, its owner and its health expectations."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str
+    source: str
+    destination: str
+    owner: str
+    owner_email: str
+    slack_channel: str
+    timezone: str = "UTC"
+    partitions_start: date
+    schedule: ScheduleSpec
+    freshness_sla_hours: int
+    expected_daily_volume: int
+    quickbooks: QuickBooksItems
+    duplicate_policy: Literal["report_only", "void_duplicates"] = "report_only"
+
+
+@cache
+def load_catalog() -> dict[str, Integration]:
+    """Read catalog.yaml shipped with the package; invalid entries fail loudly at load."""
+    text = resources.files("integrations_pipelines").joinpath("catalog.yaml").read_text()
+    raw = yaml.safe_load(text)["integrations"]
+    return {name: Integration(name=name, **spec) for name, spec in raw.items()}
+
+
+def integration(name: str) -> Integration:
+    """One integration by name."""
+    return load_catalog()[name]

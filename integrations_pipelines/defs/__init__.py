@@ -1,0 +1,1 @@
+"""Dagster wiring only: resources, partitions, and one folder per integration or concern."""

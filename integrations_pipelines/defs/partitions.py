@@ -1,0 +1,43 @@
+"""Daily partitions per integration, from the catalog (start date and timezone)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import dagster as dg
+
+from integrations_pipelines.catalog import Integration
+
+
+def daily_partitions(integration: Integration) -> dg.DailyPartitionsDefinition:
+    """One partition per business day; today's is never a partition until it is over."""
+    return dg.DailyPartitionsDefinition(
+        start_date=integration.partitions_start.isoformat(), timezone=integration.timezone
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """The business days a run covers, [start, end): one partition or a backfill range."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def first_day(self) -> date:
+        return self.start.date()
+
+    @property
+    def end_day(self) -> date:
+        return self.end.date()
+
+    @property
+    def label(self) -> str:
+        return f"{self.first_day.isoformat()}..{self.end_day.isoformat()}"
+
+
+def run_window(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> Window:
+    """The time window of the partition (or partition range) being materialized."""
+    window = context.partition_time_window
+    return Window(window.start, window.end)

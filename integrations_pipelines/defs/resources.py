@@ -1,0 +1,88 @@
+"""Dagster resources: the integration store and the vendor connections.
+
+Configuration is read from the environment when a resource is used (never at import), so
+the same Definitions run against the sandboxes in the demo and tests and against the real
+vendors in production. Fields set explicitly override the environment.
+"""
+
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import dagster as dg
+import sqlalchemy as sa
+
+from integrations_pipelines import settings
+from integrations_pipelines.state.db import engine_for
+from integrations_pipelines.state.tables import http_failures
+from integrations_pipelines.vendors.http import FailureRecord
+from integrations_pipelines.vendors.metrics import HttpMetrics
+from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, connect
+from integrations_pipelines.vendors.shopify.client import ShopifyClient, make_http_client
+
+
+class IntegrationStore(dg.ConfigurableResource):
+    """The PostgreSQL integration store (raw tables, ledger, dead letters, tokens)."""
+
+    database_url: str | None = None
+
+    def engine(self) -> sa.Engine:
+        return engine_for(settings.sqlalchemy_url(self.database_url or settings.database_url()))
+
+    def failure_sink(self, run_id: str | None):
+        """Keeps each failed vendor call (no headers, no secrets) for diagnosis."""
+        engine = self.engine()
+
+        def sink(record: FailureRecord) -> None:
+            with engine.begin() as conn:
+                conn.execute(http_failures.insert().values(
+                    vendor=record.vendor, endpoint=record.endpoint, status=record.status,
+                    error=record.error[:2000], retried=record.retried,
+                    occurred_at=datetime.now(UTC), run_id=run_id,
+                ))
+
+        return sink
+
+
+class ShopifyResource(dg.ConfigurableResource):
+    """One Shopify shop (SHOPIFY_BASE_URL, SHOPIFY_ACCESS_TOKEN, SHOPIFY_API_VERSION)."""
+
+    base_url: str | None = None
+    access_token: str | None = None
+    api_version: str | None = None
+
+    def client(self, metrics: HttpMetrics, store: IntegrationStore,
+               run_id: str | None) -> ShopifyClient:
+        conf = settings.ShopifySettings.from_env() if not (self.base_url and self.access_token) \
+            else settings.ShopifySettings(self.base_url, self.access_token)
+        if self.api_version:
+            conf = replace(conf, api_version=self.api_version)
+        http = make_http_client(conf.base_url, conf.access_token, metrics=metrics,
+                                failure_sink=store.failure_sink(run_id))
+        return ShopifyClient(http, conf.api_version)
+
+
+class QuickBooksResource(dg.ConfigurableResource):
+    """One QuickBooks Online company (QBO_* variables); tokens live in the store."""
+
+    base_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    realm_id: str | None = None
+    bootstrap_refresh_token: str | None = None
+
+    def connection_settings(self) -> settings.QuickBooksSettings:
+        explicit = {k: v for k, v in {
+            "base_url": self.base_url, "token_url": self.token_url,
+            "client_id": self.client_id, "client_secret": self.client_secret,
+            "realm_id": self.realm_id, "bootstrap_refresh_token": self.bootstrap_refresh_token,
+        }.items() if v is not None}
+        if {"client_id", "client_secret", "realm_id", "base_url", "token_url"} <= set(explicit):
+            return settings.QuickBooksSettings(**explicit)
+        return replace(settings.QuickBooksSettings.from_env(), **explicit)
+
+    def client(self, metrics: HttpMetrics, store: IntegrationStore,
+               run_id: str | None) -> QuickBooksClient:
+        return connect(self.connection_settings(), store.engine(), metrics=metrics,
+                       failure_sink=store.failure_sink(run_id))

@@ -1,0 +1,1 @@
+"""Shopify orders -> QuickBooks Online invoices: assets, checks, job and schedule."""

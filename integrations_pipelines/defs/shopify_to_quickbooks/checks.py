@@ -1,0 +1,118 @@
+"""Blocking checks of the flagship integration, evaluated in the same step as each asset.
+
+Each one states a promise of the project as a predicate over the window: every extracted
+order matches our contract; every order ended synced or dead-lettered (nothing pending);
+every synced order has exactly one invoice in QuickBooks.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import sqlalchemy as sa
+
+from integrations_pipelines.defs.partitions import Window
+from integrations_pipelines.state.tables import (
+    dead_letters,
+    raw_quickbooks_invoices,
+    raw_shopify_orders,
+    sync_ledger,
+)
+
+ORDERS = dg.AssetKey(["shopify", "orders"])
+SYNC = dg.AssetKey(["shopify_to_quickbooks", "invoice_sync"])
+INVOICES = dg.AssetKey(["quickbooks", "invoices"])
+EXAMPLES = 10
+
+CONTRACT_SPEC = dg.AssetCheckSpec(
+    "orders_conform_to_contract", asset=ORDERS, blocking=True,
+    description="Every order Shopify returned for the window validated against our model; "
+    "the others are dead-lettered with the validation error and their payload.",
+)
+ACCOUNTED_SPEC = dg.AssetCheckSpec(
+    "every_order_synced_or_dead_lettered", asset=SYNC, blocking=True,
+    description="No order is silently lost: each one in the window is in the ledger at its "
+    "current version or has an open dead letter with a reason.",
+)
+ONE_INVOICE_SPEC = dg.AssetCheckSpec(
+    "every_synced_order_has_one_invoice", asset=INVOICES, blocking=True,
+    description="Each order the ledger says is synced has its invoice in QuickBooks, and no "
+    "DocNumber appears twice.",
+)
+
+
+def contract_check(conn: sa.Connection, integration: str, window: Window) -> dg.AssetCheckResult:
+    rows = conn.execute(
+        sa.select(dead_letters.c.source_id, dead_letters.c.reason)
+        .where(dead_letters.c.integration == integration, dead_letters.c.stage == "validate",
+               dead_letters.c.resolved_at.is_(None),
+               dead_letters.c.business_date >= window.first_day,
+               dead_letters.c.business_date < window.end_day)
+    ).all()
+    return dg.AssetCheckResult(
+        check_name=CONTRACT_SPEC.name, asset_key=ORDERS, passed=not rows,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"contract_violations": len(rows),
+                  "examples": dg.MetadataValue.json(
+                      [{"id": r.source_id, "reason": r.reason[:300]} for r in rows[:EXAMPLES]])},
+    )
+
+
+def accounted_check(conn: sa.Connection, integration: str, window: Window) -> dg.AssetCheckResult:
+    source_id = sa.cast(raw_shopify_orders.c.order_id, sa.Text)
+    in_window = sa.and_(raw_shopify_orders.c.business_date >= window.first_day,
+                        raw_shopify_orders.c.business_date < window.end_day)
+    synced = sa.exists().where(
+        sync_ledger.c.integration == integration, sync_ledger.c.source_id == source_id,
+        sync_ledger.c.source_version >= raw_shopify_orders.c.updated_at,
+    )
+    lettered = sa.exists().where(
+        dead_letters.c.integration == integration, dead_letters.c.source_id == source_id,
+        dead_letters.c.resolved_at.is_(None),
+    )
+    counts = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count().filter(synced),
+            sa.func.count().filter(sa.and_(~synced, lettered)),
+        ).select_from(raw_shopify_orders).where(in_window)
+    ).one()
+    pending = conn.execute(
+        sa.select(raw_shopify_orders.c.order_id)
+        .where(in_window, ~synced, ~lettered).order_by(raw_shopify_orders.c.order_id)
+    ).scalars().all()
+    return dg.AssetCheckResult(
+        check_name=ACCOUNTED_SPEC.name, asset_key=SYNC, passed=not pending,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"orders": counts[0], "synced": counts[1], "dead_lettered": counts[2],
+                  "pending": len(pending),
+                  "pending_examples": dg.MetadataValue.json(
+                      [str(p) for p in pending[:EXAMPLES]])},
+    )
+
+
+def one_invoice_check(conn: sa.Connection, integration: str, realm_id: str,
+                      window: Window) -> dg.AssetCheckResult:
+    inv = raw_quickbooks_invoices
+    missing = conn.execute(
+        sa.select(sync_ledger.c.source_id, sync_ledger.c.destination_key)
+        .where(sync_ledger.c.integration == integration,
+               sync_ledger.c.business_date >= window.first_day,
+               sync_ledger.c.business_date < window.end_day,
+               ~sa.exists().where(inv.c.realm_id == realm_id,
+                                  inv.c.invoice_id == sync_ledger.c.destination_id))
+    ).all()
+    duplicated = conn.execute(
+        sa.select(inv.c.doc_number, sa.func.count())
+        .where(inv.c.realm_id == realm_id, inv.c.txn_date >= window.first_day,
+               inv.c.txn_date < window.end_day, inv.c.doc_number.is_not(None))
+        .group_by(inv.c.doc_number).having(sa.func.count() > 1)
+    ).all()
+    return dg.AssetCheckResult(
+        check_name=ONE_INVOICE_SPEC.name, asset_key=INVOICES,
+        passed=not missing and not duplicated, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"missing_invoices": len(missing), "duplicated_doc_numbers": len(duplicated),
+                  "examples": dg.MetadataValue.json(
+                      [f"missing {m.destination_key} (order {m.source_id})"
+                       for m in missing[:EXAMPLES]]
+                      + [f"{d[0]} appears {d[1]} times" for d in duplicated[:EXAMPLES]])},
+    )

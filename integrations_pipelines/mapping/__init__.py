@@ -1,0 +1,1 @@
+"""Pure mapping functions, one module per source -> destination pair (no I/O)."""

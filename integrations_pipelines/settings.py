@@ -1,0 +1,80 @@
+"""Configuration from the environment (12-factor), read when used and never at import.
+
+Endpoints, credentials and database URLs live in the environment so that the same code
+talks to the vendor sandboxes in the demo and tests and to the real vendors in production.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+class MissingSetting(RuntimeError):
+    """A required environment variable is not set; the message names it and its purpose."""
+
+
+def _require(name: str, purpose: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise MissingSetting(f"{name} is not set: {purpose}")
+    return value
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Name the psycopg 3 driver explicitly, whatever form of PostgreSQL URL was given."""
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def database_url() -> str:
+    """The integration store's PostgreSQL URL (raw tables, ledger, dead letters, tokens)."""
+    return sqlalchemy_url(
+        _require("DATABASE_URL", "the PostgreSQL URL of the integration store")
+    )
+
+
+@dataclass(frozen=True)
+class ShopifySettings:
+    """How to reach one Shopify shop's Admin REST API."""
+
+    base_url: str
+    access_token: str
+    api_version: str = "2025-07"
+
+    @classmethod
+    def from_env(cls) -> ShopifySettings:
+        return cls(
+            base_url=_require("SHOPIFY_BASE_URL", "e.g. https://your-shop.myshopify.com"),
+            access_token=_require("SHOPIFY_ACCESS_TOKEN", "the Admin API access token"),
+            api_version=os.environ.get("SHOPIFY_API_VERSION", "2025-07"),
+        )
+
+
+@dataclass(frozen=True)
+class QuickBooksSettings:
+    """How to reach one QuickBooks Online company (realm) and its OAuth2 token endpoint."""
+
+    base_url: str
+    token_url: str
+    client_id: str
+    client_secret: str
+    realm_id: str
+    bootstrap_refresh_token: str | None = None
+    minor_version: str = "75"
+
+    @classmethod
+    def from_env(cls) -> QuickBooksSettings:
+        return cls(
+            base_url=os.environ.get("QBO_BASE_URL", "https://quickbooks.api.intuit.com"),
+            token_url=os.environ.get(
+                "QBO_TOKEN_URL", "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+            ),
+            client_id=_require("QBO_CLIENT_ID", "the Intuit app's client id"),
+            client_secret=_require("QBO_CLIENT_SECRET", "the Intuit app's client secret"),
+            realm_id=_require("QBO_REALM_ID", "the QuickBooks company (realm) id"),
+            bootstrap_refresh_token=os.environ.get("QBO_REFRESH_TOKEN") or None,
+            minor_version=os.environ.get("QBO_MINOR_VERSION", "75"),
+        )

@@ -1,0 +1,1 @@
+"""The integration store in PostgreSQL: raw tables, ledger, dead letters, tokens, incidents."""

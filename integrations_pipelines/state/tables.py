@@ -1,0 +1,132 @@
+"""Table definitions of the integration store (SQLAlchemy Core).
+
+The schema itself is created and changed only by the Alembic migrations in
+`state/migrations`; these objects are what the code reads and writes through.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+raw_shopify_orders = sa.Table(
+    "raw_shopify_orders",
+    metadata,
+    sa.Column("order_id", sa.BigInteger, primary_key=True, comment="Shopify's 64-bit order id"),
+    sa.Column(
+        "business_date",
+        sa.Date,
+        nullable=False,
+        index=True,
+        comment="day of created_at in the integration's timezone: the partition",
+    ),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column(
+        "updated_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        comment="the source version of this row",
+    ),
+    sa.Column("payload", JSONB, nullable=False, comment="the order as Shopify returned it"),
+    sa.Column("extracted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.Text, nullable=True),
+)
+
+raw_quickbooks_invoices = sa.Table(
+    "raw_quickbooks_invoices",
+    metadata,
+    sa.Column("realm_id", sa.Text, primary_key=True),
+    sa.Column("invoice_id", sa.Text, primary_key=True),
+    sa.Column("doc_number", sa.Text, nullable=True, index=True, comment="the external key"),
+    sa.Column("txn_date", sa.Date, nullable=False, index=True),
+    sa.Column("sync_token", sa.Text, nullable=False),
+    sa.Column("currency", sa.Text, nullable=True),
+    sa.Column("total_amt", sa.Numeric(18, 2), nullable=False),
+    sa.Column("voided", sa.Boolean, nullable=False),
+    sa.Column("payload", JSONB, nullable=False),
+    sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sync_ledger = sa.Table(
+    "sync_ledger",
+    metadata,
+    sa.Column("integration", sa.Text, primary_key=True),
+    sa.Column("source_id", sa.Text, primary_key=True),
+    sa.Column("business_date", sa.Date, nullable=False, index=True),
+    sa.Column(
+        "source_version",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        comment="updated_at of the source record last written",
+    ),
+    sa.Column("destination_id", sa.Text, nullable=False),
+    sa.Column("destination_key", sa.Text, nullable=False, comment="e.g. the DocNumber"),
+    sa.Column(
+        "payload_hash",
+        sa.Text,
+        nullable=False,
+        comment="hash of the desired destination state last written",
+    ),
+    sa.Column("status", sa.Text, nullable=False, comment="synced | voided"),
+    sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("writes", sa.Integer, nullable=False, server_default="1"),
+)
+
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("integration", sa.Text, nullable=False),
+    sa.Column("source_id", sa.Text, nullable=False),
+    sa.Column("business_date", sa.Date, nullable=True, index=True),
+    sa.Column("stage", sa.Text, nullable=False, comment="validate | map | write"),
+    sa.Column("reason_code", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payload", JSONB, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column(
+        "resolved_at",
+        sa.DateTime(timezone=True),
+        nullable=True,
+        comment="set when a later attempt synced the record",
+    ),
+    sa.Index(
+        "uq_dead_letters_open",
+        "integration",
+        "source_id",
+        unique=True,
+        postgresql_where=sa.text("resolved_at IS NULL"),
+    ),
+)
+
+oauth_tokens = sa.Table(
+    "oauth_tokens",
+    metadata,
+    sa.Column("connection", sa.Text, primary_key=True, comment="e.g. quickbooks:<realm>"),
+    sa.Column("access_token", sa.Text, nullable=True),
+    sa.Column("access_expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("refresh_token", sa.Text, nullable=False),
+    sa.Column("refresh_expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_refreshed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+http_failures = sa.Table(
+    "http_failures",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("vendor", sa.Text, nullable=False),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("status", sa.Integer, nullable=True, comment="null for transport errors"),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("retried", sa.Boolean, nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("run_id", sa.Text, nullable=True),
+)

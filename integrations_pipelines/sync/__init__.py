@@ -1,0 +1,1 @@
+"""Idempotent create-or-update through the ledger; dead letters; replay."""

@@ -1,0 +1,92 @@
+"""Dead letters: every record we could not move, with its reason and payload, replayable.
+
+Nothing is dropped without a trace: a record that fails validation, mapping or a permanent
+destination rejection is kept here (one open letter per record, attempts counted) until a
+later attempt syncs it, which resolves the letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from integrations_pipelines.state.tables import dead_letters
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    integration: str
+    source_id: str
+    business_date: date | None
+    stage: str
+    reason_code: str
+    reason: str
+    payload: Any
+
+
+def record(conn: sa.Connection, letter: DeadLetter) -> None:
+    """Open a dead letter, or count one more attempt on the open one for this record."""
+    now = datetime.now(UTC)
+    stmt = pg_insert(dead_letters).values(
+        integration=letter.integration,
+        source_id=letter.source_id,
+        business_date=letter.business_date,
+        stage=letter.stage,
+        reason_code=letter.reason_code,
+        reason=letter.reason,
+        payload=letter.payload,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["integration", "source_id"],
+        index_where=sa.text("resolved_at IS NULL"),
+        set_={
+            "stage": stmt.excluded.stage,
+            "reason_code": stmt.excluded.reason_code,
+            "reason": stmt.excluded.reason,
+            "payload": stmt.excluded.payload,
+            "business_date": stmt.excluded.business_date,
+            "attempts": dead_letters.c.attempts + 1,
+            "last_seen_at": now,
+        },
+    )
+    conn.execute(stmt)
+
+
+def resolve(conn: sa.Connection, integration: str, source_id: str) -> None:
+    """Close the open letter of a record that has now been synced."""
+    conn.execute(
+        dead_letters.update()
+        .where(
+            dead_letters.c.integration == integration,
+            dead_letters.c.source_id == source_id,
+            dead_letters.c.resolved_at.is_(None),
+        )
+        .values(resolved_at=datetime.now(UTC))
+    )
+
+
+def open_letters(
+    conn: sa.Connection,
+    integration: str,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    stage: str | None = None,
+) -> list[sa.Row]:
+    """Open letters of an integration, optionally in [start, end) and for one stage."""
+    query = sa.select(dead_letters).where(
+        dead_letters.c.integration == integration, dead_letters.c.resolved_at.is_(None)
+    )
+    if start is not None:
+        query = query.where(dead_letters.c.business_date >= start)
+    if end is not None:
+        query = query.where(dead_letters.c.business_date < end)
+    if stage is not None:
+        query = query.where(dead_letters.c.stage == stage)
+    return list(conn.execute(query.order_by(dead_letters.c.id)))

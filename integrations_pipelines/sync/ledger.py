@@ -1,0 +1,58 @@
+"""The sync ledger: which source record became which destination record, at what version.
+
+The ledger is how a re-run knows a record is already there (and unchanged), and how a
+stale source version is kept from overwriting a newer one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from integrations_pipelines.state.tables import sync_ledger
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    integration: str
+    source_id: str
+    business_date: date
+    source_version: datetime
+    destination_id: str
+    destination_key: str
+    payload_hash: str
+    status: str
+
+
+def get(conn: sa.Connection, integration: str, source_id: str) -> sa.Row | None:
+    return conn.execute(
+        sa.select(sync_ledger).where(
+            sync_ledger.c.integration == integration, sync_ledger.c.source_id == source_id
+        )
+    ).first()
+
+
+def upsert(conn: sa.Connection, entry: LedgerEntry) -> None:
+    """Record a completed write; never moves an entry back to an older source version."""
+    now = datetime.now(UTC)
+    values = {
+        "business_date": entry.business_date,
+        "source_version": entry.source_version,
+        "destination_id": entry.destination_id,
+        "destination_key": entry.destination_key,
+        "payload_hash": entry.payload_hash,
+        "status": entry.status,
+        "synced_at": now,
+    }
+    stmt = pg_insert(sync_ledger).values(
+        integration=entry.integration, source_id=entry.source_id, **values
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["integration", "source_id"],
+        set_={**values, "writes": sync_ledger.c.writes + 1},
+        where=sync_ledger.c.source_version <= stmt.excluded.source_version,
+    )
+    conn.execute(stmt)

@@ -1,0 +1,1 @@
+"""Vendor connectors: plain library code (no Dagster), one resilient HTTP client for all."""

@@ -1,0 +1,85 @@
+"""The one documented tree of vendor errors.
+
+Retries have one owner per layer. `TransientVendorError` is retried by the HTTP client
+(429, 5xx, timeouts, connection resets) until its budget is spent; every
+`PermanentVendorError` (400, 401 after a failed refresh, 403, 404, 422, a response that
+breaks our model) is never retried by anyone: the Dagster layer turns it into
+`Failure(allow_retries=False)` or a dead letter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_BODY_CHARS = 2000
+
+
+class VendorError(Exception):
+    """A vendor call that did not succeed; carries where, what status and a body excerpt."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vendor: str,
+        endpoint: str,
+        status: int | None = None,
+        body: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.vendor = vendor
+        self.endpoint = endpoint
+        self.status = status
+        self.body = (body or "")[:MAX_BODY_CHARS]
+
+    def __str__(self) -> str:
+        where = f"{self.vendor} {self.endpoint}"
+        status = f" HTTP {self.status}" if self.status is not None else ""
+        return f"{where}{status}: {self.args[0]}"
+
+
+class TransientVendorError(VendorError):
+    """Worth retrying later: rate limited, server error, timeout, connection reset."""
+
+
+class RateLimitedError(TransientVendorError):
+    """HTTP 429; `retry_after` is the vendor's own wait in seconds, when it said one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class PermanentVendorError(VendorError):
+    """Retrying cannot help: the request, the credentials or the contract must change."""
+
+
+class AuthenticationError(PermanentVendorError):
+    """Credentials rejected even after a token refresh; a person must re-authorize."""
+
+
+class CredentialsRevokedError(AuthenticationError):
+    """The refresh token is revoked, expired or already used: re-connect the app."""
+
+
+class ContractViolation(PermanentVendorError):
+    """A vendor response no longer matches the model we own (type or requiredness drift)."""
+
+    def __init__(self, message: str, *, payload: Any = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.payload = payload
+
+
+class QuickBooksFault(PermanentVendorError):
+    """A QuickBooks `Fault` envelope: validation, business rule or stale object."""
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]], fault_type: str,
+                 **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.errors = errors
+        self.fault_type = fault_type
+
+    @property
+    def codes(self) -> list[str]:
+        """The QuickBooks error codes (strings, e.g. "6240")."""
+        return [str(e.get("code", "")) for e in self.errors]

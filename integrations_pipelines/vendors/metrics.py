@@ -1,0 +1,78 @@
+"""Per-endpoint request counts and latencies, surfaced as Dagster materialization metadata."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from statistics import quantiles
+
+
+@dataclass
+class EndpointStats:
+    """What one endpoint did during a run."""
+
+    success: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    failed: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return self.success + self.retried + self.rate_limited + self.failed
+
+
+def p95(values: list[float]) -> float:
+    """95th percentile (0 for no values; the value itself for one)."""
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return quantiles(values, n=20, method="inclusive")[18]
+
+
+class HttpMetrics:
+    """Thread-safe tally of every attempt, by endpoint name."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.endpoints: dict[str, EndpointStats] = defaultdict(EndpointStats)
+
+    def record(self, endpoint: str, status: int | None, latency_ms: float, *,
+               outcome: str) -> None:
+        with self._lock:
+            stats = self.endpoints[endpoint]
+            setattr(stats, outcome, getattr(stats, outcome) + 1)
+            stats.latencies_ms.append(latency_ms)
+
+    @property
+    def retries(self) -> int:
+        """Attempts that failed transiently (and were retried while budget remained)."""
+        return sum(s.retried + s.rate_limited for s in self.endpoints.values())
+
+    @property
+    def rate_limited(self) -> int:
+        return sum(s.rate_limited for s in self.endpoints.values())
+
+    @property
+    def requests(self) -> int:
+        return sum(s.requests for s in self.endpoints.values())
+
+    def p95_ms(self) -> float:
+        return p95([v for s in self.endpoints.values() for v in s.latencies_ms])
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Per endpoint: counts and p95 latency, for metadata and logs."""
+        with self._lock:
+            return {
+                name: {
+                    "requests": s.requests,
+                    "success": s.success,
+                    "retried": s.retried,
+                    "rate_limited": s.rate_limited,
+                    "failed": s.failed,
+                    "p95_ms": round(p95(s.latencies_ms), 1),
+                }
+                for name, s in sorted(self.endpoints.items())
+            }

@@ -1,0 +1,1 @@
+"""Shopify Admin REST: order models we own and a paginated, paced client."""
