@@ -29,6 +29,15 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+def dagster_storage_url(url: str) -> str:
+    """Dagster's storage (dagster-postgres) speaks psycopg2: name that driver explicitly,
+    because SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
 def database_url() -> str:
     """The integration store's PostgreSQL URL (raw tables, ledger, dead letters, tokens)."""
     return sqlalchemy_url(

@@ -11,7 +11,7 @@ config = context.config
 url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
 
 connectable = sa.create_engine(url, poolclass=sa.pool.NullPool)
-with connectable.connect() as connection:
+with connectable.begin() as connection:
     # Two processes starting at once (webserver and daemon) must not race the DDL.
     connection.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
     context.configure(connection=connection, target_metadata=metadata)

@@ -1,0 +1,78 @@
+"""The `integrations-pipelines` console script.
+
+    integrations-pipelines dev            everything on this machine (see dev_environment.py)
+    integrations-pipelines db upgrade     migrate the integration store (DATABASE_URL)
+    integrations-pipelines tokens set C   store a newly authorized refresh token (stdin)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    from integrations_pipelines.dev_environment import DevOptions, run
+
+    return run(DevOptions(home=Path(args.home), host=args.host, port=args.port,
+                          backfill=not args.no_backfill))
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from integrations_pipelines.settings import database_url
+    from integrations_pipelines.state.db import upgrade
+
+    upgrade(database_url())
+    print("integration store schema is up to date")
+    return 0
+
+
+def _cmd_tokens_set(args: argparse.Namespace) -> int:
+    from integrations_pipelines.settings import database_url
+    from integrations_pipelines.state.db import engine_for
+    from integrations_pipelines.vendors.oauth import OAuthApp, TokenManager
+
+    token = sys.stdin.readline().strip()
+    if not token:
+        print("no refresh token on standard input", file=sys.stderr)
+        return 2
+    manager = TokenManager(engine_for(database_url()), OAuthApp(args.connection, "", "", ""),
+                           http=None)  # type: ignore[arg-type]  # storing needs no HTTP
+    manager.store_refresh_token(token)
+    print(f"refresh token stored for {args.connection}; the next run refreshes from it")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="integrations-pipelines", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="embedded Postgres + vendor sandboxes + dagster dev")
+    dev.add_argument("--home", default=os.environ.get("INTEGRATIONS_DEV_HOME", ".dev"),
+                     help="folder for the dev data (PostgreSQL, Dagster home, sandbox state)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--no-backfill", action="store_true",
+                     help="do not launch the backfill of the seeded days on first start")
+    dev.set_defaults(func=_cmd_dev)
+
+    db = sub.add_parser("db", help="integration store schema").add_subparsers(
+        dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply the Alembic migrations").set_defaults(
+        func=_cmd_db_upgrade)
+
+    tokens = sub.add_parser("tokens", help="OAuth credentials").add_subparsers(
+        dest="tokens_command", required=True)
+    tset = tokens.add_parser("set", help="store a refresh token read from standard input")
+    tset.add_argument("connection", help="e.g. quickbooks:<realm id>")
+    tset.set_defaults(func=_cmd_tokens_set)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

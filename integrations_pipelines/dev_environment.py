@@ -1,0 +1,217 @@
+"""`integrations-pipelines dev`: the whole product on one machine, from one command.
+
+Brings up, on loopback: PostgreSQL (embedded, unless DATABASE_URL names a server), the
+Shopify and QuickBooks sandboxes seeded with a realistic shop, and `dagster dev`
+(webserver + daemon) with Dagster's storage on that PostgreSQL. On the first start it
+launches a backfill of the seeded days so a newcomer sees real syncs and checks at once.
+Ctrl-C stops everything it started; the next start reuses the data (PostgreSQL, Dagster's
+history and the sandboxes' state are kept under the dev folder).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from integrations_pipelines import local_postgres
+from integrations_pipelines.catalog import integration
+from integrations_pipelines.settings import dagster_storage_url
+from integrations_pipelines.state.db import upgrade
+
+log = logging.getLogger("integrations_pipelines.dev")
+
+SEED = 2026
+SEED_DAYS = 7
+ORDERS_PER_DAY = 80
+SHOPIFY_TOKEN = "shpat_sandbox_dev_token"
+QBO_REALM = "9130357766900000"
+QBO_CLIENT_ID = "sandbox-client-id"
+QBO_CLIENT_SECRET = "sandbox-client-secret"
+QBO_BOOTSTRAP_REFRESH = "sandbox-refresh-token-0"
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    home: Path
+    host: str = "127.0.0.1"
+    port: int = 3000
+    backfill: bool = True
+
+
+def _databases(home: Path, stack: ExitStack) -> dict[str, str]:
+    """DATABASE_URL and DAGSTER_PG_URL: the given server, or an embedded one under `home`."""
+    if os.environ.get("DATABASE_URL"):
+        base = os.environ["DATABASE_URL"]
+        return {"DATABASE_URL": base,
+                "DAGSTER_PG_URL": dagster_storage_url(os.environ.get("DAGSTER_PG_URL", base))}
+    server, base = local_postgres.start_embedded(home / "pgdata")
+    stack.callback(server.cleanup)  # stops the server we started (data kept)
+    log.info("embedded PostgreSQL running with data in %s", home / "pgdata")
+    return {
+        "DATABASE_URL": local_postgres.ensure_database(base, "integrations"),
+        "DAGSTER_PG_URL": dagster_storage_url(local_postgres.ensure_database(base, "dagster")),
+    }
+
+
+def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
+    """Start both sandboxes from their saved state (or a freshly seeded shop)."""
+    from integrations_pipelines.sandbox.quickbooks_app import QuickBooksStore
+    from integrations_pipelines.sandbox.server import SandboxServer
+    from integrations_pipelines.sandbox.shop_generator import generate_shop
+    from integrations_pipelines.sandbox.shopify_app import ShopifyStore, build_shopify_app
+    from integrations_pipelines.sandbox.quickbooks_app import build_quickbooks_app
+
+    state = home / "sandbox"
+    state.mkdir(parents=True, exist_ok=True)
+    shop_file, qbo_file = state / "shopify.json", state / "quickbooks.json"
+    if shop_file.exists():
+        shop = ShopifyStore.load(shop_file, access_token=SHOPIFY_TOKEN)
+    else:
+        start = datetime.now(UTC).date() - timedelta(days=SEED_DAYS)
+        shop = ShopifyStore(generate_shop(SEED, start, SEED_DAYS, ORDERS_PER_DAY),
+                            access_token=SHOPIFY_TOKEN)
+    if qbo_file.exists():
+        books = QuickBooksStore.load(qbo_file)
+    else:
+        books = QuickBooksStore(realm_id=QBO_REALM, client_id=QBO_CLIENT_ID,
+                                client_secret=QBO_CLIENT_SECRET,
+                                refresh_token=QBO_BOOTSTRAP_REFRESH)
+
+    def save() -> None:
+        shop.save(shop_file)
+        books.save(qbo_file)
+
+    shopify_server = SandboxServer(build_shopify_app(shop)).start()
+    qbo_server = SandboxServer(build_quickbooks_app(books)).start()
+    stack.callback(shopify_server.stop)
+    stack.callback(qbo_server.stop)
+    stack.callback(save)  # runs first on exit: the servers are still up, state complete
+    _autosave(save, stack)
+    log.info("Shopify sandbox at %s, QuickBooks sandbox at %s", shopify_server.url,
+             qbo_server.url)
+    return {
+        "SHOPIFY_BASE_URL": shopify_server.url,
+        "SHOPIFY_ACCESS_TOKEN": SHOPIFY_TOKEN,
+        "QBO_BASE_URL": qbo_server.url,
+        "QBO_TOKEN_URL": f"{qbo_server.url}/oauth2/v1/tokens/bearer",
+        "QBO_CLIENT_ID": QBO_CLIENT_ID,
+        "QBO_CLIENT_SECRET": QBO_CLIENT_SECRET,
+        "QBO_REALM_ID": QBO_REALM,
+        "QBO_REFRESH_TOKEN": QBO_BOOTSTRAP_REFRESH,
+    }
+
+
+def _autosave(save, stack: ExitStack, every_s: float = 30.0) -> None:
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            save()
+
+    thread = threading.Thread(target=loop, name="sandbox-autosave", daemon=True)
+    thread.start()
+    stack.callback(stop.set)
+
+
+def _dagster_home(home: Path) -> Path:
+    """DAGSTER_HOME under the dev folder, holding the project's top-level dagster.yaml."""
+    source = Path("dagster.yaml")
+    if not source.exists():
+        raise SystemExit("dagster.yaml not found: run `integrations-pipelines dev` from the "
+                         "project's checkout (where dagster.yaml and workspace.yaml live).")
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, dagster_home / "dagster.yaml")
+    return dagster_home
+
+
+def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 180) -> str:
+    """Ask the webserver (GraphQL) for a backfill of the seeded days; returns its id."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{ui_url}/server_info", timeout=2).is_success:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    mutation = """
+    mutation($params: LaunchBackfillParams!) {
+      launchPartitionBackfill(backfillParams: $params) {
+        __typename
+        ... on LaunchBackfillSuccess { backfillId }
+        ... on PythonError { message }
+        ... on InvalidSubsetError { message }
+      }
+    }"""
+    params = {
+        "selector": {
+            "partitionSetName": "shopify_to_quickbooks_job_partition_set",
+            "repositorySelector": {"repositoryName": "__repository__",
+                                   "repositoryLocationName": "integrations_pipelines"},
+        },
+        "partitionNames": partitions,
+    }
+    for _ in range(60):  # the code location may still be loading
+        answer = httpx.post(f"{ui_url}/graphql", json={"query": mutation,
+                                                       "variables": {"params": params}},
+                            timeout=30).json()
+        result = (answer.get("data") or {}).get("launchPartitionBackfill") or {}
+        if result.get("__typename") == "LaunchBackfillSuccess":
+            return result["backfillId"]
+        time.sleep(2)
+    raise RuntimeError(f"could not launch the seed backfill: {answer}")
+
+
+def run(options: DevOptions) -> int:
+    """Start everything, wait for Ctrl-C (or dagster exiting), stop everything."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    home = options.home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        env = {**_databases(home, stack), **_sandboxes(home, stack)}
+        upgrade(env["DATABASE_URL"])
+        env["DAGSTER_HOME"] = str(_dagster_home(home))
+        ui_url = f"http://{options.host}:{options.port}"
+        env["DAGSTER_UI_URL"] = ui_url
+        dagster = Path(sys.executable).parent / "dagster"
+        process = subprocess.Popen(
+            [str(dagster), "dev", "-w", "workspace.yaml", "-h", options.host,
+             "-p", str(options.port)],
+            env={**os.environ, **env},
+        )
+        marker = home / "seed_backfill_launched"
+        if options.backfill and not marker.exists():
+            catalog = integration("shopify_to_quickbooks")
+            today = datetime.now(UTC).date()
+            days = [(today - timedelta(days=n)).isoformat() for n in range(SEED_DAYS, 0, -1)]
+            days = [d for d in days if d >= catalog.partitions_start.isoformat()]
+            try:
+                backfill = launch_seed_backfill(ui_url, days)
+                marker.write_text(backfill)
+                log.info("backfill %s of %s..%s launched: watch it at %s/overview/backfills",
+                         backfill, days[0], days[-1], ui_url)
+            except (RuntimeError, httpx.HTTPError) as exc:
+                log.warning("seed backfill not launched (%s); launch it from the UI", exc)
+        log.info("Dagster UI: %s  (Ctrl-C stops everything)", ui_url)
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            return 0

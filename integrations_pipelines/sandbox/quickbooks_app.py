@@ -1,0 +1,225 @@
+"""QuickBooks Online Accounting API v3 sandbox: OAuth2 token endpoint, entities, query.
+
+Reproduces what breaks real QBO integrations: rotating refresh tokens, a plain-text 401,
+per-realm throttling, `requestid` replay of retried writes, SyncToken conflicts, the
+validation Faults, and (through the fault knobs) a write whose answer never arrives.
+`/_sandbox/...` is the bookkeeper's side of the company, for tests and drift injection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from integrations_pipelines.sandbox.faults import FaultMiddleware, FaultSettings
+from integrations_pipelines.sandbox.quickbooks_errors import (
+    QboFault,
+    forbidden_body,
+    invalid,
+    system_body,
+    throttled_body,
+)
+from integrations_pipelines.sandbox.quickbooks_store import QuickBooksStore
+
+__all__ = ["QuickBooksStore", "build_quickbooks_app"]
+
+ENTITIES = {"customer": "Customer", "invoice": "Invoice", "item": "Item"}
+AUTH_FAILED = "AuthenticationFailed; errorCode=003200; statusCode=401"
+
+
+def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
+    """The QBO sandbox as an ASGI app (fault layer around Starlette); `.store` is `store`."""
+
+    def reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+              ) -> Response:
+        return JSONResponse(body, status_code=status, headers=headers,
+                            media_type="application/json;charset=UTF-8")
+
+    def throttle_answer() -> tuple[int, dict[str, str], bytes]:
+        headers = {"Content-Type": "application/json;charset=UTF-8"}
+        if store.throttle_retry_after is not None:
+            headers["Retry-After"] = str(store.throttle_retry_after)
+        return 429, headers, json.dumps(throttled_body(store.now_text())).encode()
+
+    def gate(request: Request, name: str) -> Response | None:
+        """Auth, realm and throttle checks every API call passes first."""
+        store.stats[f"requests:{name}"] += 1
+        if not store.tokens.access_ok(request.headers.get("authorization")):
+            store.stats["unauthorized"] += 1
+            return PlainTextResponse(AUTH_FAILED, status_code=401, headers={
+                "WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_token"'})
+        if request.path_params["realm"] != store.realm_id:
+            return reply(403, forbidden_body(store.now_text()))
+        if store.throttle():
+            status, headers, body = throttle_answer()
+            return Response(body, status_code=status, headers=headers)
+        return None
+
+    async def token(request: Request) -> Response:
+        store.stats["requests:token"] += 1
+        form = dict(parse_qsl((await request.body()).decode("utf-8")))
+        status, body = store.tokens.refresh(request.headers.get("authorization"), form)
+        return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+    async def read(request: Request) -> Response:
+        entity = ENTITIES.get(request.path_params["entity"].lower())
+        blocked = gate(request, f"read:{entity}")
+        if blocked is not None:
+            return blocked
+        if entity is None:
+            return reply(400, invalid("Unsupported entity").body(store.now_text()))
+        try:
+            found = store.get(entity, request.path_params["ident"])
+        except QboFault as fault:
+            return reply(fault.status, fault.body(store.now_text()))
+        return reply(200, {entity: found, "time": store.now_text()})
+
+    async def query(request: Request) -> Response:
+        blocked = gate(request, "query")
+        if blocked is not None:
+            return blocked
+        text = request.query_params.get("query")
+        if request.method == "POST":
+            text = (await request.body()).decode("utf-8")
+        try:
+            if not text:
+                raise invalid("query parameter is required", "query")
+            result = store.query(text)
+        except QboFault as fault:
+            return reply(fault.status, fault.body(store.now_text()))
+        return reply(200, {"QueryResponse": result, "time": store.now_text()})
+
+    async def write(request: Request) -> Response:
+        entity = ENTITIES.get(request.path_params["entity"].lower())
+        blocked = gate(request, f"write:{entity}")
+        if blocked is not None:
+            return blocked
+        request_id = request.query_params.get("requestid")
+        if request_id is not None and len(request_id) > 50:
+            fault = invalid("requestid must be at most 50 characters", "requestid")
+            return reply(400, fault.body(store.now_text()))
+        if request_id:
+            original = store.replay(request_id)
+            if original is not None:
+                return reply(*original)
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            body = None
+        status, answer = _perform(store, entity, request.query_params.get("operation"), body)
+        if request_id:
+            store.remember(request_id, status, answer)
+        if status == 200:
+            hang = store.faults.after_write(request.scope)
+            if hang:
+                await asyncio.sleep(hang)
+        return reply(status, answer)
+
+    routes = [
+        Route("/oauth2/v1/tokens/bearer", token, methods=["POST"]),
+        Route("/v3/company/{realm}/query", query, methods=["GET", "POST"]),
+        Route("/v3/company/{realm}/{entity}", write, methods=["POST"]),
+        Route("/v3/company/{realm}/{entity}/{ident}", read, methods=["GET"]),
+        *_admin_routes(store),
+    ]
+    app = FaultMiddleware(
+        Starlette(routes=routes), store.faults,
+        lambda status: (status, {"Content-Type": "application/json;charset=UTF-8"},
+                        json.dumps(system_body(store.now_text())).encode()),
+        throttle_answer)
+    app.store = store
+    return app
+
+
+def _perform(store: QuickBooksStore, entity: str | None, operation: str | None,
+             body: Any) -> tuple[int, dict[str, Any]]:
+    """Run one write and turn a Fault into QBO's 400 answer."""
+    try:
+        if not isinstance(body, dict):
+            raise invalid("Request body is not a valid JSON object")
+        actions: dict[tuple[str | None, str | None], Callable[[dict], dict[str, Any]]] = {
+            ("Customer", None): store.save_customer, ("Customer", "update"): store.save_customer,
+            ("Invoice", None): store.save_invoice, ("Invoice", "update"): store.save_invoice,
+            ("Invoice", "void"): store.void_invoice, ("Invoice", "delete"): store.delete_invoice,
+        }
+        action = actions.get((entity, operation))
+        if action is None:
+            raise invalid(f"Operation {operation or 'create'} is not supported for {entity}")
+        result = action(body)
+    except QboFault as fault:
+        return fault.status, fault.body(store.now_text())
+    return 200, {entity: result, "time": store.now_text()}
+
+
+def _admin_routes(store: QuickBooksStore) -> list[Route]:
+    """The bookkeeper's side: raw edits, tokens, knobs, reset, counters."""
+
+    async def invoices(request: Request) -> Response:
+        if request.method == "GET":
+            return JSONResponse({"invoices": store.all_invoices()})
+        return JSONResponse({"Invoice": store.insert_invoice_raw(await request.json())})
+
+    async def invoice(request: Request) -> Response:
+        ident = request.path_params["ident"]
+        if request.method == "DELETE":
+            return JSONResponse({"deleted": store.delete_invoice_raw(ident)})
+        try:
+            row = store.patch_invoice_raw(ident, await request.json())
+        except QboFault as fault:
+            return JSONResponse(fault.body(store.now_text()), status_code=404)
+        return JSONResponse({"Invoice": row})
+
+    async def customers(request: Request) -> Response:
+        return JSONResponse({"customers": store.all_customers()})
+
+    async def tokens(request: Request) -> Response:
+        action = request.path_params.get("action")
+        if action == "revoke":
+            store.tokens.revoke_all()
+        elif action == "expire-access":
+            store.tokens.expire_access()
+        elif action == "expire-refresh":
+            store.tokens.expire_refresh()
+        elif action == "issue":
+            return JSONResponse(store.tokens.issue())
+        elif action is not None:
+            return JSONResponse({"error": f"unknown action {action}"}, status_code=404)
+        return JSONResponse({"current_refresh_token": store.tokens.current_refresh_token,
+                             "refreshes": store.tokens.refreshes})
+
+    async def faults(request: Request) -> Response:
+        if request.method == "POST":
+            changes = await request.json()
+            fault_keys = set(FaultSettings.__dataclass_fields__)
+            try:
+                store.faults.update({k: v for k, v in changes.items() if k in fault_keys})
+                store.update_settings({k: v for k, v in changes.items() if k not in fault_keys})
+            except ValueError as error:
+                return JSONResponse({"error": str(error)}, status_code=400)
+        return JSONResponse({**store.faults.snapshot(), **store.settings()})
+
+    async def reset(request: Request) -> Response:
+        store.reset()
+        return JSONResponse({"reset": True})
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse({**store.stats, "faults_injected": dict(store.faults.injected)})
+
+    return [
+        Route("/_sandbox/invoices", invoices, methods=["GET", "POST"]),
+        Route("/_sandbox/invoices/{ident}", invoice, methods=["PATCH", "DELETE"]),
+        Route("/_sandbox/customers", customers, methods=["GET"]),
+        Route("/_sandbox/tokens", tokens, methods=["GET"]),
+        Route("/_sandbox/tokens/{action}", tokens, methods=["POST"]),
+        Route("/_sandbox/faults", faults, methods=["GET", "POST"]),
+        Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/stats", stats, methods=["GET"]),
+    ]

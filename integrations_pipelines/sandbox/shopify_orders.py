@@ -1,0 +1,333 @@
+"""Shopify order documents with Shopify's real field names and money arithmetic.
+
+Builds one order the way the Shopify Admin REST API shows it (money as strings, `*_set`
+objects in shop and presentment currency, discount allocations, tax lines) and applies the
+merchant actions that change an order after the fact (refund, cancel). Used by the shop
+generator, by the Shopify sandbox's admin interface and directly by tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+CENT = Decimal("0.01")
+
+
+def money(value: Decimal | str | int | float) -> Decimal:
+    """Round to cents, half up, as shops display money."""
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def fmt(value: Decimal) -> str:
+    """Shopify money string, e.g. "12.00"."""
+    return str(money(value))
+
+
+def iso(moment: datetime) -> str:
+    """Shopify timestamp string in UTC with an explicit offset."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp; naive ones are taken as UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def money_set(shop: Decimal, presentment: Decimal, shop_cur: str, pres_cur: str) -> dict:
+    """A Shopify `*_set` object: the amount in shop and in presentment currency."""
+    return {
+        "shop_money": {"amount": fmt(shop), "currency_code": shop_cur},
+        "presentment_money": {"amount": fmt(presentment), "currency_code": pres_cur},
+    }
+
+
+@dataclass
+class LineSpec:
+    """One line a customer bought, priced in the presentment currency."""
+
+    title: str
+    price: Decimal
+    quantity: int = 1
+    sku: str | None = None
+    taxable: bool = True
+    product_id: int | None = None
+    variant_id: int | None = None
+
+
+def make_order(
+    *,
+    order_id: int,
+    order_number: int,
+    created_at: datetime,
+    lines: list[LineSpec],
+    shop_currency: str = "USD",
+    presentment_currency: str | None = None,
+    rate: Decimal | str = "1",
+    customer: dict[str, Any] | None = None,
+    email: str | None = None,
+    discount: tuple[str, Decimal | str, str] | None = None,
+    shipping: Decimal | str | None = None,
+    tax_rate: Decimal | str | None = None,
+    financial_status: str = "paid",
+    fulfillment_status: str | None = None,
+    tags: list[str] | tuple[str, ...] = (),
+    billing_address: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build one order as Shopify serves it.
+
+    Amounts are computed in the presentment currency first; each component (unit price,
+    discount allocation, tax, shipping) is converted to shop money with `rate` (shop units
+    per presentment unit) and the shop totals are sums of converted components, so both
+    money sets are internally consistent. `discount` is (code, value, "fixed_amount" or
+    "percentage"); a fixed amount may exceed the line total (an imported or edited order).
+    """
+    pres_cur = presentment_currency or shop_currency
+    fx = Decimal(str(rate)) if pres_cur != shop_currency else Decimal("1")
+    tax = Decimal(str(tax_rate)) if tax_rate is not None else None
+
+    def conv(amount: Decimal) -> Decimal:
+        return money(amount * fx)
+
+    line_totals = [money(spec.price) * spec.quantity for spec in lines]
+    items_p = sum(line_totals, Decimal("0"))
+    discount_p = Decimal("0")
+    if discount is not None:
+        value = Decimal(str(discount[1]))
+        discount_p = money(items_p * value / 100) if discount[2] == "percentage" else money(value)
+    allocations = _allocate(discount_p, line_totals)
+    base = order_id // 1000
+    line_items: list[dict[str, Any]] = []
+    tax_by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
+    rows = zip(lines, line_totals, allocations, strict=True)
+    for index, (spec, total_p, alloc_p) in enumerate(rows):
+        price_p = money(spec.price)
+        tax_p = Decimal("0")
+        tax_lines = []
+        if tax is not None and spec.taxable:
+            tax_p = money(max(total_p - alloc_p, Decimal("0")) * tax)
+            tax_s = conv(tax_p)
+            tax_lines.append({
+                "title": "Sales Tax", "price": fmt(tax_s), "rate": float(tax),
+                "price_set": money_set(tax_s, tax_p, shop_currency, pres_cur),
+            })
+            prev_s, prev_p = tax_by_rate.get(tax, (Decimal("0"), Decimal("0")))
+            tax_by_rate[tax] = (prev_s + tax_s, prev_p + tax_p)
+        alloc_s = conv(alloc_p)
+        line_items.append({
+            "id": base + index + 1,
+            "admin_graphql_api_id": f"gid://shopify/LineItem/{base + index + 1}",
+            "title": spec.title,
+            "name": spec.title,
+            "sku": spec.sku,
+            "quantity": spec.quantity,
+            "price": fmt(conv(price_p)),
+            "price_set": money_set(conv(price_p), price_p, shop_currency, pres_cur),
+            "total_discount": fmt(alloc_s),
+            "total_discount_set": money_set(alloc_s, alloc_p, shop_currency, pres_cur),
+            "discount_allocations": (
+                [{"amount": fmt(alloc_s),
+                  "amount_set": money_set(alloc_s, alloc_p, shop_currency, pres_cur),
+                  "discount_application_index": 0}] if alloc_p else []
+            ),
+            "tax_lines": tax_lines,
+            "taxable": spec.taxable,
+            "product_id": spec.product_id,
+            "variant_id": spec.variant_id,
+            "requires_shipping": True,
+            "fulfillable_quantity": spec.quantity,
+        })
+    items_s = sum((money(li["price"]) * li["quantity"] for li in line_items), Decimal("0"))
+    discount_s = sum((money(li["total_discount"]) for li in line_items), Decimal("0"))
+    tax_p_total = sum((p for _, p in tax_by_rate.values()), Decimal("0"))
+    tax_s_total = sum((s for s, _ in tax_by_rate.values()), Decimal("0"))
+    ship_p = money(shipping) if shipping is not None else Decimal("0")
+    ship_s = conv(ship_p)
+    shipping_lines = []
+    if shipping is not None:
+        shipping_lines.append({
+            "id": base + 900, "title": "Standard Shipping", "code": "STANDARD",
+            "price": fmt(ship_s), "price_set": money_set(ship_s, ship_p, shop_currency, pres_cur),
+            "discounted_price": fmt(ship_s), "source": "shopify", "tax_lines": [],
+        })
+    subtotal_p, subtotal_s = items_p - discount_p, items_s - discount_s
+    total_p = subtotal_p + ship_p + tax_p_total
+    total_s = subtotal_s + ship_s + tax_s_total
+    stamp = iso(created_at)
+    cust = dict(customer) if customer is not None else None
+    if cust is not None:
+        cust.setdefault("currency", pres_cur)
+        cust.setdefault("admin_graphql_api_id", f"gid://shopify/Customer/{cust.get('id')}")
+    return {
+        "id": order_id,
+        "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
+        "name": f"#{order_number}",
+        "order_number": order_number,
+        "number": order_number - 1000,
+        "email": email,
+        "contact_email": email,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "processed_at": stamp,
+        "cancelled_at": None,
+        "cancel_reason": None,
+        "closed_at": None,
+        "currency": shop_currency,
+        "presentment_currency": pres_cur,
+        "financial_status": financial_status,
+        "fulfillment_status": fulfillment_status,
+        "taxes_included": False,
+        "tags": ", ".join(tags),
+        "test": False,
+        "total_line_items_price": fmt(items_s),
+        "total_line_items_price_set": money_set(items_s, items_p, shop_currency, pres_cur),
+        "total_discounts": fmt(discount_s),
+        "total_discounts_set": money_set(discount_s, discount_p, shop_currency, pres_cur),
+        "subtotal_price": fmt(subtotal_s),
+        "subtotal_price_set": money_set(subtotal_s, subtotal_p, shop_currency, pres_cur),
+        "total_shipping_price_set": money_set(ship_s, ship_p, shop_currency, pres_cur),
+        "total_tax": fmt(tax_s_total),
+        "total_tax_set": money_set(tax_s_total, tax_p_total, shop_currency, pres_cur),
+        "total_price": fmt(total_s),
+        "total_price_set": money_set(total_s, total_p, shop_currency, pres_cur),
+        "current_total_price": fmt(total_s),
+        "current_total_price_set": money_set(total_s, total_p, shop_currency, pres_cur),
+        "discount_codes": (
+            [{"code": discount[0], "amount": fmt(discount_s), "type": discount[2]}]
+            if discount is not None else []
+        ),
+        "line_items": line_items,
+        "shipping_lines": shipping_lines,
+        "tax_lines": [
+            {"title": "Sales Tax", "price": fmt(s), "rate": float(r),
+             "price_set": money_set(s, p, shop_currency, pres_cur)}
+            for r, (s, p) in tax_by_rate.items()
+        ],
+        "customer": cust,
+        "billing_address": billing_address,
+        "refunds": [],
+    }
+
+
+def _allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """Split a discount across lines in proportion to their totals, remainder on the last."""
+    if not weights:
+        return []
+    basis = sum(weights, Decimal("0"))
+    shares = [
+        money(total * w / basis) if basis else Decimal("0") for w in weights[:-1]
+    ]
+    shares.append(total - sum(shares, Decimal("0")))
+    return shares
+
+
+def shop_rate(order: dict[str, Any]) -> Decimal:
+    """Shop units per presentment unit, as implied by the order's totals."""
+    pres = Decimal(order["total_price_set"]["presentment_money"]["amount"])
+    shop = Decimal(order["total_price_set"]["shop_money"]["amount"])
+    return shop / pres if pres else Decimal("1")
+
+
+def refunded_presentment(order: dict[str, Any]) -> Decimal:
+    """What has been refunded so far, in presentment currency."""
+    return sum(
+        (Decimal(t["amount"]) for r in order.get("refunds") or []
+         for t in r.get("transactions", []) if t.get("kind") == "refund"),
+        Decimal("0"),
+    )
+
+
+def apply_refund(
+    order: dict[str, Any],
+    *,
+    amount: Decimal | str,
+    at: datetime,
+    refund_id: int,
+    transaction_id: int,
+    note: str | None = None,
+    refund_line_items: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Record a refund (amount in presentment currency) the way Shopify shows it.
+
+    Appends the refund with one successful transaction, moves `financial_status` to
+    `partially_refunded` or `refunded`, lowers `current_total_price` and bumps
+    `updated_at`. Returns the refund.
+    """
+    value = money(amount)
+    pres_cur = order["presentment_currency"]
+    refund = {
+        "id": refund_id,
+        "admin_graphql_api_id": f"gid://shopify/Refund/{refund_id}",
+        "order_id": order["id"],
+        "created_at": iso(at),
+        "processed_at": iso(at),
+        "note": note,
+        "restock": False,
+        "refund_line_items": refund_line_items or [],
+        "transactions": [{
+            "id": transaction_id,
+            "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{transaction_id}",
+            "order_id": order["id"], "kind": "refund", "gateway": "shopify_payments",
+            "status": "success", "amount": fmt(value), "currency": pres_cur,
+            "created_at": iso(at), "processed_at": iso(at),
+        }],
+    }
+    order.setdefault("refunds", []).append(refund)
+    _update_current_total(order)
+    total_p = Decimal(order["total_price_set"]["presentment_money"]["amount"])
+    order["financial_status"] = (
+        "refunded" if refunded_presentment(order) >= total_p else "partially_refunded"
+    )
+    bump_updated(order, at)
+    return refund
+
+
+def _update_current_total(order: dict[str, Any]) -> None:
+    total_p = Decimal(order["total_price_set"]["presentment_money"]["amount"])
+    total_s = Decimal(order["total_price_set"]["shop_money"]["amount"])
+    left_p = total_p - refunded_presentment(order)
+    left_s = total_s - money(refunded_presentment(order) * shop_rate(order))
+    order["current_total_price"] = fmt(left_s)
+    order["current_total_price_set"] = money_set(
+        left_s, left_p, order["currency"], order["presentment_currency"]
+    )
+
+
+def apply_cancel(
+    order: dict[str, Any],
+    *,
+    at: datetime,
+    reason: str = "customer",
+    refund_id: int,
+    transaction_id: int,
+) -> dict[str, Any]:
+    """Cancel an order as a merchant would in the Shopify admin.
+
+    An unpaid order becomes `voided`; a paid one is refunded for what is left (a refund is
+    appended) and becomes `refunded`. The order is closed and `updated_at` bumped.
+    """
+    if order.get("financial_status") in ("pending", "authorized", "voided"):
+        order["financial_status"] = "voided"
+    else:
+        total_p = Decimal(order["total_price_set"]["presentment_money"]["amount"])
+        left = total_p - refunded_presentment(order)
+        if left > 0:
+            apply_refund(order, amount=left, at=at, refund_id=refund_id,
+                         transaction_id=transaction_id, note="Order canceled")
+        order["financial_status"] = "refunded"
+    order["cancelled_at"] = iso(at)
+    order["cancel_reason"] = reason
+    order["closed_at"] = iso(at)
+    bump_updated(order, at)
+    return order
+
+
+def bump_updated(order: dict[str, Any], at: datetime) -> None:
+    """Move `updated_at` forward to `at` (never backwards, never before `created_at`)."""
+    current = parse_time(order.get("updated_at") or order["created_at"])
+    order["updated_at"] = iso(max(current, at, parse_time(order["created_at"])))

@@ -1,0 +1,87 @@
+"""Real parts for every test: PostgreSQL (embedded unless TEST_DATABASE_URL names a server),
+the vendor sandboxes served over HTTP on 127.0.0.1, and Dagster instances on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from integrations_pipelines import local_postgres
+from integrations_pipelines.settings import dagster_storage_url
+from integrations_pipelines.state.db import engine_for, upgrade
+
+
+@pytest.fixture(scope="session")
+def pg_base_url() -> Iterator[str]:
+    """One PostgreSQL server for the session; each test gets its own databases."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield os.environ["TEST_DATABASE_URL"]
+        return
+    folder = Path(tempfile.mkdtemp(prefix="integrations-pipelines-test-"))
+    server, base = local_postgres.start_embedded(folder / "pgdata")
+    yield base
+    server.cleanup()
+
+
+def _fresh_database(base: str, prefix: str) -> tuple[str, str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    return name, local_postgres.ensure_database(base, name)
+
+
+@pytest.fixture
+def database_url(pg_base_url: str) -> Iterator[str]:
+    """A new, migrated integration store for one test."""
+    name, url = _fresh_database(pg_base_url, "store")
+    upgrade(url)
+    yield url
+    engine_for(url).dispose()
+    local_postgres.drop_database(pg_base_url, name)
+
+
+@pytest.fixture
+def engine(database_url: str):
+    return engine_for(database_url)
+
+
+@pytest.fixture
+def dagster_instance(pg_base_url: str) -> Iterator[object]:
+    """A Dagster instance whose runs, events and schedules live in PostgreSQL."""
+    from dagster import instance_for_test
+
+    name, url = _fresh_database(pg_base_url, "dagster")
+    storage = {"postgres": {"postgres_url": dagster_storage_url(url)}}
+    with instance_for_test(overrides={"storage": storage}) as inst:
+        yield inst
+    local_postgres.drop_database(pg_base_url, name)
+
+
+@pytest.fixture
+def shop_sandbox():
+    """Factory: a Shopify sandbox over HTTP holding the given orders (stopped after the test)."""
+    from integrations_pipelines.sandbox.server import start_shopify
+
+    started = []
+
+    def start(orders, **kw):
+        server, store = start_shopify(orders, **kw)
+        started.append(server)
+        return server, store
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def qbo_sandbox():
+    """A QuickBooks Online sandbox over HTTP for one company."""
+    from integrations_pipelines.sandbox.server import start_quickbooks
+
+    server, store = start_quickbooks()
+    yield server, store
+    server.stop()

@@ -1,0 +1,43 @@
+"""Helpers the tests share: Definitions wired to the sandboxes and the test's database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from integrations_pipelines.defs.resources import (
+    IntegrationStore,
+    QuickBooksResource,
+    ShopifyResource,
+)
+from integrations_pipelines.definitions import build_definitions
+
+JOB = "shopify_to_quickbooks_job"
+
+
+def sandbox_resources(database_url: str, shop_url: str, shop_token: str, qbo_url: str,
+                      qbo_store: Any) -> dict[str, dg.ConfigurableResource]:
+    """Resources pointing at the given sandboxes, as production points at the vendors."""
+    return {
+        "store": IntegrationStore(database_url=database_url),
+        "shopify": ShopifyResource(base_url=shop_url, access_token=shop_token),
+        "quickbooks": QuickBooksResource(
+            base_url=qbo_url, token_url=f"{qbo_url}/oauth2/v1/tokens/bearer",
+            client_id=qbo_store.tokens.client_id, client_secret=qbo_store.tokens.client_secret,
+            realm_id=qbo_store.realm_id,
+            bootstrap_refresh_token=qbo_store.tokens.current_refresh_token,
+        ),
+    }
+
+
+def run_partition(defs: dg.Definitions, instance: dg.DagsterInstance, partition: str,
+                  raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    """Materialize one day of the flagship job through Dagster, as the schedule would."""
+    job = defs.resolve_job_def(JOB)
+    return job.execute_in_process(partition_key=partition, instance=instance,
+                                  raise_on_error=raise_on_error)
+
+
+def definitions_for(resources: dict[str, dg.ConfigurableResource]) -> dg.Definitions:
+    return build_definitions(resources)
