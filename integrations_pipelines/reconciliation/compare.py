@@ -1,0 +1,192 @@
+"""Vectorised comparison of one field across matched source and destination records.
+
+Each function answers, for aligned pairs of rows, "does the destination hold a different value
+than the source wants?" under the rules of `fields.FieldSpec`. Numbers, dates and booleans are
+converted to integer arrays once per column and compared with numpy. Text and currencies are
+first compared raw (equal raw values are equal after any normalisation); only the pairs whose raw
+values differ are normalised, so the cost follows the number of differences, not of records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from integrations_pipelines.mapping.text import fit, normalize_text
+from integrations_pipelines.reconciliation.fields import FieldSpec
+
+Canon = Callable[[object], object]
+
+
+def field_differs(
+    spec: FieldSpec,
+    source: pd.Series,
+    source_rows: np.ndarray,
+    destination: pd.Series,
+    destination_rows: np.ndarray,
+    money_tolerance: int = 0,
+) -> np.ndarray:
+    """Boolean array: True where destination[destination_rows[i]] differs from
+    source[source_rows[i]] for this field (positions, not index labels)."""
+    if spec.kind in ("text", "currency"):
+        src = _gather(_objects(source), source_rows)
+        dst = _gather(_objects(destination), destination_rows)
+        return _differs_after(text_canon(spec) if spec.kind == "text" else currency_canon, src, dst)
+    if spec.kind == "money":
+        convert, tolerance = (lambda s: _minor_units(s, spec.scale)), money_tolerance
+    elif spec.kind == "date":
+        convert, tolerance = _days, 0
+    elif spec.kind == "bool":
+        convert, tolerance = _bools, 0
+    else:
+        convert, tolerance = _integers, 0
+    src_values, src_null = convert(source)
+    dst_values, dst_null = convert(destination)
+    return _numbers_differ(
+        src_values.take(source_rows),
+        _take_mask(src_null, source_rows),
+        dst_values.take(destination_rows),
+        _take_mask(dst_null, destination_rows),
+        tolerance,
+    )
+
+
+def _take_mask(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return mask.take(rows) if mask.any() else np.zeros(len(rows), dtype=bool)
+
+
+def text_canon(spec: FieldSpec) -> Canon:
+    """The text as the mapping writes it: normalised, and cut to the destination's limit."""
+    limit = spec.max_len
+
+    def canon(value: object) -> str:
+        text = "" if value is None else str(value)
+        if (limit is None or len(text) <= limit) and _already_normal(text):
+            return text
+        return normalize_text(text) if limit is None else fit(text, limit)
+
+    return canon
+
+
+def _already_normal(text: str) -> bool:
+    """True when `normalize_text` would return the text unchanged: NFC already, no astral
+    characters, single spaces only, nothing to trim. Checked in C, unlike the rewrite."""
+    return (
+        unicodedata.is_normalized("NFC", text)
+        and not _ASTRAL.search(text)
+        and not _UNTIDY_SPACE.search(text)
+    )
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_UNTIDY_SPACE = re.compile(r"^\s|\s$|\s\s|[^\S ]")
+
+
+def currency_canon(value: object) -> object:
+    """ISO currency codes compare case-insensitively ("usd" is USD), otherwise exactly."""
+    return None if value is None else str(value).upper()
+
+
+def _objects(series: pd.Series) -> np.ndarray:
+    """The column as a numpy object array, without a copy where pandas allows (NaN stays)."""
+    dtype = series.dtype
+    if pd.api.types.is_object_dtype(dtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan
+    ):
+        return series.to_numpy()
+    return series.to_numpy(dtype=object, na_value=None)
+
+
+def _gather(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """values[rows] for an object array. pandas' one-pass take (allow_fill; rows are never -1)
+    is about twice as fast as numpy's here: numpy copies the pointers, then increments every
+    object's reference count in a second pass of random reads."""
+    return pd.api.extensions.take(values, rows, allow_fill=True)
+
+
+def _differs_after(canon: Canon, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Raw comparison first; then nulls, and normalisation of the pairs whose raw values
+    differ (null is None to the canonical forms)."""
+    try:
+        differs = np.asarray(src != dst, dtype=bool)
+    except TypeError:  # pd.NA in an object column: compare with every null as None
+        src, dst = (pd.Series(v).to_numpy(dtype=object, na_value=None) for v in (src, dst))
+        differs = np.asarray(src != dst, dtype=bool)
+    candidates = np.flatnonzero(differs)
+    if candidates.size:
+        a, b = src[candidates], dst[candidates]
+        a_null, b_null = pd.isna(a), pd.isna(b)
+        differs[candidates[a_null & b_null]] = False
+        check = np.flatnonzero(~(a_null & b_null))
+        a = np.where(a_null, None, a)[check]
+        b = np.where(b_null, None, b)[check]
+        differs[candidates[check]] = [canon(x) != canon(y) for x, y in zip(a, b, strict=True)]
+    return differs
+
+
+def _numbers_differ(
+    a: np.ndarray, a_null: np.ndarray, b: np.ndarray, b_null: np.ndarray, tolerance: int
+) -> np.ndarray:
+    both = ~(a_null | b_null)
+    apart = np.abs(a - b) > tolerance if tolerance else a != b
+    return (a_null != b_null) | (both & apart)
+
+
+def _is_plain_int(series: pd.Series) -> bool:
+    return isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu"
+
+
+def _minor_units(series: pd.Series, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """Money as int64 minor units (`round(value * 10**scale)`, half to even) and a null mask."""
+    factor = 10**scale
+    if _is_plain_int(series):
+        return series.to_numpy(dtype=np.int64) * factor, np.zeros(len(series), dtype=bool)
+    values = pd.to_numeric(series).to_numpy(dtype=np.float64, na_value=np.nan)
+    null = np.isnan(values)
+    return np.rint(np.where(null, 0.0, values) * factor).astype(np.int64), null
+
+
+def _integers(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer counts and ids; compared exactly (as float64 when the column has nulls)."""
+    if _is_plain_int(series):
+        return series.to_numpy(dtype=np.int64), np.zeros(len(series), dtype=bool)
+    values = pd.to_numeric(series).to_numpy(dtype=np.float64, na_value=np.nan)
+    null = np.isnan(values)
+    return np.where(null, 0.0, values), null
+
+
+def _bools(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Flags (voided, paid) compared exactly; null is its own value."""
+    if series.dtype == bool:
+        return series.to_numpy(dtype=bool), np.zeros(len(series), dtype=bool)
+    null = series.isna().to_numpy(dtype=bool)
+    return series.to_numpy(dtype=object, na_value=False).astype(bool), null
+
+
+def _days(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar dates as int64 day numbers; an aware timestamp counts as its local date."""
+    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        try:
+            series = pd.to_datetime(series)
+        except (ValueError, TypeError):  # mixed zones or types: slow, one value at a time
+            return _days_one_by_one(series)
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_localize(None)
+    days = series.to_numpy().astype("datetime64[D]")
+    null = np.isnat(days)
+    return days.view(np.int64), null
+
+
+def _days_one_by_one(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    values = series.to_numpy(dtype=object, na_value=None)
+    null = np.array([v is None for v in values], dtype=bool)
+    days = [0 if v is None else (pd.Timestamp(v).date() - _EPOCH).days for v in values]
+    return np.asarray(days, dtype=np.int64), null
+
+
+_EPOCH = dt.date(1970, 1, 1)

@@ -1,0 +1,290 @@
+"""Classify every key of a window: missing, extra, duplicate, stale, wrong_values or ok.
+
+Inputs (plain DataFrames, fetched by the caller):
+- `source`: `key`, `version`, and one column per compared field holding the values the
+  destination should have (the mapping's output for that source version). A key present more
+  than once keeps its highest version (ties: the later row).
+- `destination`: `key`, `destination_id`, and the compared fields as read back.
+- `ledger`: `key`, `source_version` (the source version last written), optionally
+  `destination_id` (what the sync created; used by the diagnosis). One row per key.
+
+Rules, per key (the union of source and destination keys):
+- duplicate: more than one destination record (wins over every other class);
+- missing: in the source, not in the destination; extra: in the destination only;
+- otherwise the values are compared (`compare.field_differs`); equal values are ok; different
+  values are stale when the ledger's version is older than the source's current version (an
+  update never synced), else wrong_values (the ledger is current, or there is no ledger row).
+
+Everything is vectorised over sorted int64 keys (text keys are factorised first): numpy sorts,
+`searchsorted` joins, and per-field comparisons of aligned arrays. No Python loop runs per
+record; only text pairs whose raw values differ are normalised one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from integrations_pipelines.reconciliation.compare import field_differs
+from integrations_pipelines.reconciliation.fields import FieldSpec
+from integrations_pipelines.reconciliation.result import (
+    NO_ROW,
+    Outcome,
+    ReconciliationResult,
+)
+
+SOURCE_COLUMNS = ("key", "version")
+DESTINATION_COLUMNS = ("key", "destination_id")
+LEDGER_COLUMNS = ("key", "source_version")
+CLASS_ORDER = [
+    Outcome.MISSING,
+    Outcome.EXTRA,
+    Outcome.DUPLICATE,
+    Outcome.STALE,
+    Outcome.WRONG_VALUES,
+]
+
+
+def reconcile(
+    source: pd.DataFrame,
+    destination: pd.DataFrame,
+    ledger: pd.DataFrame,
+    fields: Sequence[FieldSpec],
+    *,
+    money_tolerance: int = 0,
+) -> ReconciliationResult:
+    """Compare one window's source records with the destination's, using the sync ledger to
+    tell a stale record (an update that never synced) from a wrong one."""
+    fields = tuple(fields)
+    _require(source, "source", SOURCE_COLUMNS, fields)
+    _require(destination, "destination", DESTINATION_COLUMNS, fields)
+    _require(ledger, "ledger", LEDGER_COLUMNS, ())
+    if money_tolerance < 0:
+        raise ValueError("money_tolerance is in minor units and must be >= 0")
+    if source["version"].isna().any():
+        raise ValueError("source: every record needs a version")
+
+    src_codes, dst_codes, led_codes, key_values = _key_codes(
+        source["key"], destination["key"], ledger["key"]
+    )
+    s_keys, s_rows = _latest_per_key(src_codes, source["version"])
+    dst = _DestinationIndex(dst_codes)
+    led = _LedgerIndex(led_codes)
+
+    pos, found = _locate(dst.keys, s_keys)
+    seen = np.zeros(len(dst.keys), dtype=bool)
+    seen[pos[found]] = True
+    pair = found.copy()
+    pair[found] = ~dst.duplicated[pos[found]]
+    src_pair, dst_pair = _in_source_order(s_rows[pair], dst.first[pos[pair]], len(source))
+
+    per_field = [
+        field_differs(f, source[f.name], src_pair, destination[f.name], dst_pair, money_tolerance)
+        for f in fields
+    ]
+    any_diff = np.logical_or.reduce(per_field) if per_field else np.zeros(len(src_pair), bool)
+    cand = np.flatnonzero(any_diff)
+    cand = cand[np.argsort(src_codes[src_pair[cand]])]  # few: back to key order
+    cand_src, cand_dst = src_pair[cand], dst_pair[cand]
+    cand_keys = src_codes[cand_src]
+    stale = _older(ledger["source_version"], led.rows(cand_keys), source["version"], cand_src)
+    diffs = np.zeros((len(cand), len(fields)), dtype=bool)
+    for j, differs in enumerate(per_field):
+        diffs[:, j] = differs[cand]
+
+    missing = ~found
+    extra = ~seen & ~dst.duplicated
+    dup_keys = dst.keys[dst.duplicated]
+    parts = [
+        (Outcome.MISSING, s_keys[missing], s_rows[missing], np.full(missing.sum(), NO_ROW)),
+        (Outcome.EXTRA, dst.keys[extra], np.full(extra.sum(), NO_ROW), dst.first[extra]),
+        (
+            Outcome.DUPLICATE,
+            dup_keys,
+            _rows_of(s_keys, s_rows, dup_keys),
+            dst.first[dst.duplicated],
+        ),
+        (Outcome.STALE, cand_keys[stale], cand_src[stale], cand_dst[stale]),
+        (Outcome.WRONG_VALUES, cand_keys[~stale], cand_src[~stale], cand_dst[~stale]),
+    ]
+    n_other = int(missing.sum() + extra.sum() + len(dup_keys))
+    return ReconciliationResult(
+        fields=fields,
+        source_records=len(s_keys),
+        destination_records=len(destination),
+        ok_count=int(pair.sum() - len(cand)),
+        table=_table(parts, key_values, led),
+        field_diffs=np.concatenate(
+            [np.zeros((n_other, len(fields)), bool), diffs[stale], diffs[~stale]]
+        ),
+        duplicate_rows=dst.duplicate_rows,
+        source=source,
+        destination=destination,
+        ledger=ledger,
+    )
+
+
+def _require(
+    frame: pd.DataFrame, name: str, columns: Sequence[str], fields: Sequence[FieldSpec]
+) -> None:
+    wanted = [*columns, *(f.name for f in fields)]
+    absent = [c for c in wanted if c not in frame.columns]
+    if absent:
+        raise ValueError(f"{name}: missing columns {absent}")
+
+
+def _key_codes(
+    src: pd.Series, dst: pd.Series, led: pd.Series
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Keys as int64 codes; integer keys are their own codes (key_values None), other keys
+    (DocNumbers, UUIDs) are factorised together, in sorted order, and decoded via key_values."""
+    frames = {"source": src, "destination": dst, "ledger": led}
+    for name, keys in frames.items():
+        if keys.isna().any():
+            raise ValueError(f"{name}: null keys")
+    kinds = {name: _key_kind(keys) for name, keys in frames.items() if len(keys)}
+    if len(set(kinds.values()) - {"integer"}) and "integer" in kinds.values():
+        raise ValueError(f"keys must have one type in all frames, got {kinds}")
+    if all(kind == "integer" for kind in kinds.values()):
+        a, b, c = (k.to_numpy(dtype=np.int64) for k in (src, dst, led))
+        return a, b, c, None
+    keys = pd.concat([src, dst, led], ignore_index=True)
+    try:
+        codes, uniques = pd.factorize(keys, sort=True)
+    except TypeError:  # keys of mixed types that do not order
+        codes, uniques = pd.factorize(keys)
+    a, b = len(src), len(src) + len(dst)
+    return codes[:a], codes[a:b], codes[b:], np.asarray(uniques, dtype=object)
+
+
+def _key_kind(keys: pd.Series) -> str:
+    """The key type: "integer" also for integers held in an object column, else as inferred."""
+    if isinstance(keys.dtype, np.dtype) and keys.dtype.kind in "iu":
+        return "integer"
+    return pd.api.types.infer_dtype(keys, skipna=False)
+
+
+def _stable_argsort(codes: np.ndarray) -> np.ndarray:
+    """`np.argsort(codes, kind="stable")`, about four times faster when the key range allows:
+    each key is packed with its row number into one int64 and the packed values are sorted."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    low, high = int(codes.min()), int(codes.max())
+    bits = max(1, (len(codes) - 1).bit_length())
+    if (high - low) >> (62 - bits):
+        return np.argsort(codes, kind="stable")
+    packed = ((codes - low) << bits) | np.arange(len(codes), dtype=np.int64)
+    packed.sort()
+    return packed & ((1 << bits) - 1)
+
+
+def _latest_per_key(codes: np.ndarray, versions: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys and, for each, the row of its highest version (ties: later row)."""
+    order = _stable_argsort(codes)
+    ordered = codes[order]
+    repeated = ordered[1:] == ordered[:-1]
+    if not repeated.any():
+        return ordered, order
+    in_group = np.zeros(len(order), dtype=bool)
+    in_group[1:] |= repeated
+    in_group[:-1] |= repeated
+    group_rows = np.sort(order[in_group])
+    latest = (
+        pd.DataFrame({"code": codes[group_rows], "version": versions.iloc[group_rows].array})
+        .set_axis(group_rows)
+        .sort_values("version", kind="stable")
+        .drop_duplicates("code", keep="last")
+        .index.to_numpy()
+    )
+    keep = np.concatenate([order[~in_group], latest])
+    keep = keep[np.argsort(codes[keep])]
+    return codes[keep], keep
+
+
+class _DestinationIndex:
+    """The destination's distinct keys (sorted), how many records each has, and its first
+    record; the records of duplicated keys, by key then position."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        order = _stable_argsort(codes)
+        ordered = codes[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(codes) else order
+        counts = np.diff(np.r_[starts, len(ordered)])
+        self.keys = ordered[starts]
+        self.duplicated = counts > 1
+        self.first = order[starts]
+        self.duplicate_rows = order[np.repeat(self.duplicated, counts)]
+
+
+def _locate(sorted_keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each query in sorted_keys (clipped) and whether it is there."""
+    if not len(sorted_keys):
+        return np.zeros(len(queries), dtype=np.int64), np.zeros(len(queries), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, queries), len(sorted_keys) - 1)
+    return pos, sorted_keys[pos] == queries
+
+
+def _in_source_order(
+    src_rows: np.ndarray, dst_rows: np.ndarray, n_source: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Matched pairs ordered by source position, so that reading the source's columns is
+    sequential (random reads of millions of Python strings are what costs, not the compare)."""
+    by_source = np.full(n_source, NO_ROW, dtype=np.int64)
+    by_source[src_rows] = dst_rows
+    ordered = np.flatnonzero(by_source != NO_ROW)
+    return ordered, by_source[ordered]
+
+
+def _rows_of(s_keys: np.ndarray, s_rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    pos, found = _locate(s_keys, keys)
+    return np.where(found, s_rows[pos] if len(s_rows) else NO_ROW, NO_ROW)
+
+
+class _LedgerIndex:
+    """The ledger's keys, sorted for lookups; a key may appear once (the ledger's primary key)."""
+
+    def __init__(self, codes: np.ndarray) -> None:
+        self.order = _stable_argsort(codes)
+        self.keys = codes[self.order]
+        if (self.keys[1:] == self.keys[:-1]).any():
+            raise ValueError("ledger: a key appears more than once")
+
+    def rows(self, codes: np.ndarray) -> np.ndarray:
+        pos, found = _locate(self.keys, codes)
+        return np.where(found, self.order[pos] if len(self.order) else NO_ROW, NO_ROW)
+
+
+def _older(
+    ledger_versions: pd.Series,
+    ledger_rows: np.ndarray,
+    source_versions: pd.Series,
+    source_rows: np.ndarray,
+) -> np.ndarray:
+    """True where the ledger row exists and its version is older than the source's version."""
+    has = ledger_rows != NO_ROW
+    older = np.zeros(len(ledger_rows), dtype=bool)
+    if has.any():
+        lv = ledger_versions.iloc[ledger_rows[has]].reset_index(drop=True)
+        sv = source_versions.iloc[source_rows[has]].reset_index(drop=True)
+        older[has] = (lv < sv).fillna(False).to_numpy(dtype=bool)
+    return older
+
+
+def _table(
+    parts: list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]],
+    key_values: np.ndarray | None,
+    ledger: _LedgerIndex,
+) -> pd.DataFrame:
+    codes = np.concatenate([p[1] for p in parts])
+    classes = np.repeat(np.arange(len(parts), dtype=np.int8), [len(p[1]) for p in parts])
+    return pd.DataFrame(
+        {
+            "key": codes if key_values is None else key_values[codes],
+            "class": pd.Categorical.from_codes(classes, categories=[str(c) for c in CLASS_ORDER]),
+            "source_row": np.concatenate([p[2] for p in parts]).astype(np.int64),
+            "destination_row": np.concatenate([p[3] for p in parts]).astype(np.int64),
+            "ledger_row": ledger.rows(codes).astype(np.int64),
+        }
+    )
