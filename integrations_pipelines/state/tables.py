@@ -168,3 +168,38 @@ incidents = sa.Table(
     ),
     sa.Index("ix_incidents_opened_at", "opened_at"),
 )
+
+request_budgets = sa.Table(
+    "request_budgets",
+    metadata,
+    sa.Column(
+        "bucket",
+        sa.Text,
+        primary_key=True,
+        comment="one vendor account's rate limit, e.g. quickbooks:<realm>",
+    ),
+    sa.Column("capacity", sa.Float, nullable=False, comment="burst size in requests"),
+    sa.Column("refill_per_second", sa.Float, nullable=False),
+    sa.Column("tokens", sa.Float, nullable=False, comment="requests available at updated_at"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    comment="token buckets shared by every process calling the same vendor account",
+)
+
+contract_observations = sa.Table(
+    "contract_observations",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("vendor", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False, comment="the project's pydantic model"),
+    sa.Column(
+        "kind", sa.Text, nullable=False, comment="violation (run fails) | unknown_field (drift)"
+    ),
+    sa.Column("field_path", sa.Text, nullable=False, comment="dotted path, list indexes as []"),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("sample_payload", JSONB, nullable=False, comment="offending payload, redacted"),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("occurrences", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("last_run_id", sa.Text, nullable=True),
+    sa.UniqueConstraint("vendor", "model", "kind", "field_path", name="uq_contract_observation"),
+)
