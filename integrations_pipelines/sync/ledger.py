@@ -35,6 +35,18 @@ def get(conn: sa.Connection, integration: str, source_id: str) -> sa.Row | None:
     ).first()
 
 
+def get_many(conn: sa.Connection, integration: str, source_ids: list[str]) -> dict[str, sa.Row]:
+    """The ledger entries of many source records at once, by source id."""
+    if not source_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(sync_ledger).where(
+            sync_ledger.c.integration == integration, sync_ledger.c.source_id.in_(source_ids)
+        )
+    )
+    return {row.source_id: row for row in rows}
+
+
 def upsert(conn: sa.Connection, entry: LedgerEntry) -> None:
     """Record a completed write; never moves an entry back to an older source version."""
     now = datetime.now(UTC)

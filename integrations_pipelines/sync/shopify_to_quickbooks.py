@@ -1,18 +1,19 @@
-"""Shopify orders -> QuickBooks invoices, idempotently, one order at a time.
+"""Shopify orders -> QuickBooks invoices, idempotently, committed one order at a time.
 
 For each order version: map it (or dead-letter it); skip it when the ledger already holds
 the same desired state or a newer source version; otherwise find the invoice (ledger, else
 lookup by DocNumber — the external key — so a crash between QuickBooks' create and our
 commit is recovered), then create, update or void it with a `requestid` derived from the
-desired state, and commit the ledger row. Each order commits on its own, so a crash loses
-at most one commit, and that one is recovered by the DocNumber lookup on the re-run.
+desired state, and commit the ledger row. Mapping, ledger reads and DocNumber lookups are
+done for the whole window up front; each write commits on its own, so a crash loses at most
+one commit, and that one is recovered by the DocNumber lookup on the re-run.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, q
 from integrations_pipelines.vendors.shopify.models import Order
 
 STALE_OBJECT = "5010"
+OBJECT_NOT_FOUND = "610"
 DUPLICATE_NAME = "6240"
 
 
@@ -74,33 +76,73 @@ class InvoiceSync:
         self.integration = integration
         self._customer_ids: dict[str, str] = {}
 
-    def run(self, orders: Iterable[tuple[Order, dict[str, Any]]]) -> SyncOutcome:
-        """Sync each (validated order, raw payload) pair; returns the counts."""
+    def run(
+        self,
+        orders: Iterable[tuple[Order, dict[str, Any]]],
+        *,
+        force: Collection[str] = (),
+    ) -> SyncOutcome:
+        """Sync each (validated order, raw payload) pair; returns the counts.
+
+        The window is planned first: every order is mapped, the ledger is read in one query
+        and the invoices of the orders that need a write are looked up by DocNumber in a few
+        batched queries, so an order costs about one QuickBooks request plus its customer.
+        `force` names source ids whose destination is known to be wrong (reconciliation's
+        repair): they are rewritten even when the ledger says the last write is current.
+        """
         outcome = SyncOutcome()
-        for order, raw in orders:
-            self.sync_one(order, raw, outcome)
+        settled: list[str] = []  # already current in QuickBooks: any old dead letter is moot
+        planned: list[tuple[Order, dict[str, Any], InvoiceDraft, Any]] = []
+        drafts: list[tuple[Order, dict[str, Any], InvoiceDraft | MappingRejected]] = [
+            (order, raw, map_order(order, self.integration.quickbooks, self.integration.timezone))
+            for order, raw in orders
+        ]
+        with self.engine.connect() as conn:
+            entries = ledger.get_many(
+                conn, self.integration.name, [str(order.id) for order, _, _ in drafts]
+            )
+        for order, raw, draft in drafts:
+            if isinstance(draft, MappingRejected):
+                self._dead_letter(order, raw, "map", draft.reason_code, draft.reason, outcome)
+                continue
+            entry = entries.get(draft.source_id)
+            if entry is not None and entry.source_version > order.updated_at:
+                outcome.stale_skipped += 1  # a newer version was already written
+                continue
+            if (entry is not None and entry.payload_hash == draft.payload_hash()
+                    and draft.source_id not in force):
+                outcome.unchanged += 1
+                settled.append(draft.source_id)
+                continue
+            planned.append((order, raw, draft, entry))
+        with self.engine.begin() as conn:
+            for source_id in settled:
+                dead_letters.resolve(conn, self.integration.name, source_id)
+        found = self._invoices_by_doc_number([draft.doc_number for _, _, draft, _ in planned])
+        for order, raw, draft, entry in planned:
+            self._sync_planned(order, raw, draft, entry, found.get(draft.doc_number, []),
+                               outcome)
         return outcome
 
-    def sync_one(self, order: Order, raw: dict[str, Any], outcome: SyncOutcome) -> None:
+    def _invoices_by_doc_number(self, doc_numbers: list[str]) -> dict[str, list[dict]]:
+        by_doc: dict[str, list[dict[str, Any]]] = {}
+        for invoice in self.qbo.find_invoices_by_doc_numbers(doc_numbers):
+            by_doc.setdefault(invoice.get("DocNumber") or "", []).append(invoice)
+        return by_doc
+
+    def _sync_planned(
+        self,
+        order: Order,
+        raw: dict[str, Any],
+        draft: InvoiceDraft,
+        entry: Any,
+        candidates: list[dict[str, Any]],
+        outcome: SyncOutcome,
+    ) -> None:
         name = self.integration.name
-        draft = map_order(order, self.integration.quickbooks, self.integration.timezone)
-        day = business_date(order, self.integration.timezone)
-        if isinstance(draft, MappingRejected):
-            self._dead_letter(order, raw, "map", draft.reason_code, draft.reason, outcome)
-            return
         digest = draft.payload_hash()
-        with self.engine.connect() as conn:
-            entry = ledger.get(conn, name, draft.source_id)
-        if entry is not None and entry.source_version > order.updated_at:
-            outcome.stale_skipped += 1  # a newer version was already written
-            return
-        if entry is not None and entry.payload_hash == digest:
-            with self.engine.begin() as conn:
-                dead_letters.resolve(conn, name, draft.source_id)
-            outcome.unchanged += 1
-            return
         try:
-            invoice, action = self._write(draft, digest, entry, outcome)
+            invoice, action = self._write(draft, digest, entry, candidates, outcome)
         except QuickBooksFault as fault:
             if STALE_OBJECT in fault.codes:
                 raise  # concurrent edit twice in a row: let the run fail loudly
@@ -115,7 +157,7 @@ class InvoiceSync:
                 ledger.LedgerEntry(
                     integration=name,
                     source_id=draft.source_id,
-                    business_date=day,
+                    business_date=business_date(order, self.integration.timezone),
                     source_version=order.updated_at,
                     destination_id=invoice["Id"],
                     destination_key=draft.doc_number,
@@ -126,13 +168,23 @@ class InvoiceSync:
             dead_letters.resolve(conn, name, draft.source_id)
 
     def _write(
-        self, draft: InvoiceDraft, digest: str, entry: Any, outcome: SyncOutcome
+        self,
+        draft: InvoiceDraft,
+        digest: str,
+        entry: Any,
+        candidates: list[dict[str, Any]],
+        outcome: SyncOutcome,
     ) -> tuple[dict[str, Any], str]:
         """Create, update or void the invoice; returns it and what was done."""
-        current = self._find_invoice(draft, entry, outcome)
+        current = self._find_invoice(entry, candidates, outcome)
         if current is None:
             body = draft.to_qbo(self._customer_id(draft.customer))
-            current = self.qbo.create_invoice(body, request_id("create", draft.source_id, digest))
+            # A re-create after the invoice was deleted in QuickBooks must not be answered
+            # from the requestid cache with the deleted one: the old id is part of the key.
+            previous = entry.destination_id if entry is not None else ""
+            current = self.qbo.create_invoice(
+                body, request_id("create", draft.source_id, digest, previous)
+            )
             if not draft.voided:
                 return current, "created"
         elif _is_voided(current):
@@ -162,22 +214,26 @@ class InvoiceSync:
         raise AssertionError("unreachable")
 
     def _find_invoice(
-        self, draft: InvoiceDraft, entry: Any, outcome: SyncOutcome
+        self, entry: Any, candidates: list[dict[str, Any]], outcome: SyncOutcome
     ) -> dict[str, Any] | None:
-        """The invoice for this order: by ledger id, else by DocNumber (crash recovery)."""
+        """The invoice for this order: the ledger's, else the oldest with its DocNumber.
+
+        `candidates` are the invoices found by DocNumber (the external key), which is how a
+        crash between QuickBooks' create and our ledger commit is recovered on the re-run.
+        """
+        if len(candidates) > 1:
+            outcome.duplicates_seen += len(candidates) - 1  # reconciliation reports them
         if entry is not None:
+            for invoice in candidates:
+                if invoice["Id"] == entry.destination_id:
+                    return invoice
             try:
-                return self.qbo.get_invoice(entry.destination_id)
+                return self.qbo.get_invoice(entry.destination_id)  # its DocNumber was edited
             except PermanentVendorError as exc:
-                if exc.status != 404:
+                if not _is_not_found(exc):
                     raise
                 # Deleted in QuickBooks since we wrote it: fall back to the external key.
-        found = sorted(
-            self.qbo.find_invoices_by_doc_number(draft.doc_number), key=lambda inv: int(inv["Id"])
-        )
-        if len(found) > 1:
-            outcome.duplicates_seen += len(found) - 1  # reconciliation reports them
-        return found[0] if found else None
+        return min(candidates, key=lambda inv: int(inv["Id"])) if candidates else None
 
     def _customer_id(self, customer: CustomerDraft) -> str:
         """Find the customer by its stable tag, or create it."""
@@ -226,6 +282,13 @@ class InvoiceSync:
             )
         outcome.dead_lettered += 1
         outcome.dead_letter_reasons[code] += 1
+
+
+def _is_not_found(exc: PermanentVendorError) -> bool:
+    """QuickBooks answers a read of a deleted object with 400 and Fault code 610."""
+    if isinstance(exc, QuickBooksFault):
+        return OBJECT_NOT_FOUND in exc.codes
+    return exc.status == 404
 
 
 def _is_voided(invoice: dict[str, Any]) -> bool:

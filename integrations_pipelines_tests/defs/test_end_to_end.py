@@ -71,6 +71,7 @@ def test_five_days_of_orders_end_as_matching_invoices_or_dead_letters(
     assert len(orders) >= 500
     shop_server, shop = shop_sandbox(orders)
     qbo_server, books = qbo_sandbox
+    books.update_settings({"per_second": 1000, "per_minute": 100000})  # not a throttling test
     defs = definitions_for(sandbox_resources(database_url, shop_server.url, shop.access_token,
                                              qbo_server.url, books))
     days = [(START + timedelta(days=n)).isoformat() for n in range(DAYS)]
@@ -118,7 +119,7 @@ def test_five_days_of_orders_end_as_matching_invoices_or_dead_letters(
     customers_before = len(books.all_customers())
     for day in days:
         result = run_partition(defs, dagster_instance, day)
-        sync = result.asset_materializations_for_node("invoice_sync")[0].metadata
+        sync = result.asset_materializations_for_node("shopify_to_quickbooks__invoice_sync")[0].metadata
         assert sync["invoices_created"].value == 0 and sync["invoices_updated"].value == 0
         assert sync["invoices_voided"].value == 0
     after = {i["Id"]: (i["SyncToken"], i["_sandbox_status"]) for i in books.all_invoices()}

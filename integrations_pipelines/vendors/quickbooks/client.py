@@ -6,7 +6,7 @@ re-run write returns QuickBooks' original answer instead of creating a second re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -136,6 +136,15 @@ class QuickBooksClient:
     def find_invoices_by_doc_number(self, doc_number: str) -> list[dict[str, Any]]:
         """The lookup by external key that makes a create after a crash safe."""
         return list(self.query("Invoice", f"DocNumber = {quote(doc_number)}"))
+
+    def find_invoices_by_doc_numbers(self, doc_numbers: Sequence[str], *,
+                                     chunk: int = 200) -> list[dict[str, Any]]:
+        """The same lookup for a whole window at once: `DocNumber in (...)`, in chunks."""
+        found: list[dict[str, Any]] = []
+        for at in range(0, len(doc_numbers), chunk):
+            values = ", ".join(quote(doc) for doc in doc_numbers[at:at + chunk])
+            found.extend(self.query("Invoice", f"DocNumber in ({values})"))
+        return found
 
     def create_invoice(self, body: dict[str, Any], request_id: str) -> dict[str, Any]:
         return self._write("Invoice", body, request_id)
