@@ -13,7 +13,8 @@ Decisions (each one is tested in `integrations_pipelines_tests/mapping`):
 - Text: emoji and other 4-byte characters are removed (QuickBooks rejects them), white
   space folded; over-long names and descriptions are cut to QuickBooks' limits with an
   ellipsis, keeping the customer tag intact. Apostrophes pass through (queries escape them).
-- Missing email: the invoice simply has no BillEmail.
+- Email: the invoice is billed to the order's own email (where its confirmation went), else
+  the customer's; with neither, the invoice simply has no BillEmail.
 - Lines: one sales line per line item (Qty x UnitPrice, exact); one line per shipping line;
   the order's total discount as one discount line; tax as TxnTaxDetail.TotalTax.
 - Refunds: one negative "Refund" line per refund (its successful refund transactions), so
@@ -263,7 +264,7 @@ def map_order(
         lines=tuple(lines),
         discount=discount,
         tax=_presentment(order.total_tax_set),
-        email=(order.customer.email if order.customer else None) or order.email,
+        email=order.email or (order.customer.email if order.customer else None),
         private_note=f"shopify:order:{order.id} {order.name}",
         voided=order.cancelled_at is not None,
         notes=notes,

@@ -92,6 +92,7 @@ class InvoiceSync:
         """
         outcome = SyncOutcome()
         settled: list[str] = []  # already current in QuickBooks: any old dead letter is moot
+        advanced: list[tuple[Order, Any]] = []  # newer version, same invoice (e.g. a tag edit)
         planned: list[tuple[Order, dict[str, Any], InvoiceDraft, Any]] = []
         drafts: list[tuple[Order, dict[str, Any], InvoiceDraft | MappingRejected]] = [
             (order, raw, map_order(order, self.integration.quickbooks, self.integration.timezone))
@@ -113,11 +114,21 @@ class InvoiceSync:
                     and draft.source_id not in force):
                 outcome.unchanged += 1
                 settled.append(draft.source_id)
+                if order.updated_at > entry.source_version:
+                    advanced.append((order, entry))
                 continue
             planned.append((order, raw, draft, entry))
         with self.engine.begin() as conn:
             for source_id in settled:
                 dead_letters.resolve(conn, self.integration.name, source_id)
+            for order, entry in advanced:
+                # The invoice already says what this version says: record that it is current.
+                ledger.upsert(conn, ledger.LedgerEntry(
+                    integration=entry.integration, source_id=entry.source_id,
+                    business_date=entry.business_date, source_version=order.updated_at,
+                    destination_id=entry.destination_id,
+                    destination_key=entry.destination_key, payload_hash=entry.payload_hash,
+                    status=entry.status))
         found = self._invoices_by_doc_number([draft.doc_number for _, _, draft, _ in planned])
         for order, raw, draft, entry in planned:
             self._sync_planned(order, raw, draft, entry, found.get(draft.doc_number, []),

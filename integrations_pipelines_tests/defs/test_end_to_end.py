@@ -119,7 +119,8 @@ def test_five_days_of_orders_end_as_matching_invoices_or_dead_letters(
     customers_before = len(books.all_customers())
     for day in days:
         result = run_partition(defs, dagster_instance, day)
-        sync = result.asset_materializations_for_node("shopify_to_quickbooks__invoice_sync")[0].metadata
+        node = "shopify_to_quickbooks__invoice_sync"
+        sync = result.asset_materializations_for_node(node)[0].metadata
         assert sync["invoices_created"].value == 0 and sync["invoices_updated"].value == 0
         assert sync["invoices_voided"].value == 0
     after = {i["Id"]: (i["SyncToken"], i["_sandbox_status"]) for i in books.all_invoices()}
