@@ -1,7 +1,8 @@
 """`integrations-pipelines dev`: the whole product on one machine, from one command.
 
 Brings up, on loopback: PostgreSQL (embedded, unless DATABASE_URL names a server), the
-Shopify and QuickBooks sandboxes seeded with a realistic shop, and `dagster dev`
+Shopify and QuickBooks sandboxes seeded with a realistic shop, a Slack sandbox that
+receives the alerts, and `dagster dev`
 (webserver + daemon) with Dagster's storage on that PostgreSQL. On the first start it
 launches a backfill of the seeded days so a newcomer sees real syncs and checks at once.
 Ctrl-C stops everything it started; the next start reuses the data (PostgreSQL, Dagster's
@@ -66,7 +67,8 @@ def _databases(home: Path, stack: ExitStack) -> dict[str, str]:
 
 
 def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
-    """Start both sandboxes from their saved state (or a freshly seeded shop)."""
+    """Start the vendor sandboxes from their saved state (or a freshly seeded shop), and a
+    Slack sandbox for the alerts (its messages are not kept: incidents live in Postgres)."""
     from integrations_pipelines.sandbox.quickbooks_app import QuickBooksStore
     from integrations_pipelines.sandbox.server import SandboxServer
     from integrations_pipelines.sandbox.shop_generator import generate_shop
@@ -101,7 +103,15 @@ def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
     _autosave(save, stack)
     log.info("Shopify sandbox at %s, QuickBooks sandbox at %s", shopify_server.url,
              qbo_server.url)
+    from integrations_pipelines.sandbox.slack_app import start_slack
+
+    slack_server, slack = start_slack()
+    stack.callback(slack_server.stop)
+    log.info("Slack sandbox: the alerts it received are at %s/_sandbox/messages",
+             slack_server.url)
     return {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_API_BASE_URL": slack.api_url(slack_server.url),
         "SHOPIFY_BASE_URL": shopify_server.url,
         "SHOPIFY_ACCESS_TOKEN": SHOPIFY_TOKEN,
         "QBO_BASE_URL": qbo_server.url,
