@@ -69,11 +69,10 @@ def _databases(home: Path, stack: ExitStack) -> dict[str, str]:
 def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
     """Start the vendor sandboxes from their saved state (or a freshly seeded shop), and a
     Slack sandbox for the alerts (its messages are not kept: incidents live in Postgres)."""
-    from integrations_pipelines.sandbox.quickbooks_app import QuickBooksStore
+    from integrations_pipelines.sandbox.quickbooks_app import QuickBooksStore, build_quickbooks_app
     from integrations_pipelines.sandbox.server import SandboxServer
     from integrations_pipelines.sandbox.shop_generator import generate_shop
     from integrations_pipelines.sandbox.shopify_app import ShopifyStore, build_shopify_app
-    from integrations_pipelines.sandbox.quickbooks_app import build_quickbooks_app
 
     state = home / "sandbox"
     state.mkdir(parents=True, exist_ok=True)
