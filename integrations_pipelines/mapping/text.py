@@ -12,11 +12,12 @@ import unicodedata
 
 ELLIPSIS = "…"
 _SPACES = re.compile(r"\s+")
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 
 def strip_astral(text: str) -> str:
     """Drop code points above U+FFFF (emoji, rare CJK, symbols) the destination rejects."""
-    return "".join(ch for ch in text if ord(ch) <= 0xFFFF)
+    return _ASTRAL.sub("", text)
 
 
 def normalize_text(text: str | None) -> str:
