@@ -3,6 +3,8 @@
     integrations-pipelines dev            everything on this machine (see dev_environment.py)
     integrations-pipelines db upgrade     migrate the integration store (DATABASE_URL)
     integrations-pipelines tokens set C   store a newly authorized refresh token (stdin)
+    integrations-pipelines reconcile sample --integration I --date D [-n N] [--class C]
+                                          N records of a day, both sides, row by row
 """
 
 from __future__ import annotations
@@ -45,6 +47,23 @@ def _cmd_tokens_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reconcile_sample(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from integrations_pipelines.reconciliation.sample import render_sample
+    from integrations_pipelines.settings import database_url
+
+    try:
+        text = render_sample(database_url(), args.integration, date.fromisoformat(args.date),
+                             args.n, args.discrepancy_class, args.seed,
+                             args.realm or os.environ.get("QBO_REALM_ID") or None)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="integrations-pipelines", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,6 +88,21 @@ def main(argv: list[str] | None = None) -> int:
     tset = tokens.add_parser("set", help="store a refresh token read from standard input")
     tset.add_argument("connection", help="e.g. quickbooks:<realm id>")
     tset.set_defaults(func=_cmd_tokens_set)
+
+    reconcile = sub.add_parser("reconcile", help="reconciliation").add_subparsers(
+        dest="reconcile_command", required=True)
+    rsample = reconcile.add_parser(
+        "sample", help="sample N records of a day from both sides and compare them row by row")
+    rsample.add_argument("--integration", required=True, help="e.g. shopify_to_quickbooks")
+    rsample.add_argument("--date", required=True, help="the business day, YYYY-MM-DD")
+    rsample.add_argument("-n", type=int, default=20, help="how many keys (default 20)")
+    rsample.add_argument("--class", dest="discrepancy_class", default=None,
+                         help="only this class: missing, extra, duplicate, stale, "
+                         "wrong_values, ok, dead_lettered")
+    rsample.add_argument("--seed", type=int, default=None, help="repeat the same sample")
+    rsample.add_argument("--realm", default=None,
+                         help="QuickBooks company (default QBO_REALM_ID, else every realm)")
+    rsample.set_defaults(func=_cmd_reconcile_sample)
 
     args = parser.parse_args(argv)
     return args.func(args)

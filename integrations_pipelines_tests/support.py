@@ -6,12 +6,12 @@ from typing import Any
 
 import dagster as dg
 
+from integrations_pipelines.definitions import build_definitions
 from integrations_pipelines.defs.resources import (
     IntegrationStore,
     QuickBooksResource,
     ShopifyResource,
 )
-from integrations_pipelines.definitions import build_definitions
 
 JOB = "shopify_to_quickbooks_job"
 

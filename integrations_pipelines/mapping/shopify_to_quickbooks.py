@@ -36,7 +36,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from integrations_pipelines.catalog import QuickBooksItems
-from integrations_pipelines.mapping.text import fit
+from integrations_pipelines.mapping.text import ELLIPSIS, fit, strip_astral
 from integrations_pipelines.vendors.shopify.models import MoneySet, Order
 
 DOC_NUMBER_MAX = 21
@@ -171,6 +171,35 @@ def customer_draft(order: Order) -> CustomerDraft:
         email = c.email or order.email
     display = fit(name, DISPLAY_NAME_MAX - len(tag) - 1) or "Shopify customer"
     return CustomerDraft(f"{display} {tag}", tag, given, family, email, currency)
+
+
+def edge_cases(order: Order) -> frozenset[str]:
+    """The edge cases an order exercises, named as the mapping handles them.
+
+    Reconciliation uses these as evidence: a wrong value on an order with an emoji or an
+    over-long name most likely comes from the normalisation, not from a lost write.
+    """
+    names = [order.customer.first_name or "", order.customer.last_name or ""] if (
+        order.customer) else []
+    texts = [*names, *(li.title for li in order.line_items), order.email or ""]
+    found = set()
+    if any(strip_astral(t) != t for t in texts):
+        found.add("astral_chars")
+    if any("'" in t for t in names):
+        found.add("apostrophe")
+    customer = customer_draft(order)
+    shown = customer.display_name[: -len(customer.tag) - 1]
+    if shown.endswith(ELLIPSIS) and not " ".join(names).rstrip().endswith(ELLIPSIS):
+        found.add("long_name")
+    if any(len(li.title) > DESCRIPTION_MAX for li in order.line_items):
+        found.add("long_title")
+    if order.presentment_currency != order.currency:
+        found.add("multi_currency")
+    if order.refunds:
+        found.add("refunded")
+    if order.cancelled_at is not None:
+        found.add("cancelled")
+    return frozenset(found)
 
 
 def business_date(order: Order, tz: str = "UTC") -> date:

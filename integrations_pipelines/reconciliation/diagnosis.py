@@ -32,10 +32,12 @@ import pandas as pd
 from integrations_pipelines.reconciliation.result import NO_ROW, Outcome, ReconciliationResult
 
 EDGE_TAG = r"(edge:[A-Za-z0-9_\-]+)"
-EDGE_CASES = {
-    "edge:emoji": "text normalisation",
-    "edge:long_name": "truncation",
-    "edge:multi_currency": "currency",
+EDGE_CASES = {  # the names of mapping.shopify_to_quickbooks.edge_cases
+    "edge:astral_chars": "text normalisation: emoji and 4-byte characters are removed",
+    "edge:apostrophe": "an apostrophe in a name, escaped in queries",
+    "edge:long_name": "truncation of an over-long customer name",
+    "edge:long_title": "truncation of an over-long line description",
+    "edge:multi_currency": "currency and exchange rate",
 }
 AUTH_STATUSES = (401, 403)
 RATE_LIMITED = 429

@@ -79,7 +79,7 @@ def test_five_days_of_orders_end_as_matching_invoices_or_dead_letters(
         result = run_partition(defs, dagster_instance, day)
         assert result.success
         checks = result.get_asset_check_evaluations()
-        assert len(checks) == 3 and all(c.passed for c in checks), checks
+        assert len(checks) == 4 and all(c.passed for c in checks), checks
 
     invoices = [i for i in books.all_invoices() if i["_sandbox_status"] != "deleted"]
     by_doc: dict[str, list[dict]] = {}

@@ -165,3 +165,21 @@ def test_money_that_is_not_a_string_is_contract_drift(bad):
     raw["total_price"] = bad
     with pytest.raises(ValueError, match="money must be a decimal string"):
         Order.model_validate(raw)
+
+
+def test_edge_cases_are_recognised_from_the_order_itself():
+    """Reconciliation's evidence: the generator's labels are found again from the data alone
+    (real orders carry no such labels)."""
+    from integrations_pipelines.mapping.shopify_to_quickbooks import edge_cases
+    from integrations_pipelines.sandbox.shop_generator import edge_tags
+
+    detectable = {"astral_chars", "apostrophe", "long_name", "multi_currency", "cancelled"}
+    seen = set()
+    for raw in generate_shop(seed=3, start=date(2026, 11, 1), days=3, orders_per_day=150):
+        found = edge_cases(Order.model_validate(raw))
+        for case in edge_tags(raw) & detectable:
+            assert case in found, (raw["name"], case, found)
+            seen.add(case)
+        if not edge_tags(raw):
+            assert not found & {"astral_chars", "long_name", "cancelled"}, (raw["name"], found)
+    assert seen == detectable

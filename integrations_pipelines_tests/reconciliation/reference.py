@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from integrations_pipelines.mapping.text import fit, normalize_text
-from integrations_pipelines.reconciliation.diagnosis import Evidence
+from integrations_pipelines.reconciliation.diagnosis import EDGE_CASES, Evidence
 from integrations_pipelines.reconciliation.fields import FieldSpec
 
 
@@ -119,8 +119,7 @@ def diagnose(
     ids: dict[object, list[str]] = defaultdict(list)
     for row in destination.to_dict("records"):
         ids[row["key"]].append(str(row["destination_id"]))
-    what = {"edge:emoji": "text normalisation", "edge:long_name": "truncation"}
-    what["edge:multi_currency"] = "currency"
+    what = EDGE_CASES  # the same vocabulary (data, not logic) as the engine's diagnosis
 
     out: dict[object, tuple[str, str]] = {}
     for key, cls in ref.discrepancies().items():

@@ -263,7 +263,7 @@ def test_causes_from_the_evidence(window) -> None:
     evidence = Evidence(
         dead_letters=pd.DataFrame({"key": ["11"], "reason_code": ["discount_exceeds_total"]}),
         http_failures=pd.DataFrame({"status": [429, 429, 500]}),
-        tags=pd.DataFrame({"key": [5, 6], "tags": ["vip, edge:emoji", "wholesale"]}),
+        tags=pd.DataFrame({"key": [5, 6], "tags": ["vip, edge:astral_chars", "wholesale"]}),
     )
     result = reconcile(source, destination, ledger, FIELDS)
 
@@ -277,7 +277,8 @@ def test_causes_from_the_evidence(window) -> None:
         9: "no source record: created by hand in the destination, or the source record was deleted",
         8: "retried create without idempotency (ledger id q8, extra ids q8b)",
         7: f"an update after {T0} never synced",
-        5: "edge case: edge:emoji (text normalisation)",
+        5: "edge case: edge:astral_chars (text normalisation: emoji and 4-byte characters are "
+        "removed)",
         6: "values differ although the last sync was current: edited in the destination after "
         "the sync, or the mapping changed",
     }

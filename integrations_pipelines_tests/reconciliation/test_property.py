@@ -134,7 +134,8 @@ def windows(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, 
     )
 
 
-TAGS = [None, "vip", "edge:emoji", "vip, edge:long_name", "edge:multi_currency", "edge:odd-thing"]
+TAGS = [None, "vip", "edge:astral_chars", "vip, edge:long_name", "edge:multi_currency",
+        "edge:odd-thing"]
 
 
 def _text_keyed(evidence: Evidence, text_keys: bool) -> Evidence:

@@ -19,7 +19,7 @@ from integrations_pipelines.defs.resources import (
     QuickBooksResource,
     ShopifyResource,
 )
-from integrations_pipelines.defs.shopify_to_quickbooks import checks
+from integrations_pipelines.defs.shopify_to_quickbooks import checks, reconciliation
 from integrations_pipelines.mapping.shopify_to_quickbooks import business_date
 from integrations_pipelines.state import raw
 from integrations_pipelines.sync import dead_letters
@@ -35,6 +35,7 @@ OWNERS = [CATALOG.owner, CATALOG.owner_email]
 ORDERS_KEY = dg.AssetKey(["shopify", "orders"])
 SYNC_KEY = dg.AssetKey([NAME, "invoice_sync"])
 INVOICES_KEY = dg.AssetKey(["quickbooks", "invoices"])
+REPAIR_KEY = dg.AssetKey([NAME, "invoice_repair"])  # repair.py; read back after it
 COMMON: dict[str, Any] = {
     "partitions_def": PARTITIONS,
     "backfill_policy": dg.BackfillPolicy.single_run(),
@@ -153,12 +154,12 @@ def invoice_sync(context: dg.AssetExecutionContext, store: IntegrationStore,
 
 @dg.asset(
     key=INVOICES_KEY,
-    deps=[SYNC_KEY],
+    deps=[SYNC_KEY, REPAIR_KEY],
     group_name="quickbooks",
     kinds={"quickbooks", "postgres"},
     description="QuickBooks invoices whose TxnDate lies in the partition's day, read back "
     "from QuickBooks into `raw_quickbooks_invoices`: what the books really say.",
-    check_specs=[checks.ONE_INVOICE_SPEC],
+    check_specs=[checks.ONE_INVOICE_SPEC, reconciliation.RECONCILED_SPEC],
     **COMMON,
 )
 def quickbooks_invoices(context: dg.AssetExecutionContext, store: IntegrationStore,
@@ -175,6 +176,10 @@ def quickbooks_invoices(context: dg.AssetExecutionContext, store: IntegrationSto
         raw.replace_quickbooks_invoices(conn, client.realm_id, window.first_day,
                                         window.end_day, invoices)
         one_invoice = checks.one_invoice_check(conn, NAME, client.realm_id, window)
+        run_ids = reconciliation.window_run_ids(context.instance, context.partition_keys,
+                                                context.run_id)
+        reconciled = reconciliation.reconciliation_check(conn, CATALOG, client.realm_id,
+                                                         window, run_ids)
     voided = sum(1 for inv in invoices if (inv.get("PrivateNote") or "").startswith("Voided"))
     return dg.MaterializeResult(
         metadata={
@@ -183,5 +188,5 @@ def quickbooks_invoices(context: dg.AssetExecutionContext, store: IntegrationSto
             "invoices_total_amount": float(sum(float(i["TotalAmt"]) for i in invoices)),
             **http_metadata(metrics),
         },
-        check_results=[one_invoice],
+        check_results=[one_invoice, reconciled],
     )

@@ -36,7 +36,7 @@ ACCOUNTED_SPEC = dg.AssetCheckSpec(
 ONE_INVOICE_SPEC = dg.AssetCheckSpec(
     "every_synced_order_has_one_invoice", asset=INVOICES, blocking=True,
     description="Each order the ledger says is synced has its invoice in QuickBooks, and no "
-    "DocNumber appears twice.",
+    "DocNumber appears twice among live (not voided) invoices.",
 )
 
 
@@ -104,7 +104,8 @@ def one_invoice_check(conn: sa.Connection, integration: str, realm_id: str,
     duplicated = conn.execute(
         sa.select(inv.c.doc_number, sa.func.count())
         .where(inv.c.realm_id == realm_id, inv.c.txn_date >= window.first_day,
-               inv.c.txn_date < window.end_day, inv.c.doc_number.is_not(None))
+               inv.c.txn_date < window.end_day, inv.c.doc_number.is_not(None),
+               inv.c.voided.is_(False))  # a voided copy is a settled duplicate
         .group_by(inv.c.doc_number).having(sa.func.count() > 1)
     ).all()
     return dg.AssetCheckResult(

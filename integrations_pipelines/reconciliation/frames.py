@@ -1,0 +1,289 @@
+"""The frames a Shopify -> QuickBooks reconciliation compares, built from the store.
+
+For one window of business days:
+- source: every order in `raw_shopify_orders` at its current version, mapped through the same
+  `map_order` the sync uses, so the expected values are exactly what the sync would write. An
+  order the mapping rejects keeps its key with null values: if it has an invoice, that invoice
+  is out of date (stale or wrong); if not, it is accounted for by its dead letter.
+- destination: the QuickBooks invoices dated in the window that belong to the integration
+  (DocNumber shaped like the mapping's `S<order number>`, or the `shopify:order:` marker the
+  mapping writes into PrivateNote). A hand-made invoice with its own numbering is the
+  bookkeeper's business, not drift. A voided copy of a key that has another record is a
+  settled duplicate (how `void_duplicates` resolves one) and is left out.
+- ledger: the sync ledger's rows for the window (and for the destination's keys).
+The key on every side is the DocNumber, the integration's external key (text).
+
+Dead letters: an order with an open dead letter and no invoice is accounted for (it has a
+reason and is replayable), not missing; it is taken out of the comparison and counted apart.
+Evidence for the diagnosis: open dead letters, the destination's failed HTTP calls of the
+runs that worked on the window, an unhealthy token (reported as an authentication failure),
+and the orders' edge-case tags. Plain SQLAlchemy and pandas: no Dagster import.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from integrations_pipelines.catalog import Integration
+from integrations_pipelines.mapping.shopify_to_quickbooks import (
+    DOC_NUMBER_MAX,
+    MappingRejected,
+    edge_cases,
+    map_order,
+)
+from integrations_pipelines.reconciliation.diagnosis import AUTH_STATUSES, Evidence
+from integrations_pipelines.reconciliation.fields import FieldSpec
+from integrations_pipelines.state.tables import (
+    dead_letters,
+    http_failures,
+    oauth_tokens,
+    raw_quickbooks_invoices,
+    raw_shopify_orders,
+    sync_ledger,
+)
+from integrations_pipelines.vendors.shopify.models import Order
+
+INVOICE_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("currency", "currency"),
+    FieldSpec("total", "money"),
+    FieldSpec("tax", "money"),
+    FieldSpec("discount", "money"),
+    FieldSpec("customer_tag", "text"),
+    FieldSpec("voided", "bool"),
+)
+FIELD_NAMES = tuple(f.name for f in INVOICE_FIELDS)
+OWN_DOC_NUMBER = re.compile(r"^S\d+$")
+ORDER_MARKER = re.compile(r"shopify:order:(\d+)")
+CUSTOMER_TAG = re.compile(r"(\[shopify:[^\]]*\])\s*$")
+SOURCE_COLUMNS = ("key", "order_id", "version", *FIELD_NAMES, "tags", "rejected")
+DESTINATION_COLUMNS = ("key", "destination_id", "sync_token", "order_id", *FIELD_NAMES)
+LEDGER_COLUMNS = ("key", "source_id", "source_version", "destination_id", "status")
+
+
+@dataclass(frozen=True)
+class WindowFrames:
+    """Everything one window's reconciliation reads, as plain frames.
+
+    `source` excludes the accounted-for keys, which are in `accounted` (the same columns
+    plus the dead letter's `reason_code`); `orders` counts every order of the window,
+    accounted ones included.
+    """
+
+    start: date
+    end: date
+    source: pd.DataFrame
+    destination: pd.DataFrame
+    ledger: pd.DataFrame
+    accounted: pd.DataFrame
+    evidence: Evidence
+    orders: int
+
+
+def source_frame(orders: Iterable[Order], integration: Integration) -> pd.DataFrame:
+    """Expected invoice values per order: the mapping's output for its current version.
+
+    A voided invoice keeps no amounts in QuickBooks, so a cancelled order expects zeros.
+    """
+    rows = []
+    for order in orders:
+        draft = map_order(order, integration.quickbooks, integration.timezone)
+        row: dict[str, Any] = {
+            "key": f"S{order.order_number}"[:DOC_NUMBER_MAX],
+            "order_id": str(order.id),
+            "version": order.updated_at,
+            "tags": " ".join(f"edge:{case}" for case in sorted(edge_cases(order))),
+        }
+        if isinstance(draft, MappingRejected):
+            row |= dict.fromkeys(FIELD_NAMES) | {"rejected": draft.reason_code}
+        else:
+            amounts = (0.0, 0.0, 0.0) if draft.voided else (
+                float(draft.total), float(draft.tax), float(draft.discount))
+            row |= {
+                "key": draft.doc_number,
+                "currency": draft.currency,
+                "total": amounts[0],
+                "tax": amounts[1],
+                "discount": amounts[2],
+                "customer_tag": draft.customer.tag,
+                "voided": draft.voided,
+                "rejected": None,
+            }
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(SOURCE_COLUMNS))
+    frame["version"] = pd.to_datetime(frame["version"], utc=True)
+    return frame.astype({"key": object, "order_id": object})
+
+
+def destination_frame(invoices: Iterable[dict[str, Any]], ledger: pd.DataFrame) -> pd.DataFrame:
+    """The integration's invoices as compared values, one row per QuickBooks record."""
+    rows = []
+    for inv in invoices:
+        doc = inv.get("DocNumber")
+        note = inv.get("PrivateNote") or ""
+        marker = ORDER_MARKER.search(note)
+        if not ((doc and OWN_DOC_NUMBER.match(doc)) or marker):
+            continue
+        tag = CUSTOMER_TAG.search(str((inv.get("CustomerRef") or {}).get("name") or ""))
+        rows.append({
+            "key": doc or f"(no DocNumber: invoice {inv['Id']})",
+            "destination_id": str(inv["Id"]),
+            "sync_token": str(inv.get("SyncToken", "")),
+            "order_id": marker.group(1) if marker else None,
+            "currency": (inv.get("CurrencyRef") or {}).get("value"),
+            "total": _amount(inv.get("TotalAmt")),
+            "tax": _amount((inv.get("TxnTaxDetail") or {}).get("TotalTax")),
+            "discount": float(sum(
+                (Decimal(str(line.get("Amount") or 0)) for line in inv.get("Line") or []
+                 if line.get("DetailType") == "DiscountLineDetail"), Decimal(0))),
+            "customer_tag": tag.group(1) if tag else None,
+            "voided": note.startswith("Voided"),
+        })
+    frame = pd.DataFrame(rows, columns=list(DESTINATION_COLUMNS)).astype({"key": object})
+    return _without_settled_duplicates(frame, ledger)
+
+
+def _amount(value: Any) -> float:
+    return 0.0 if value is None else float(Decimal(str(value)))
+
+
+def _without_settled_duplicates(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Drop voided copies of a key that keeps another record, unless the copy is the
+    ledger's own invoice (a cancelled order's voided invoice is the record, not a copy)."""
+    if not len(frame):
+        return frame
+    ledger_ids = set(ledger["destination_id"].astype(str)) if len(ledger) else set()
+    records = frame.groupby("key", sort=False)["key"].transform("size")
+    copy = frame["voided"] & ~frame["destination_id"].isin(ledger_ids) & (records > 1)
+    kept = (~copy).groupby(frame["key"], sort=False).transform("sum")
+    settled = copy & (kept > 0)
+    return frame.loc[~settled].reset_index(drop=True)
+
+
+def ledger_frame(rows: Sequence[Any]) -> pd.DataFrame:
+    """Ledger rows keyed by DocNumber (the last written row wins if a key repeats)."""
+    frame = pd.DataFrame(
+        [{"key": r.destination_key, "source_id": r.source_id,
+          "source_version": r.source_version, "destination_id": str(r.destination_id),
+          "status": r.status, "synced_at": r.synced_at} for r in rows],
+        columns=[*LEDGER_COLUMNS, "synced_at"],
+    )
+    frame["source_version"] = pd.to_datetime(frame["source_version"], utc=True)
+    frame = frame.sort_values("synced_at", kind="stable").drop_duplicates("key", keep="last")
+    return frame.drop(columns="synced_at").reset_index(drop=True).astype({"key": object})
+
+
+def load_window(
+    conn: sa.Connection,
+    integration: Integration,
+    start: date,
+    end: date,
+    realm_id: str | None,
+    *,
+    invoices: Sequence[dict[str, Any]] | None = None,
+    run_ids: Collection[str] = (),
+) -> WindowFrames:
+    """The frames of business days [start, end).
+
+    `invoices`: the destination's records as QuickBooks returns them (a fresh read, as the
+    repair does); by default the last read-back in `raw_quickbooks_invoices` for `realm_id`
+    (None: every realm). `run_ids`: the runs that worked on the window, whose failed
+    QuickBooks calls are evidence.
+    """
+    name = integration.name
+    raw = conn.execute(
+        sa.select(raw_shopify_orders.c.payload)
+        .where(raw_shopify_orders.c.business_date >= start,
+               raw_shopify_orders.c.business_date < end)
+        .order_by(raw_shopify_orders.c.order_id)
+    ).scalars().all()
+    source = source_frame((Order.model_validate(p) for p in raw), integration)
+    if invoices is None:
+        invoices = _read_back(conn, start, end, realm_id)
+    numbered = [i["DocNumber"] for i in invoices if i.get("DocNumber")]
+    ledger = ledger_frame(conn.execute(
+        sa.select(sync_ledger).where(
+            sync_ledger.c.integration == name,
+            sa.or_(
+                sa.and_(sync_ledger.c.business_date >= start, sync_ledger.c.business_date < end),
+                sync_ledger.c.destination_key.in_(numbered),
+            ),
+        )
+    ).all())
+    destination = destination_frame(invoices, ledger)
+    letters = _open_letters(conn, name, start, end, source)
+    unsent = source["key"].isin(letters["key"]) & ~source["key"].isin(destination["key"])
+    accounted = source.loc[unsent].merge(
+        letters[["key", "reason_code"]].drop_duplicates("key"), on="key", how="left")
+    evidence = Evidence(
+        dead_letters=letters[["key", "reason_code"]],
+        http_failures=_failures(conn, integration.destination, realm_id, run_ids),
+        tags=source[["key", "tags"]],
+    )
+    return WindowFrames(
+        start=start, end=end, source=source.loc[~unsent].reset_index(drop=True),
+        destination=destination, ledger=ledger, accounted=accounted.reset_index(drop=True),
+        evidence=evidence, orders=len(source),
+    )
+
+
+def _read_back(conn: sa.Connection, start: date, end: date,
+               realm_id: str | None) -> list[dict[str, Any]]:
+    inv = raw_quickbooks_invoices
+    query = sa.select(inv.c.payload).where(inv.c.txn_date >= start, inv.c.txn_date < end)
+    if realm_id is not None:
+        query = query.where(inv.c.realm_id == realm_id)
+    return list(conn.execute(query.order_by(inv.c.invoice_id)).scalars())
+
+
+def _open_letters(conn: sa.Connection, integration: str, start: date, end: date,
+                  source: pd.DataFrame) -> pd.DataFrame:
+    """Open dead letters of the window's orders, keyed by DocNumber."""
+    order_ids = source["order_id"].tolist()
+    rows = conn.execute(
+        sa.select(dead_letters.c.source_id, dead_letters.c.reason_code, dead_letters.c.payload)
+        .where(dead_letters.c.integration == integration, dead_letters.c.resolved_at.is_(None),
+               sa.or_(dead_letters.c.source_id.in_(order_ids),
+                      sa.and_(dead_letters.c.business_date >= start,
+                              dead_letters.c.business_date < end)))
+        .order_by(dead_letters.c.id)
+    ).all()
+    keys = dict(zip(source["order_id"], source["key"], strict=True))
+    letters = pd.DataFrame(
+        [{"key": keys.get(r.source_id) or _doc_number(r.payload), "order_id": r.source_id,
+          "reason_code": r.reason_code} for r in rows],
+        columns=["key", "order_id", "reason_code"],
+    )
+    return letters.dropna(subset=["key"]).astype({"key": object})
+
+
+def _doc_number(payload: Any) -> str | None:
+    number = payload.get("order_number") if isinstance(payload, dict) else None
+    return f"S{number}" if number is not None else None
+
+
+def _failures(conn: sa.Connection, vendor: str, realm_id: str | None,
+              run_ids: Collection[str]) -> pd.DataFrame:
+    """Failed calls to the destination in the window's runs, plus one authentication
+    failure when the stored token is revoked or its refreshes are failing."""
+    statuses: list[int | None] = []
+    if run_ids:
+        statuses = list(conn.execute(
+            sa.select(http_failures.c.status).where(
+                http_failures.c.vendor == vendor, http_failures.c.run_id.in_(list(run_ids)))
+        ).scalars())
+    if realm_id is not None:
+        token = conn.execute(
+            sa.select(oauth_tokens.c.revoked, oauth_tokens.c.consecutive_failures)
+            .where(oauth_tokens.c.connection == f"{vendor}:{realm_id}")
+        ).first()
+        if token is not None and (token.revoked or token.consecutive_failures > 0):
+            statuses.append(AUTH_STATUSES[0])
+    return pd.DataFrame({"status": pd.array(statuses, dtype="Int64")})

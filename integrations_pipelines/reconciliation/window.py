@@ -1,0 +1,140 @@
+"""One window's reconciliation of orders against invoices, with causes: what the check
+reports, what the repair acts on and what the sample prints.
+
+`reconcile_window` runs the engine on `frames.WindowFrames` and the diagnosis on its evidence,
+then sharpens one cause the generic rules cannot see: an invoice whose DocNumber was changed
+in QuickBooks shows up as its order missing plus an extra record; when the ledger's invoice id
+is that extra record, both are named "renumbered in the destination".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from integrations_pipelines.reconciliation.diagnosis import cause_counts, diagnose
+from integrations_pipelines.reconciliation.engine import reconcile
+from integrations_pipelines.reconciliation.frames import INVOICE_FIELDS, WindowFrames
+from integrations_pipelines.reconciliation.result import (
+    DISCREPANCIES,
+    Outcome,
+    ReconciliationResult,
+)
+
+DEAD_LETTERED = "dead_lettered"
+CLASSES: tuple[str, ...] = (*(str(c) for c in DISCREPANCIES), str(Outcome.OK), DEAD_LETTERED)
+RENUMBERED = "renumbered_in_destination"
+
+
+@dataclass(frozen=True, eq=False)
+class WindowReconciliation:
+    """The classified keys of a window, their causes, and the accounted-for dead letters."""
+
+    frames: WindowFrames
+    result: ReconciliationResult
+    diagnosis: pd.DataFrame
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Keys per class: the five discrepancies, `ok`, and `dead_lettered` (accounted)."""
+        return self.result.counts | {DEAD_LETTERED: len(self.frames.accounted)}
+
+    @property
+    def discrepant_count(self) -> int:
+        return self.result.discrepant_count
+
+    @property
+    def drift_rate(self) -> float:
+        """Discrepant keys per order of the window (accounted-for orders included)."""
+        return self.discrepant_count / max(1, self.frames.orders)
+
+    @cached_property
+    def causes(self) -> pd.Series:
+        """The likely cause of each discrepant key."""
+        return pd.Series(self.diagnosis["cause"].to_numpy(), index=self.diagnosis["key"])
+
+    def cause_counts(self) -> pd.DataFrame:
+        """Keys per class and cause code, largest first."""
+        return cause_counts(self.diagnosis)
+
+    def examples_markdown(self, n: int = 10) -> str:
+        """Up to `n` discrepancies (each class in turn) with values and cause, as markdown."""
+        return self.result.examples_markdown(n, self.causes)
+
+    def keys(self, *classes: str) -> list[str]:
+        """The keys (DocNumbers) of the given discrepancy classes, ascending."""
+        return sorted(str(k) for c in classes for k in self.result.keys(c))
+
+    def order_ids(self, *classes: str) -> list[str]:
+        """The Shopify order ids behind the keys of the given classes (keys with a source)."""
+        source = self.frames.source
+        return sorted(source.loc[source["key"].isin(self.keys(*classes)), "order_id"].astype(str))
+
+    def duplicate_records(self) -> pd.DataFrame:
+        """Every record of a duplicated key: key, destination_id, sync_token, voided, keep.
+
+        The record kept is the ledger's invoice, else the oldest (lowest Id), which is also the
+        one the sync would pick; the others are what `void_duplicates` voids.
+        """
+        dest = self.frames.destination
+        records = dest.loc[dest["key"].isin(self.keys(Outcome.DUPLICATE)),
+                           ["key", "destination_id", "sync_token", "voided"]].copy()
+        ledger_id = records["key"].map(
+            self.frames.ledger.set_index("key")["destination_id"]).astype(object)
+        records["is_ledger"] = (records["destination_id"] == ledger_id).to_numpy(dtype=bool)
+        numeric = pd.to_numeric(records["destination_id"], errors="coerce")
+        oldest = numeric == numeric.groupby(records["key"]).transform("min")
+        has_ledger = records.groupby("key")["is_ledger"].transform("any")
+        keep = pd.Series(np.where(has_ledger, records["is_ledger"], oldest), index=records.index)
+        first = ~records["key"].duplicated()  # ids that are not numbers: keep the first
+        records["keep"] = keep | (first & ~keep.groupby(records["key"]).transform("any"))
+        return records.drop(columns="is_ledger").sort_values(
+            ["key", "destination_id"]).reset_index(drop=True)
+
+    def key_classes(self) -> pd.Series:
+        """The class of every key of the window, `ok` and `dead_lettered` included."""
+        keys = pd.Index(pd.concat([
+            self.frames.source["key"], self.frames.destination["key"],
+            self.frames.accounted["key"]]).unique())
+        classes = pd.Series(str(Outcome.OK), index=keys, dtype=object)
+        classes[self.frames.accounted["key"]] = DEAD_LETTERED
+        table = self.result.table
+        classes[table["key"]] = table["class"].astype(str).to_numpy()
+        return classes
+
+
+def reconcile_window(frames: WindowFrames, money_tolerance: int = 0) -> WindowReconciliation:
+    """Classify every key of the window and attach the likely cause of each discrepancy."""
+    result = reconcile(frames.source, frames.destination, frames.ledger, INVOICE_FIELDS,
+                       money_tolerance=money_tolerance)
+    diagnosis = _renumbered(diagnose(result, frames.evidence), frames)
+    return WindowReconciliation(frames=frames, result=result, diagnosis=diagnosis)
+
+
+def _renumbered(diagnosis: pd.DataFrame, frames: WindowFrames) -> pd.DataFrame:
+    """Missing keys whose ledger invoice is present under another DocNumber, and that record."""
+    missing = diagnosis.loc[diagnosis["class"] == Outcome.MISSING, ["key"]]
+    moved = (
+        missing.merge(frames.ledger[["key", "destination_id"]], on="key")
+        .merge(frames.destination[["destination_id", "key"]], on="destination_id",
+               suffixes=("", "_now"))
+    )
+    if not len(moved):
+        return diagnosis
+    out = diagnosis.copy()
+    was = moved.set_index("key")
+    now = moved.set_index("key_now")
+    old_rows = out["key"].isin(was.index) & (out["class"] == Outcome.MISSING)
+    new_rows = out["key"].isin(now.index) & (out["class"] == Outcome.EXTRA)
+    ids = out.loc[old_rows, "key"].map(was["destination_id"])
+    out.loc[old_rows, "cause"] = ("invoice " + ids + " now has DocNumber "
+                                  + out.loc[old_rows, "key"].map(was["key_now"])
+                                  + ": renumbered in the destination")
+    out.loc[new_rows, "cause"] = ("invoice " + out.loc[new_rows, "key"].map(now["destination_id"])
+                                  + " of " + out.loc[new_rows, "key"].map(now["key"])
+                                  + ": renumbered in the destination")
+    out.loc[old_rows | new_rows, "cause_code"] = RENUMBERED
+    return out
