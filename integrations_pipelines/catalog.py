@@ -28,6 +28,11 @@ class QuickBooksItems(BaseModel):
     refund_item_id: str
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday",
+                                 "saturday", "sunday")
+
+
 class Integration(BaseModel):
     """One source -> destination integration, its owner and its health expectations."""
 
@@ -44,8 +49,15 @@ class Integration(BaseModel):
     schedule: ScheduleSpec
     freshness_sla_hours: int
     expected_daily_volume: int
+    # Days with no business by design: the expected-volume check stays green on them.
+    quiet_weekdays: list[Weekday] = []
+    holidays: list[date] = []
     quickbooks: QuickBooksItems
     duplicate_policy: Literal["report_only", "void_duplicates"] = "report_only"
+
+    def is_quiet_day(self, day: date) -> bool:
+        """A configured holiday, or a weekday the business never trades on (a B2B weekend)."""
+        return day in self.holidays or WEEKDAYS[day.weekday()] in self.quiet_weekdays
 
 
 @cache

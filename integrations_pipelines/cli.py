@@ -5,6 +5,9 @@
     integrations-pipelines tokens set C   store a newly authorized refresh token (stdin)
     integrations-pipelines reconcile sample --integration I --date D [-n N] [--class C]
                                           N records of a day, both sides, row by row
+    integrations-pipelines dead-letters list|replay [--integration I] [--reason CODE]
+                                          [--from YYYY-MM-DD] [--to YYYY-MM-DD]
+                                          open dead letters; replay them after a fix
 """
 
 from __future__ import annotations
@@ -64,6 +67,13 @@ def _cmd_reconcile_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dead_letters(args: argparse.Namespace) -> int:
+    from integrations_pipelines.sync.replay import run_dead_letters_command
+
+    return run_dead_letters_command(args.dl_command, args.integration, args.reason,
+                                    args.from_date, args.to_date)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="integrations-pipelines", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -103,6 +113,19 @@ def main(argv: list[str] | None = None) -> int:
     rsample.add_argument("--realm", default=None,
                          help="QuickBooks company (default QBO_REALM_ID, else every realm)")
     rsample.set_defaults(func=_cmd_reconcile_sample)
+
+    letters = sub.add_parser("dead-letters", help="records that could not be moved").add_subparsers(
+        dest="dl_command", required=True)
+    for name, text in (("list", "show the open dead letters"),
+                       ("replay", "replay them through the current mapping (idempotent)")):
+        cmd = letters.add_parser(name, help=text)
+        cmd.add_argument("--integration", default="shopify_to_quickbooks")
+        cmd.add_argument("--reason", default=None, help="only this reason code")
+        cmd.add_argument("--from", dest="from_date", default=None,
+                         help="first business day, YYYY-MM-DD")
+        cmd.add_argument("--to", dest="to_date", default=None,
+                         help="last business day (included), YYYY-MM-DD")
+        cmd.set_defaults(func=_cmd_dead_letters)
 
     args = parser.parse_args(argv)
     return args.func(args)

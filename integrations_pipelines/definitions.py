@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
+from integrations_pipelines.defs import alerting
 from integrations_pipelines.defs.resources import (
     IntegrationStore,
     QuickBooksResource,
     ShopifyResource,
 )
 from integrations_pipelines.defs.shopify_to_quickbooks import assets as s2q
+from integrations_pipelines.defs.shopify_to_quickbooks.contract_checks import CONTRACT_CHECKS
+from integrations_pipelines.defs.shopify_to_quickbooks.dead_letter_replay import (
+    dead_letter_replay_job,
+)
 from integrations_pipelines.defs.shopify_to_quickbooks.jobs import (
     shopify_to_quickbooks_job,
     shopify_to_quickbooks_job_schedule,
@@ -26,14 +31,19 @@ from integrations_pipelines.defs.shopify_to_quickbooks.sampling import (
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """Definitions with resources from the environment, or the given overrides (tests)."""
     return dg.Definitions(
-        assets=[s2q.shopify_orders, s2q.invoice_sync, s2q.quickbooks_invoices, invoice_repair],
+        assets=[*alerting.with_freshness_policies([s2q.shopify_orders, s2q.invoice_sync,
+                                                   s2q.quickbooks_invoices, invoice_repair]),
+                *alerting.ALERTING_ASSETS],
+        asset_checks=[*alerting.ALERTING_CHECKS, *CONTRACT_CHECKS],
         jobs=[shopify_to_quickbooks_job, shopify_to_quickbooks_repair_job,
-              shopify_to_quickbooks_reconciliation_sample_job],
+              shopify_to_quickbooks_reconciliation_sample_job, dead_letter_replay_job],
         schedules=[shopify_to_quickbooks_job_schedule],
+        sensors=[*alerting.ALERTING_SENSORS],
         resources={
             "store": IntegrationStore(),
             "shopify": ShopifyResource(),
             "quickbooks": QuickBooksResource(),
+            "alerting": alerting.AlertingResource(),
             **(resources or {}),
         },
     )

@@ -8,13 +8,16 @@ vendors in production. Fields set explicitly override the environment.
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
 
 from integrations_pipelines import settings
+from integrations_pipelines.alerts.redaction import Redactor
 from integrations_pipelines.state.db import engine_for
 from integrations_pipelines.state.tables import http_failures
+from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.http import FailureRecord
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, connect
@@ -43,8 +46,28 @@ class IntegrationStore(dg.ConfigurableResource):
 
         return sink
 
+    def contracts(self, run_id: str | None, *secrets: str | None) -> ContractGuard:
+        """Validates vendor answers, recording violations and drift for this run (payloads
+        redacted: the environment's secrets and `secrets` never reach the table)."""
+        redactor = Redactor.from_environment()
+        redactor.register(*secrets)
+        return ContractGuard(self.engine(), run_id=run_id, redactor=redactor)
 
-class ShopifyResource(dg.ConfigurableResource):
+
+class RetryBudget(dg.ConfigurableResource):
+    """How long the HTTP client keeps retrying transient failures before the step fails
+    (unset: the client's defaults)."""
+
+    retry_max_attempts: int | None = None
+    retry_max_elapsed_s: float | None = None
+
+    def retry_options(self) -> dict[str, Any]:
+        options = {"max_attempts": self.retry_max_attempts,
+                   "max_elapsed_s": self.retry_max_elapsed_s}
+        return {k: v for k, v in options.items() if v is not None}
+
+
+class ShopifyResource(RetryBudget):
     """One Shopify shop (SHOPIFY_BASE_URL, SHOPIFY_ACCESS_TOKEN, SHOPIFY_API_VERSION)."""
 
     base_url: str | None = None
@@ -58,11 +81,12 @@ class ShopifyResource(dg.ConfigurableResource):
         if self.api_version:
             conf = replace(conf, api_version=self.api_version)
         http = make_http_client(conf.base_url, conf.access_token, metrics=metrics,
-                                failure_sink=store.failure_sink(run_id))
-        return ShopifyClient(http, conf.api_version)
+                                failure_sink=store.failure_sink(run_id), **self.retry_options())
+        return ShopifyClient(http, conf.api_version,
+                             contracts=store.contracts(run_id, conf.access_token))
 
 
-class QuickBooksResource(dg.ConfigurableResource):
+class QuickBooksResource(RetryBudget):
     """One QuickBooks Online company (QBO_* variables); tokens live in the store."""
 
     base_url: str | None = None
@@ -85,4 +109,5 @@ class QuickBooksResource(dg.ConfigurableResource):
     def client(self, metrics: HttpMetrics, store: IntegrationStore,
                run_id: str | None) -> QuickBooksClient:
         return connect(self.connection_settings(), store.engine(), metrics=metrics,
-                       failure_sink=store.failure_sink(run_id))
+                       failure_sink=store.failure_sink(run_id),
+                       contracts=store.contracts(run_id), **self.retry_options())

@@ -1,13 +1,33 @@
 """Fault injection shared by the vendor sandboxes.
 
-Real integrations fail on slow vendors, 5xx bursts, 429 storms, dropped connections and
-writes whose answer never arrives. These knobs let the demo and the tests reproduce each
-of those failures on demand, per sandbox instance (no globals), from any thread.
+Real integrations fail on slow vendors, 5xx bursts, 429 storms, dropped connections,
+writes whose answer never arrives, dying credentials and a changing schema. These knobs let
+the demo and the tests reproduce each of those failures on demand, per sandbox instance (no
+globals), from any thread: at start (`faults=` of `start_shopify` / `start_quickbooks`) and
+at run time (`store.faults.update(...)` or `POST /_sandbox/faults`).
+
+Knobs (`FaultSettings`):
+- `error_rate_5xx`, `connection_reset_rate`: seeded share of requests answered 5xx / dropped;
+- `latency_ms`: added to every request; `rate_limit_storm`: the next N requests get 429;
+- `drop_response_after_write`: a committed write's answer is lost (connection dropped);
+- `hang_after_write_seconds`: a committed write is answered that late (a crash point:
+  tests kill the syncing process while it waits, before it commits its ledger);
+- `credentials_revoked`: the user disconnected the app: every API call answers 401, and
+  QuickBooks' token endpoint `invalid_grant` (revoked tokens stay dead when the knob is
+  turned off again: re-issue tokens through `/_sandbox/tokens/issue`);
+- `expire_access_token_every`: every N-th API call finds the access token expired early
+  (QuickBooks; Shopify's offline tokens do not expire);
+- `schema_drift`: vendor-specific changes of the answers' shape. Shopify orders:
+  `total_price_as_object`, `drop_field` (comma-separated field paths), `add_fields`
+  ({path: value}), `page_size_cap`. QuickBooks invoices: `amounts_as_strings`, `drop_field`,
+  `add_fields`, `page_size_cap`. Paths are dotted, `[]` meaning every element of a list
+  (`line_items[].tax_lines`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import random
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -34,6 +54,8 @@ class FaultSettings:
     drop_response_after_write: bool = False
     hang_after_write_seconds: float = 0.0
     schema_drift: dict[str, Any] = field(default_factory=dict)
+    credentials_revoked: bool = False
+    expire_access_token_every: int = 0
     seed: int = 0
 
 
@@ -45,6 +67,7 @@ class Faults:
         self._settings = FaultSettings()
         self._rng = random.Random(0)
         self.injected: dict[str, int] = {}
+        self._authenticated_calls = 0
         if settings is not None:
             self.update(asdict(settings) if isinstance(settings, FaultSettings) else settings)
 
@@ -67,9 +90,9 @@ class Faults:
                 elif name == "seed":
                     self._settings.seed = int(value)
                     self._rng = random.Random(int(value))
-                elif name == "drop_response_after_write":
-                    self._settings.drop_response_after_write = bool(value)
-                elif name in ("latency_ms", "rate_limit_storm"):
+                elif name in ("drop_response_after_write", "credentials_revoked"):
+                    setattr(self._settings, name, bool(value))
+                elif name in ("latency_ms", "rate_limit_storm", "expire_access_token_every"):
                     setattr(self._settings, name, int(value or 0))
                 else:
                     setattr(self._settings, name, float(value or 0.0))
@@ -81,6 +104,7 @@ class Faults:
             self._settings = FaultSettings()
             self._rng = random.Random(0)
             self.injected = {}
+            self._authenticated_calls = 0
 
     def snapshot(self) -> dict[str, Any]:
         """The current knobs as a JSON-ready dict."""
@@ -129,6 +153,25 @@ class Faults:
         """Seeded choice, e.g. of a 5xx status code."""
         with self._lock:
             return self._rng.choice(options)
+
+    def credentials_revoked(self) -> bool:
+        """Is the app disconnected (every credential rejected)?"""
+        with self._lock:
+            if self._settings.credentials_revoked:
+                self._count("credentials_revoked")
+            return self._settings.credentials_revoked
+
+    def access_token_expires_now(self) -> bool:
+        """Count one authenticated call; True on every N-th (`expire_access_token_every`)."""
+        with self._lock:
+            every = self._settings.expire_access_token_every
+            if every <= 0:
+                return False
+            self._authenticated_calls += 1
+            if self._authenticated_calls % every:
+                return False
+            self._count("access_token_expired")
+            return True
 
     def drift(self) -> dict[str, Any]:
         """The active schema drift settings."""
@@ -225,3 +268,40 @@ async def _respond(send: Send, status: int, headers: dict[str, str], body: bytes
     raw_headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def drop_path(document: Any, path: str) -> None:
+    """Remove the field at a dotted path (`a.b`, `items[].c`) wherever it exists."""
+    head, _, rest = path.partition(".")
+    if not isinstance(document, dict):
+        return
+    if head.endswith("[]"):
+        for item in document.get(head[:-2]) or []:
+            drop_path(item, rest)
+    elif rest:
+        drop_path(document.get(head), rest)
+    else:
+        document.pop(head, None)
+
+
+def set_path(document: Any, path: str, value: Any) -> None:
+    """Set the field at a dotted path (`a.b`, `items[].c`) on every existing parent."""
+    head, _, rest = path.partition(".")
+    if not isinstance(document, dict):
+        return
+    if head.endswith("[]"):
+        for item in document.get(head[:-2]) or []:
+            set_path(item, rest, value)
+    elif rest:
+        set_path(document.get(head), rest, value)
+    else:
+        document[head] = copy.deepcopy(value)
+
+
+def apply_field_drift(document: dict[str, Any], drift: dict[str, Any]) -> None:
+    """The vendor-neutral part of `schema_drift`: `drop_field` and `add_fields`, in place."""
+    for path in str(drift.get("drop_field") or "").split(","):
+        if path.strip():
+            drop_path(document, path.strip())
+    for path, value in (drift.get("add_fields") or {}).items():
+        set_path(document, path, value)

@@ -19,7 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from integrations_pipelines.sandbox.faults import FaultMiddleware, FaultSettings
+from integrations_pipelines.sandbox.faults import (
+    FaultMiddleware,
+    FaultSettings,
+    apply_field_drift,
+)
 from integrations_pipelines.sandbox.quickbooks_errors import (
     QboFault,
     forbidden_body,
@@ -52,6 +56,10 @@ def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
     def gate(request: Request, name: str) -> Response | None:
         """Auth, realm and throttle checks every API call passes first."""
         store.stats[f"requests:{name}"] += 1
+        if store.faults.credentials_revoked():
+            store.tokens.revoke_all()  # the user disconnected the app
+        elif store.faults.access_token_expires_now():
+            store.tokens.expire_access()  # expired early: the client must refresh
         if not store.tokens.access_ok(request.headers.get("authorization")):
             store.stats["unauthorized"] += 1
             return PlainTextResponse(AUTH_FAILED, status_code=401, headers={
@@ -66,6 +74,8 @@ def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
     async def token(request: Request) -> Response:
         store.stats["requests:token"] += 1
         form = dict(parse_qsl((await request.body()).decode("utf-8")))
+        if store.faults.credentials_revoked():
+            store.tokens.revoke_all()
         status, body = store.tokens.refresh(request.headers.get("authorization"), form)
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
@@ -80,7 +90,7 @@ def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
             found = store.get(entity, request.path_params["ident"])
         except QboFault as fault:
             return reply(fault.status, fault.body(store.now_text()))
-        return reply(200, {entity: found, "time": store.now_text()})
+        return reply(200, _drifted(store, {entity: found, "time": store.now_text()}))
 
     async def query(request: Request) -> Response:
         blocked = gate(request, "query")
@@ -95,7 +105,7 @@ def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
             result = store.query(text)
         except QboFault as fault:
             return reply(fault.status, fault.body(store.now_text()))
-        return reply(200, {"QueryResponse": result, "time": store.now_text()})
+        return reply(200, {"QueryResponse": _drifted(store, result), "time": store.now_text()})
 
     async def write(request: Request) -> Response:
         entity = ENTITIES.get(request.path_params["entity"].lower())
@@ -109,7 +119,7 @@ def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
         if request_id:
             original = store.replay(request_id)
             if original is not None:
-                return reply(*original)
+                return reply(original[0], _drifted(store, original[1]))
         try:
             body = json.loads(await request.body() or b"{}")
         except ValueError:
@@ -121,7 +131,7 @@ def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
             hang = store.faults.after_write(request.scope)
             if hang:
                 await asyncio.sleep(hang)
-        return reply(status, answer)
+        return reply(status, _drifted(store, answer))
 
     routes = [
         Route("/oauth2/v1/tokens/bearer", token, methods=["POST"]),
@@ -137,6 +147,28 @@ def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
         throttle_answer)
     app.store = store
     return app
+
+
+def _drifted(store: QuickBooksStore, body: dict[str, Any]) -> dict[str, Any]:
+    """An answer (entity envelope or QueryResponse) with the invoice schema drift applied."""
+    drift = store.faults.drift()
+    if not drift:
+        return body
+    found = body.get("Invoice")
+    invoices = found if isinstance(found, list) else [found] if isinstance(found, dict) else []
+    for invoice in invoices:
+        if drift.get("amounts_as_strings"):
+            for holder in [invoice, *(invoice.get("Line") or [])]:
+                for key in ("TotalAmt", "Balance", "HomeTotalAmt", "Amount"):
+                    if isinstance(holder.get(key), int | float):
+                        holder[key] = f"{holder[key]:.2f}"
+        apply_field_drift(invoice, drift)
+    cap = drift.get("page_size_cap")
+    for key, rows in list(body.items()):
+        if cap and isinstance(rows, list) and len(rows) > int(cap):
+            body[key] = rows[:int(cap)]  # the same as QuickBooks capping MAXRESULTS
+            body["maxResults"] = int(cap)
+    return body
 
 
 def _perform(store: QuickBooksStore, entity: str | None, operation: str | None,

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from integrations_pipelines.sandbox.faults import FaultMiddleware
+from integrations_pipelines.sandbox.faults import FaultMiddleware, apply_field_drift
 from integrations_pipelines.sandbox.shopify_orders import parse_time
 from integrations_pipelines.sandbox.shopify_store import LeakyBucket, ShopifyStore
 
@@ -58,7 +58,8 @@ def build_shopify_app(store: ShopifyStore) -> FaultMiddleware:
 
     async def api(request: Request, handler: Any, name: str) -> Response:
         store.stats[f"requests:{name}"] += 1
-        if request.headers.get("x-shopify-access-token") != store.access_token:
+        if (request.headers.get("x-shopify-access-token") != store.access_token
+                or store.faults.credentials_revoked()):
             store.stats["unauthorized"] += 1
             return JSONResponse({"errors": INVALID_TOKEN}, status_code=401)
         if not VERSION.match(request.path_params["version"]):
@@ -209,9 +210,7 @@ def _present(order: dict[str, Any], fields: str | None, store: ShopifyStore) -> 
     drift = store.faults.drift()
     if drift.get("total_price_as_object") and "total_price" in order:
         order["total_price"] = {"amount": order["total_price"], "currency_code": order["currency"]}
-    if drift.get("drop_field"):
-        for name in str(drift["drop_field"]).split(","):
-            order.pop(name.strip(), None)
+    apply_field_drift(order, drift)
     if fields:
         wanted = {f.strip() for f in fields.split(",")}
         order = {k: v for k, v in order.items() if k in wanted}

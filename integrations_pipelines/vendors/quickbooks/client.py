@@ -2,6 +2,7 @@
 
 Every write carries a `requestid` derived from what is being written, so a retried or
 re-run write returns QuickBooks' original answer instead of creating a second record.
+Every answer is validated against our models (`contracts`) before its dict is returned.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import httpx
 import sqlalchemy as sa
 
 from integrations_pipelines.settings import QuickBooksSettings
-from integrations_pipelines.vendors.errors import ContractViolation, QuickBooksFault, VendorError
+from integrations_pipelines.vendors.contracts import ContractGuard
+from integrations_pipelines.vendors.errors import QuickBooksFault, VendorError
 from integrations_pipelines.vendors.http import VendorHttpClient
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.oauth import OAuthApp, TokenManager
+from integrations_pipelines.vendors.quickbooks.models import ENTITY_MODELS
 
 MAX_REQUEST_ID = 50
 QUERY_PAGE_SIZE = 1000
+MIN_PAGE_CAP = 2  # no vendor caps a page below 2 rows: 1-row lookups need no confirmation
 
 
 def quote(value: str) -> str:
@@ -43,7 +47,8 @@ def parse_fault(response: httpx.Response, kw: dict[str, Any]) -> VendorError | N
 
 
 def connect(settings: QuickBooksSettings, engine: sa.Engine, *,
-            metrics: HttpMetrics | None = None, **http_kw: Any) -> QuickBooksClient:
+            metrics: HttpMetrics | None = None, contracts: ContractGuard | None = None,
+            **http_kw: Any) -> QuickBooksClient:
     """A client for one realm whose tokens live in the integration store."""
     metrics = metrics or HttpMetrics()
     token_http = VendorHttpClient("quickbooks", settings.token_url, metrics=metrics, **http_kw)
@@ -70,18 +75,26 @@ def connect(settings: QuickBooksSettings, engine: sa.Engine, *,
         default_headers={"Accept": "application/json"},
         metrics=metrics, error_parser=parse_fault, **http_kw,
     )
-    return QuickBooksClient(http, settings.realm_id, settings.minor_version, tokens=tokens)
+    contracts = contracts or ContractGuard(engine)
+    contracts.redactor.register(settings.client_secret, settings.bootstrap_refresh_token)
+    return QuickBooksClient(http, settings.realm_id, settings.minor_version, tokens=tokens,
+                            contracts=contracts)
 
 
 class QuickBooksClient:
     """One QuickBooks company (realm)."""
 
     def __init__(self, http: VendorHttpClient, realm_id: str, minor_version: str = "75",
-                 tokens: TokenManager | None = None) -> None:
+                 tokens: TokenManager | None = None,
+                 contracts: ContractGuard | None = None) -> None:
         self.http = http
         self.realm_id = realm_id
         self.minor_version = minor_version
         self.tokens = tokens
+        self.contracts = contracts or ContractGuard()
+        # QuickBooks' page cap is at least the largest page it ever returned (and at least
+        # MIN_PAGE_CAP): a page shorter than that is provably the last one (see `query`).
+        self._cap_at_least = MIN_PAGE_CAP
 
     def _url(self, resource: str) -> str:
         return f"/v3/company/{self.realm_id}/{resource}"
@@ -89,10 +102,31 @@ class QuickBooksClient:
     def _params(self, **extra: str) -> dict[str, str]:
         return {"minorversion": self.minor_version, **extra}
 
+    def _entity(self, entity: str, row: Any, endpoint: str) -> dict[str, Any]:
+        """Validate one returned entity against its model (drift recorded); return it."""
+        model = ENTITY_MODELS.get(entity)
+        if model is not None:
+            self.contracts.validate(model, row, vendor="quickbooks", endpoint=endpoint)
+        return row
+
+    def _envelope(self, body: Any, key: str, endpoint: str) -> Any:
+        """`body[key]`, or a recorded contract violation naming the missing key."""
+        if not isinstance(body, dict) or key not in body:
+            raise self.contracts.violation(f"{key}Response", key, "missing: the answer has no "
+                                           f"`{key}`", body, vendor="quickbooks",
+                                           endpoint=endpoint)
+        return body[key]
+
     def query(self, entity: str, where: str | None = None, *,
               page_size: int = QUERY_PAGE_SIZE) -> Iterator[dict[str, Any]]:
-        """Every entity matching `where`, walking STARTPOSITION pages until one is short."""
+        """Every entity matching `where`, walking STARTPOSITION pages to the end.
+
+        A page shorter than asked is the end only if QuickBooks' page cap is known to be
+        larger; otherwise one more page is asked for, so a cap lowered below `page_size`
+        (a vendor change) never truncates a result silently.
+        """
         start = 1
+        model = ENTITY_MODELS.get(entity)
         while True:
             sql = f"select * from {entity}"
             if where:
@@ -102,15 +136,21 @@ class QuickBooksClient:
                 "GET", self._url("query"), endpoint=f"query.{entity.lower()}",
                 params=self._params(query=sql),
             )
-            body = response.json()
-            if "QueryResponse" not in body:
-                raise ContractViolation("query answered without QueryResponse", payload=body,
-                                        vendor="quickbooks", endpoint="query")
+            endpoint = f"query.{entity.lower()}"
+            found = self._envelope(response.json(), "QueryResponse", endpoint)
             # An empty result is `"QueryResponse": {}` with the entity key absent.
-            rows = body["QueryResponse"].get(entity, [])
+            rows = found.get(entity, []) if isinstance(found, dict) else None
+            if not isinstance(rows, list):
+                raise self.contracts.violation("QueryResponse", f"QueryResponse.{entity}",
+                                               "type: not a list", found, vendor="quickbooks",
+                                               endpoint=endpoint)
+            if model is not None:
+                self.contracts.validate_many(model, rows, vendor="quickbooks",
+                                             endpoint=endpoint)
             yield from rows
-            if len(rows) < page_size:
-                return
+            if not rows or len(rows) < min(page_size, self._cap_at_least):
+                return  # provably the last page
+            self._cap_at_least = max(self._cap_at_least, len(rows))
             start += len(rows)
 
     def _write(self, entity: str, body: dict[str, Any], request_id: str, *,
@@ -120,18 +160,20 @@ class QuickBooksClient:
         params = self._params(requestid=request_id)
         if operation:
             params["operation"] = operation
+        endpoint = f"{entity.lower()}.{operation or ('update' if 'Id' in body else 'create')}"
         response = self.http.request(
-            "POST", self._url(entity.lower()), params=params, json=body,
-            endpoint=f"{entity.lower()}.{operation or ('update' if 'Id' in body else 'create')}",
+            "POST", self._url(entity.lower()), params=params, json=body, endpoint=endpoint,
             # requestid makes the retried POST safe: QuickBooks answers the original.
             idempotent=True,
         )
-        return response.json()[entity]
+        return self._entity(entity, self._envelope(response.json(), entity, endpoint),
+                            endpoint)
 
     def get_invoice(self, invoice_id: str) -> dict[str, Any]:
         response = self.http.request("GET", self._url(f"invoice/{invoice_id}"),
                                      endpoint="invoice.read", params=self._params())
-        return response.json()["Invoice"]
+        return self._entity("Invoice", self._envelope(response.json(), "Invoice",
+                                                      "invoice.read"), "invoice.read")
 
     def find_invoices_by_doc_number(self, doc_number: str) -> list[dict[str, Any]]:
         """The lookup by external key that makes a create after a crash safe."""

@@ -1,46 +1,82 @@
 """QuickBooks Online entities as this project reads them back.
 
-Amounts arrive as JSON numbers; they are parsed into Decimal. Unknown fields are kept so
-drift can be reported; a missing required field fails validation loudly.
+Amounts arrive as JSON numbers and are parsed into Decimal; a string where a number was is
+contract drift and fails validation (it is not coerced), as does a missing required field.
+Unknown fields are kept (`extra="allow"`) so drift can be reported: `known_extra` lists the
+fields QuickBooks documents that we deliberately do not model; any other extra field is new,
+and `vendors/contracts.py` records it as drift.
+
+The nested models are named `...Model` because QuickBooks names its fields after their
+types (`SalesItemLineDetail: SalesItemLineDetail`), which a class attribute would shadow.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _json_number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError(f"amount must be a JSON number, got {type(value).__name__}")
+    return value
+
+
+Number = Annotated[Decimal, BeforeValidator(_json_number)]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    # Documented vendor fields we do not model: extra, but not drift.
+    known_extra: ClassVar[frozenset[str]] = frozenset()
 
 
 class Ref(_Model):
     value: str
     name: str | None = None
 
+    known_extra = frozenset({"type"})
 
-class SalesItemLineDetail(_Model):
+
+class SalesItemLineDetailModel(_Model):
     ItemRef: Ref | None = None
-    Qty: Decimal | None = None
-    UnitPrice: Decimal | None = None
+    Qty: Number | None = None
+    UnitPrice: Number | None = None
+
+    known_extra = frozenset({
+        "ClassRef", "DiscountAmt", "DiscountRate", "ItemAccountRef", "MarkupInfo",
+        "PriceLevelRef", "ServiceDate", "TaxClassificationRef", "TaxCodeRef",
+        "TaxInclusiveAmt",
+    })
 
 
 class InvoiceLine(_Model):
     Id: str | None = None
-    Amount: Decimal
+    Amount: Number
     DetailType: str
     Description: str | None = None
-    SalesItemLineDetail: SalesItemLineDetail | None = None
+    SalesItemLineDetail: SalesItemLineDetailModel | None = None
+
+    known_extra = frozenset({
+        "CustomField", "DescriptionLineDetail", "DiscountLineDetail", "GroupLineDetail",
+        "LineNum", "LinkedTxn", "SubTotalLineDetail",
+    })
 
 
-class TxnTaxDetail(_Model):
-    TotalTax: Decimal = Decimal("0")
+class TxnTaxDetailModel(_Model):
+    TotalTax: Number = Decimal("0")
+
+    known_extra = frozenset({"TaxLine", "TxnTaxCodeRef"})
 
 
-class MetaData(_Model):
+class MetaDataModel(_Model):
     CreateTime: str | None = None
     LastUpdatedTime: str | None = None
+
+    known_extra = frozenset({"LastModifiedByRef"})
 
 
 class EmailAddress(_Model):
@@ -56,14 +92,26 @@ class Invoice(_Model):
     TxnDate: str
     CustomerRef: Ref
     CurrencyRef: Ref | None = None
-    ExchangeRate: Decimal | None = None
+    ExchangeRate: Number | None = None
     Line: list[InvoiceLine] = Field(default_factory=list)
-    TxnTaxDetail: TxnTaxDetail | None = None
-    TotalAmt: Decimal
-    Balance: Decimal | None = None
+    TxnTaxDetail: TxnTaxDetailModel | None = None
+    TotalAmt: Number
+    Balance: Number | None = None
     PrivateNote: str | None = None
     BillEmail: EmailAddress | None = None
-    MetaData: MetaData | None = None
+    MetaData: MetaDataModel | None = None
+
+    known_extra = frozenset({
+        "AllowIPNPayment", "AllowOnlineACHPayment", "AllowOnlineCreditCardPayment",
+        "AllowOnlinePayment", "ApplyTaxAfterDiscount", "BillAddr", "BillEmailBcc",
+        "BillEmailCc", "ClassRef", "CustomField", "CustomerMemo", "DeliveryInfo",
+        "DepartmentRef", "Deposit", "DepositToAccountRef", "DueDate", "EmailStatus",
+        "FreeFormAddress", "GlobalTaxCalculation", "HomeBalance", "HomeTotalAmt",
+        "InvoiceLink", "LinkedTxn", "PrintStatus", "ProjectRef", "RecurDataRef",
+        "SalesTermRef", "ShipAddr", "ShipDate", "ShipFromAddr", "ShipMethodRef",
+        "TaxExemptionRef", "TrackingNum", "TransactionLocationType", "TxnSource", "TxnStatus",
+        "domain", "sparse", "status",
+    })
 
     @property
     def voided(self) -> bool:
@@ -76,3 +124,19 @@ class Customer(_Model):
     SyncToken: str
     DisplayName: str
     CurrencyRef: Ref | None = None
+
+    known_extra = frozenset({
+        "ARAccountRef", "Active", "AlternatePhone", "Balance", "BalanceWithJobs", "BillAddr",
+        "BillWithParent", "BusinessNumber", "ClientEntityId", "CompanyName",
+        "CustomerTypeRef", "DefaultTaxCodeRef", "FamilyName", "Fax", "FullyQualifiedName",
+        "GSTIN", "GSTRegistrationType", "GivenName", "IsProject", "Job", "Level", "MetaData",
+        "MiddleName", "Mobile", "Notes", "OpenBalanceDate", "ParentRef", "PaymentMethodRef",
+        "PreferredDeliveryMethod", "PrimaryEmailAddr", "PrimaryPhone", "PrimaryTaxIdentifier",
+        "PrintOnCheckName", "ResaleNum", "SalesTermRef", "SecondaryTaxIdentifier", "ShipAddr",
+        "Source", "Suffix", "TaxExemptionReasonId", "Taxable", "Title", "V4IDPseudonym",
+        "WebAddr", "domain", "sparse",
+    })
+
+
+# The model each queried entity is validated against.
+ENTITY_MODELS: dict[str, type[_Model]] = {"Invoice": Invoice, "Customer": Customer}

@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from integrations_pipelines.vendors.errors import ContractViolation
+from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.http import VendorHttpClient
 from integrations_pipelines.vendors.metrics import HttpMetrics
+from integrations_pipelines.vendors.shopify.models import Order, OrderCount
 from integrations_pipelines.vendors.shopify.pacing import ShopifyBucketPacer
 
 MAX_PAGE_SIZE = 250
@@ -29,12 +30,16 @@ def make_http_client(base_url: str, access_token: str, *, metrics: HttpMetrics |
 
 
 class ShopifyClient:
-    """Reads orders of one shop. Returns raw dicts: validation is the caller's, so that one
-    malformed order can be dead-lettered without losing the rest of the page."""
+    """Reads orders of one shop. Every page is validated against our `Order` model first
+    (`contracts`: a violation is recorded and raised, new fields recorded as drift); the
+    orders are then returned as the raw dicts Shopify sent, which is what the raw tables
+    keep."""
 
-    def __init__(self, http: VendorHttpClient, api_version: str = "2025-07") -> None:
+    def __init__(self, http: VendorHttpClient, api_version: str = "2025-07",
+                 contracts: ContractGuard | None = None) -> None:
         self.http = http
         self.api_version = api_version
+        self.contracts = contracts or ContractGuard()
 
     def _path(self, resource: str) -> str:
         return f"/admin/api/{self.api_version}/{resource}"
@@ -58,10 +63,10 @@ class ShopifyClient:
             body = response.json()
             orders = body.get("orders") if isinstance(body, dict) else None
             if not isinstance(orders, list):
-                raise ContractViolation(
-                    "orders.json answered without an `orders` list", payload=body,
-                    vendor="shopify", endpoint="orders.list", status=response.status_code,
-                )
+                raise self.contracts.violation(
+                    "OrderList", "orders", "missing: orders.json answered without an "
+                    "`orders` list", body, vendor="shopify", endpoint="orders.list")
+            self.contracts.validate_many(Order, orders, vendor="shopify", endpoint="orders.list")
             yield from orders
             # The next page's URL carries page_info and limit only (Shopify rejects others).
             url = response.links.get("next", {}).get("url")
@@ -74,4 +79,5 @@ class ShopifyClient:
             params={"status": "any", "created_at_min": created_at_min.isoformat(),
                     "created_at_max": (created_at_max - timedelta(seconds=1)).isoformat()},
         )
-        return int(response.json()["count"])
+        return self.contracts.validate(OrderCount, response.json(), vendor="shopify",
+                                       endpoint="orders.count").count

@@ -1,17 +1,20 @@
 """The Shopify order as this project understands it.
 
 Money arrives as strings ("199.00"); a number or an object where a string was is vendor
-contract drift and must fail validation, not be coerced. Ids are 64-bit integers (beyond
-2**53: never floats). Unknown fields are kept (`extra="allow"`) so drift can be reported.
+contract drift and must fail validation, not be coerced. Ids and counts are strict JSON
+integers (64-bit ids go beyond 2**53: never floats, and a string id is drift too). Unknown
+fields are kept (`extra="allow"`) so drift can be reported: `known_extra` lists, per model,
+the fields Shopify documents that we deliberately do not model; any other extra field is
+new, and `vendors/contracts.py` records it as drift.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 
 def _money_string(value: object) -> object:
@@ -25,6 +28,9 @@ Money = Annotated[Decimal, BeforeValidator(_money_string)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    # Documented vendor fields we do not model: extra, but not drift.
+    known_extra: ClassVar[frozenset[str]] = frozenset()
 
 
 class MoneyAmount(_Model):
@@ -45,16 +51,20 @@ class TaxLine(_Model):
     rate: float | None = None
     price_set: MoneySet | None = None
 
+    known_extra = frozenset({"channel_liable"})
+
 
 class DiscountAllocation(_Model):
     amount: Money
     amount_set: MoneySet | None = None
 
+    known_extra = frozenset({"discount_application_index"})
+
 
 class LineItem(_Model):
-    id: int
+    id: StrictInt
     title: str
-    quantity: int
+    quantity: StrictInt
     price: Money
     price_set: MoneySet
     sku: str | None = None
@@ -62,34 +72,68 @@ class LineItem(_Model):
     discount_allocations: list[DiscountAllocation] = Field(default_factory=list)
     tax_lines: list[TaxLine] = Field(default_factory=list)
 
+    known_extra = frozenset({
+        "admin_graphql_api_id", "attributed_staffs", "current_quantity", "destination_location",
+        "duties", "fulfillable_quantity", "fulfillment_service", "fulfillment_status",
+        "gift_card", "grams", "name", "origin_location", "pre_tax_price", "pre_tax_price_set",
+        "product_exists", "product_id", "properties", "requires_shipping",
+        "sales_line_item_group_id", "taxable", "total_discount_set", "variant_id",
+        "variant_inventory_management", "variant_title", "vendor",
+    })
+
 
 class ShippingLine(_Model):
-    id: int | None = None
+    id: StrictInt | None = None
     title: str | None = None
     price: Money
     price_set: MoneySet
 
+    known_extra = frozenset({
+        "carrier_identifier", "code", "current_discounted_price_set", "discount_allocations",
+        "discounted_price", "discounted_price_set", "is_removed", "phone",
+        "requested_fulfillment_service_id", "source", "tax_lines",
+    })
+
 
 class Customer(_Model):
-    id: int
+    id: StrictInt
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
 
+    known_extra = frozenset({
+        "accepts_marketing", "addresses", "admin_graphql_api_id", "created_at", "currency",
+        "default_address", "email_marketing_consent", "last_order_id", "last_order_name",
+        "multipass_identifier", "note", "orders_count", "phone", "sms_marketing_consent",
+        "state", "tags", "tax_exempt", "tax_exemptions", "total_spent", "updated_at",
+        "verified_email",
+    })
+
 
 class RefundTransaction(_Model):
-    id: int | None = None
+    id: StrictInt | None = None
     kind: str
     status: str | None = None
     amount: Money
     currency: str | None = None
 
+    known_extra = frozenset({
+        "admin_graphql_api_id", "authorization", "created_at", "device_id", "error_code",
+        "gateway", "location_id", "message", "order_id", "parent_id", "payment_details",
+        "payment_id", "processed_at", "receipt", "source_name", "test", "user_id",
+    })
+
 
 class Refund(_Model):
-    id: int
+    id: StrictInt
     created_at: datetime
     note: str | None = None
     transactions: list[RefundTransaction] = Field(default_factory=list)
+
+    known_extra = frozenset({
+        "admin_graphql_api_id", "duties", "order_adjustments", "order_id", "processed_at",
+        "refund_line_items", "refund_shipping_lines", "restock", "total_duties_set", "user_id",
+    })
 
 
 class DiscountCode(_Model):
@@ -101,9 +145,9 @@ class DiscountCode(_Model):
 class Order(_Model):
     """A Shopify order (REST Admin API), the fields the integrations rely on."""
 
-    id: int
+    id: StrictInt
     name: str
-    order_number: int
+    order_number: StrictInt
     email: str | None = None
     created_at: datetime
     updated_at: datetime
@@ -126,3 +170,31 @@ class Order(_Model):
     refunds: list[Refund] = Field(default_factory=list)
     customer: Customer | None = None
     tags: str | None = None
+
+    known_extra = frozenset({
+        "admin_graphql_api_id", "app_id", "billing_address", "browser_ip",
+        "buyer_accepts_marketing", "cart_token", "checkout_id", "checkout_token",
+        "client_details", "closed_at", "company", "confirmation_number", "confirmed",
+        "contact_email", "current_subtotal_price", "current_subtotal_price_set",
+        "current_total_additional_fees_set", "current_total_discounts",
+        "current_total_discounts_set", "current_total_duties_set", "current_total_price",
+        "current_total_price_set", "current_total_tax", "current_total_tax_set",
+        "customer_locale", "device_id", "discount_applications", "duties_included",
+        "estimated_taxes", "fulfillment_status", "fulfillments", "gateway", "landing_site",
+        "landing_site_ref", "location_id", "merchant_business_entity_id",
+        "merchant_of_record_app_id", "note", "note_attributes", "number", "order_status_url",
+        "original_total_additional_fees_set", "original_total_duties_set",
+        "payment_gateway_names", "payment_terms", "phone", "po_number", "processed_at",
+        "reference", "referring_site", "shipping_address", "source_identifier", "source_name",
+        "source_url", "tax_exempt", "tax_lines", "taxes_included", "test", "token",
+        "total_cash_rounding_payment_adjustment_set",
+        "total_cash_rounding_refund_adjustment_set", "total_line_items_price",
+        "total_line_items_price_set", "total_outstanding", "total_shipping_price_set",
+        "total_tip_received", "total_weight", "user_id",
+    })
+
+
+class OrderCount(_Model):
+    """The answer of `orders/count.json`."""
+
+    count: StrictInt

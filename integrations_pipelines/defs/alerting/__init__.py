@@ -1,0 +1,53 @@
+"""Dagster wiring of the dead-man's switches and alerts: silence itself raises an alarm.
+
+- `freshness`: Dagster FreshnessPolicies from the catalog on every extracted asset (evaluated
+  by Dagster's freshness daemon) and `freshness_alert_sensor`;
+- `volume`: the expected-volume checks `order_volume_matches_baseline` and
+  `invoices_keep_up_with_orders`;
+- `tokens`: `quickbooks/token_health`, its check `refresh_token_is_healthy` and
+  `token_health_sensor`;
+- `runs`: `run_failure_alert_sensor` and `run_recovery_sensor`;
+- `check_alerts`: `asset_check_alert_sensor` (Dagster OSS does not alert on failed checks);
+- `schedules`: `missed_schedule_sensor`;
+- `incidents_view`: `alerts/incidents` and `open_incidents_sensor` (view and reminders).
+
+Every sensor runs by default under the daemon and reports through `alerts.IncidentManager`:
+one Slack message per incident, reminders while it stays open, one "resolved" message.
+"""
+
+from integrations_pipelines.defs.alerting.check_alerts import asset_check_alert_sensor
+from integrations_pipelines.defs.alerting.freshness import (
+    freshness_alert_sensor,
+    with_freshness_policies,
+)
+from integrations_pipelines.defs.alerting.incidents_view import (
+    incidents_asset,
+    open_incidents_sensor,
+)
+from integrations_pipelines.defs.alerting.resource import AlertingResource
+from integrations_pipelines.defs.alerting.runs import run_failure_alert_sensor, run_recovery_sensor
+from integrations_pipelines.defs.alerting.schedules import missed_schedule_sensor
+from integrations_pipelines.defs.alerting.tokens import (
+    refresh_token_is_healthy,
+    token_health,
+    token_health_sensor,
+)
+from integrations_pipelines.defs.alerting.volume import (
+    invoices_keep_up_with_orders,
+    order_volume_matches_baseline,
+)
+
+ALERTING_ASSETS = [incidents_asset, token_health]
+ALERTING_CHECKS = [order_volume_matches_baseline, invoices_keep_up_with_orders,
+                   refresh_token_is_healthy]
+ALERTING_SENSORS = [run_failure_alert_sensor, run_recovery_sensor, asset_check_alert_sensor,
+                    freshness_alert_sensor, token_health_sensor, missed_schedule_sensor,
+                    open_incidents_sensor]
+
+__all__ = [
+    "ALERTING_ASSETS",
+    "ALERTING_CHECKS",
+    "ALERTING_SENSORS",
+    "AlertingResource",
+    "with_freshness_policies",
+]

@@ -1,0 +1,78 @@
+"""Who an alert belongs to, and where it happened: integration, partition and incident subject.
+
+Every incident names an integration (its Slack channel comes from the catalog) and a subject
+that narrows it down (the job or asset, the partition, the check, the connection, the
+schedule). Runs carry the `integration` tag of their job; assets and OAuth connections are
+mapped through the catalog's source and destination systems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from integrations_pipelines.catalog import load_catalog
+
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+INTEGRATION_TAG = "integration"
+RANGE_SEPARATOR = ".."
+
+
+def integrations_for_system(system: str) -> list[str]:
+    """The catalog integrations that read from or write to `system` (e.g. `quickbooks`)."""
+    return [name for name, entry in load_catalog().items()
+            if system in (name, entry.source, entry.destination)]
+
+
+def integration_for_asset(asset_key: Sequence[str]) -> str:
+    """The integration an asset belongs to: its key's first part names an integration or a
+    system of one (the first in the catalog); otherwise that first part itself."""
+    first = asset_key[0] if asset_key else "dagster"
+    found = integrations_for_system(first)
+    return found[0] if found else first
+
+
+def integration_for_run(tags: Mapping[str, str], job_name: str) -> str:
+    """The integration of a run: its job's `integration` tag, else the job's name."""
+    return tags.get(INTEGRATION_TAG) or job_name
+
+
+def integrations_for_connection(connection: str) -> list[str]:
+    """The integrations that use an OAuth connection named `<system>:<account>`."""
+    system = connection.split(":", 1)[0]
+    return integrations_for_system(system) or [system]
+
+
+def partition_label(tags: Mapping[str, str]) -> str | None:
+    """The partition a run covered: its key, `start..end` for a range, or None."""
+    if tags.get(PARTITION_TAG):
+        return tags[PARTITION_TAG]
+    start, end = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if start and end:
+        return start if start == end else f"{start}{RANGE_SEPARATOR}{end}"
+    return None
+
+
+def covers(label: str | None, partition: str | None) -> bool:
+    """Does a run over `label` (a key or `start..end`) cover `partition`? Keys compare as
+    strings, which orders the ISO dates of daily partitions correctly."""
+    if label is None or partition is None:
+        return label == partition
+    if label == partition:
+        return True
+    if RANGE_SEPARATOR not in label or RANGE_SEPARATOR in partition:
+        return False
+    start, end = label.split(RANGE_SEPARATOR, 1)
+    return start <= partition <= end
+
+
+def job_subject(job_name: str, partition: str | None) -> str:
+    """The subject of a run failure incident: one per job and partition."""
+    return f"job={job_name}" + (f" partition={partition}" if partition else "")
+
+
+def parse_subject(subject: str) -> dict[str, str]:
+    """The parts of a subject made by `job_subject` or `alerts.incidents.incident_subject`."""
+    parts = (part.split("=", 1) for part in subject.split(" ") if "=" in part)
+    return {name: value for name, value in parts}
