@@ -71,3 +71,11 @@ def load_catalog() -> dict[str, Integration]:
 def integration(name: str) -> Integration:
     """One integration by name."""
     return load_catalog()[name]
+
+
+def owners(system: str | None = None) -> list[str]:
+    """Dagster owners (team and email) of every integration, or of those that read from or
+    write to `system`: who hears about an asset shared by several integrations."""
+    return sorted({who for entry in load_catalog().values()
+                   if system is None or system in (entry.source, entry.destination)
+                   for who in (entry.owner, entry.owner_email)})

@@ -17,16 +17,24 @@ JOB = "shopify_to_quickbooks_job"
 
 
 def sandbox_resources(database_url: str, shop_url: str, shop_token: str, qbo_url: str,
-                      qbo_store: Any) -> dict[str, dg.ConfigurableResource]:
-    """Resources pointing at the given sandboxes, as production points at the vendors."""
+                      qbo_store: Any, retry: dict[str, dict[str, Any]] | None = None,
+                      ) -> dict[str, dg.ConfigurableResource]:
+    """Resources pointing at the given sandboxes, as production points at the vendors;
+    `retry` sets a vendor's retry budget (`{"quickbooks": {"retry_max_attempts": 3}}`)."""
+    retry = retry or {}
     return {
         "store": IntegrationStore(database_url=database_url),
-        "shopify": ShopifyResource(base_url=shop_url, access_token=shop_token),
+        "shopify": ShopifyResource(base_url=shop_url, access_token=shop_token,
+                                   **retry.get("shopify", {})),
         "quickbooks": QuickBooksResource(
             base_url=qbo_url, token_url=f"{qbo_url}/oauth2/v1/tokens/bearer",
             client_id=qbo_store.tokens.client_id, client_secret=qbo_store.tokens.client_secret,
             realm_id=qbo_store.realm_id,
             bootstrap_refresh_token=qbo_store.tokens.current_refresh_token,
+            # The client keeps the realm's limits as the sandbox enforces them right now.
+            requests_per_second=qbo_store.per_second,
+            requests_per_minute=qbo_store.per_minute,
+            **retry.get("quickbooks", {}),
         ),
     }
 

@@ -20,8 +20,12 @@ from integrations_pipelines.state.tables import http_failures
 from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.http import FailureRecord
 from integrations_pipelines.vendors.metrics import HttpMetrics
-from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, connect
-from integrations_pipelines.vendors.shopify.client import ShopifyClient, make_http_client
+from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, connect, realm_budget
+from integrations_pipelines.vendors.shopify.client import (
+    ShopifyClient,
+    make_http_client,
+    shop_budget,
+)
 
 
 class IntegrationStore(dg.ConfigurableResource):
@@ -68,7 +72,14 @@ class RetryBudget(dg.ConfigurableResource):
 
 
 class ShopifyResource(RetryBudget):
-    """One Shopify shop (SHOPIFY_BASE_URL, SHOPIFY_ACCESS_TOKEN, SHOPIFY_API_VERSION)."""
+    """One Shopify shop (SHOPIFY_BASE_URL, SHOPIFY_ACCESS_TOKEN, SHOPIFY_API_VERSION).
+
+    `bucket_size` and `leak_per_second` are the shop plan's REST limit (standard: 40 and
+    2/s; Advanced 4/s; Plus 400 and 20/s): every process calling the shop shares them.
+    """
+
+    bucket_size: int = 40
+    leak_per_second: float = 2.0
 
     base_url: str | None = None
     access_token: str | None = None
@@ -80,14 +91,24 @@ class ShopifyResource(RetryBudget):
             else settings.ShopifySettings(self.base_url, self.access_token)
         if self.api_version:
             conf = replace(conf, api_version=self.api_version)
+        budget = shop_budget(store.engine(), conf.base_url, self.bucket_size,
+                             self.leak_per_second)
         http = make_http_client(conf.base_url, conf.access_token, metrics=metrics,
+                                leak_per_second=self.leak_per_second, budget=budget,
                                 failure_sink=store.failure_sink(run_id), **self.retry_options())
         return ShopifyClient(http, conf.api_version,
                              contracts=store.contracts(run_id, conf.access_token))
 
 
 class QuickBooksResource(RetryBudget):
-    """One QuickBooks Online company (QBO_* variables); tokens live in the store."""
+    """One QuickBooks Online company (QBO_* variables); tokens live in the store.
+
+    `requests_per_second` and `requests_per_minute` are Intuit's per-realm throttle (10/s,
+    500/min): every process calling the realm shares them.
+    """
+
+    requests_per_second: int = 10
+    requests_per_minute: int = 500
 
     base_url: str | None = None
     token_url: str | None = None
@@ -108,6 +129,10 @@ class QuickBooksResource(RetryBudget):
 
     def client(self, metrics: HttpMetrics, store: IntegrationStore,
                run_id: str | None) -> QuickBooksClient:
-        return connect(self.connection_settings(), store.engine(), metrics=metrics,
+        conf = self.connection_settings()
+        return connect(conf, store.engine(), metrics=metrics,
                        failure_sink=store.failure_sink(run_id),
-                       contracts=store.contracts(run_id), **self.retry_options())
+                       contracts=store.contracts(run_id),
+                       budget=realm_budget(store.engine(), conf.realm_id,
+                                           self.requests_per_second, self.requests_per_minute),
+                       **self.retry_options())

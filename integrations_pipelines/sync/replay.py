@@ -153,7 +153,7 @@ def run_dead_letters_command(action: str, integration_name: str, reason_code: st
     from integrations_pipelines.settings import QuickBooksSettings, database_url
     from integrations_pipelines.state.db import engine_for
     from integrations_pipelines.vendors.contracts import ContractGuard
-    from integrations_pipelines.vendors.quickbooks.client import connect
+    from integrations_pipelines.vendors.quickbooks.client import connect, realm_budget
 
     try:
         which = LetterFilter.from_days(integration_name, reason_code, from_date, to_date)
@@ -166,7 +166,8 @@ def run_dead_letters_command(action: str, integration_name: str, reason_code: st
         with engine.connect() as conn:
             print(describe_letters(which.select(conn)))
         return 0
-    client = connect(QuickBooksSettings.from_env(), engine,
+    conf = QuickBooksSettings.from_env()
+    client = connect(conf, engine, budget=realm_budget(engine, conf.realm_id),
                      contracts=ContractGuard(engine, run_id="cli:dead-letters-replay"))
     with client.http:
         outcome = replay_dead_letters(engine, client, chosen, which)

@@ -50,6 +50,12 @@ class RateLimitedError(TransientVendorError):
         self.retry_after = retry_after
 
 
+class RetriesExhaustedError(TransientVendorError):
+    """A transient failure that outlasted the HTTP client's retry budget. Still transient
+    (a later run may succeed), but no outer loop retries it again: a token refresh that
+    gave up inside an API call's attempt must not be retried once per outer attempt."""
+
+
 class PermanentVendorError(VendorError):
     """Retrying cannot help: the request, the credentials or the contract must change."""
 

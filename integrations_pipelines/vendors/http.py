@@ -11,17 +11,18 @@ Permanent failures are raised at once as typed errors (see `errors.py`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any, Protocol
 
 import httpx
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
     wait_random_exponential,
@@ -31,6 +32,7 @@ from integrations_pipelines.vendors.errors import (
     AuthenticationError,
     PermanentVendorError,
     RateLimitedError,
+    RetriesExhaustedError,
     TransientVendorError,
     VendorError,
 )
@@ -59,6 +61,11 @@ class FailureRecord:
     retried: bool
 
 
+def _worth_retrying(exc: BaseException) -> bool:
+    """Transient failures are retried, unless an inner client already spent its budget."""
+    return isinstance(exc, TransientVendorError) and not isinstance(exc, RetriesExhaustedError)
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a `Retry-After` header: float seconds or an HTTP date."""
     if value is None or not value.strip():
@@ -81,8 +88,10 @@ class VendorHttpClient:
 
     `auth_headers` returns the headers that authenticate a request (called per attempt so a
     refreshed token is used); `on_unauthorized` forces a refresh after a 401 and is tried
-    once. `idempotent=False` requests (POSTs without a vendor idempotency key) are never
-    retried after the request may have reached the vendor.
+    once. `pacers` run in order before every attempt (the vendor's header signals, the
+    account's shared budget) and see every answer. `idempotent=False` requests (POSTs
+    without a vendor idempotency key) are never retried after the request may have reached
+    the vendor.
     """
 
     def __init__(
@@ -97,7 +106,7 @@ class VendorHttpClient:
         max_attempts: int = 8,
         max_elapsed_s: float = 300.0,
         backoff_max_s: float = 30.0,
-        pacer: Pacer | None = None,
+        pacers: Sequence[Pacer] = (),
         metrics: HttpMetrics | None = None,
         failure_sink: Callable[[FailureRecord], None] | None = None,
         error_parser: Callable[[httpx.Response, dict[str, Any]], VendorError | None]
@@ -108,7 +117,7 @@ class VendorHttpClient:
         self.metrics = metrics or HttpMetrics()
         self._auth_headers = auth_headers
         self._on_unauthorized = on_unauthorized
-        self._pacer = pacer
+        self._pacers = tuple(pacers)
         self._failure_sink = failure_sink
         self._error_parser = error_parser
         self._max_attempts = max_attempts
@@ -149,30 +158,33 @@ class VendorHttpClient:
         retrying = Retrying(
             stop=stop_after_attempt(self._max_attempts) | stop_after_delay(self._max_elapsed_s),
             wait=self._wait,
-            retry=retry_if_exception_type(TransientVendorError),
+            retry=retry_if_exception(_worth_retrying),
             sleep=self._sleep,
             reraise=True,
         )
         refreshed = False
-        for attempt in retrying:
-            with attempt:
-                try:
-                    return self._attempt(
-                        method, url, endpoint=endpoint, idempotent=idempotent, params=params,
-                        json=json, data=data, content=content, headers=headers,
-                        authenticate=authenticate, basic_auth=basic_auth,
-                    )
-                except AuthenticationError:
-                    if refreshed or self._on_unauthorized is None:
-                        raise
-                    refreshed = True
-                    self._on_unauthorized()
-                    # One more attempt with the new token, outside the backoff budget.
-                    return self._attempt(
-                        method, url, endpoint=endpoint, idempotent=idempotent, params=params,
-                        json=json, data=data, content=content, headers=headers,
-                        authenticate=authenticate, basic_auth=basic_auth,
-                    )
+        send = partial(self._attempt, method, url, endpoint=endpoint, idempotent=idempotent,
+                       params=params, json=json, data=data, content=content, headers=headers,
+                       authenticate=authenticate, basic_auth=basic_auth)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    try:
+                        return send()
+                    except AuthenticationError:
+                        if refreshed or self._on_unauthorized is None:
+                            raise
+                        refreshed = True
+                        self._on_unauthorized()
+                        # One more attempt with the new token, outside the backoff budget.
+                        return send()
+        except RetriesExhaustedError:
+            raise
+        except TransientVendorError as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise RetriesExhaustedError(
+                f"{exc.args[0]} (gave up after {attempts} attempts)", vendor=exc.vendor,
+                endpoint=exc.endpoint, status=exc.status, body=exc.body) from exc
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _wait(self, state: RetryCallState) -> float:
@@ -187,8 +199,8 @@ class VendorHttpClient:
     def _attempt(self, method: str, url: str, *, endpoint: str, idempotent: bool,
                  authenticate: bool, headers: Mapping[str, str] | None,
                  basic_auth: tuple[str, str] | None, **kw: Any) -> httpx.Response:
-        if self._pacer is not None:
-            self._pacer.before_request()
+        for pacer in self._pacers:
+            pacer.before_request()
         all_headers = dict(headers or {})
         if authenticate and self._auth_headers is not None:
             all_headers.update(self._auth_headers())
@@ -215,8 +227,8 @@ class VendorHttpClient:
             self._record_failure(endpoint, None, err, latency)
             raise err from exc
         latency = (time.perf_counter() - started) * 1000
-        if self._pacer is not None:
-            self._pacer.observe(response)
+        for pacer in self._pacers:
+            pacer.observe(response)
         if response.is_success:
             self.metrics.record(endpoint, response.status_code, latency, outcome="success")
             return response

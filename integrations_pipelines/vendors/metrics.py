@@ -23,13 +23,13 @@ class EndpointStats:
         return self.success + self.retried + self.rate_limited + self.failed
 
 
-def p95(values: list[float]) -> float:
-    """95th percentile (0 for no values; the value itself for one)."""
+def percentile(values: list[float], pct: int) -> float:
+    """The `pct`-th percentile, 1-99 (0 for no values; the value itself for one)."""
     if not values:
         return 0.0
     if len(values) == 1:
         return values[0]
-    return quantiles(values, n=20, method="inclusive")[18]
+    return quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
 class HttpMetrics:
@@ -60,10 +60,10 @@ class HttpMetrics:
         return sum(s.requests for s in self.endpoints.values())
 
     def p95_ms(self) -> float:
-        return p95([v for s in self.endpoints.values() for v in s.latencies_ms])
+        return percentile([v for s in self.endpoints.values() for v in s.latencies_ms], 95)
 
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per endpoint: counts and p95 latency, for metadata and logs."""
+        """Per endpoint: counts and latency percentiles, for metadata and logs."""
         with self._lock:
             return {
                 name: {
@@ -72,7 +72,8 @@ class HttpMetrics:
                     "retried": s.retried,
                     "rate_limited": s.rate_limited,
                     "failed": s.failed,
-                    "p95_ms": round(p95(s.latencies_ms), 1),
+                    **{f"p{pct}_ms": round(percentile(s.latencies_ms, pct), 1)
+                       for pct in (50, 95, 99)},
                 }
                 for name, s in sorted(self.endpoints.items())
             }

@@ -193,8 +193,11 @@ class TokenManager:
             data={"grant_type": "refresh_token", "refresh_token": refresh_token},
             headers={"Accept": "application/json"},
             basic_auth=(self.app.client_id, self.app.client_secret),
-            # A lost answer may hide a rotated refresh token: never blindly re-send.
-            idempotent=False,
+            # Re-sent after a lost answer: if the vendor did rotate, the new refresh token
+            # is lost with the answer either way and the old one is spent (or, at Xero and
+            # Intuit, still inside its grace period), so asking again is never worse: it
+            # either succeeds or gets `invalid_grant`, which fails loudly below.
+            idempotent=True,
         )
         return response.json()
 

@@ -67,11 +67,9 @@ class Rig:
     retry: dict[str, dict[str, Any]] = field(default_factory=dict)  # vendor -> budget
 
     def definitions(self) -> dg.Definitions:
-        resources = sandbox_resources(self.database_url, self.shop_server.url,
-                                      self.shop.access_token, self.qbo_server.url, self.books)
-        for vendor, budget in self.retry.items():
-            resources[vendor] = resources[vendor].model_copy(update=budget)
-        return definitions_for(resources)
+        return definitions_for(sandbox_resources(
+            self.database_url, self.shop_server.url, self.shop.access_token,
+            self.qbo_server.url, self.books, retry=self.retry))
 
     def run(self) -> Outcome:
         result = run_partition(self.definitions(), self.instance, DAY.isoformat(),

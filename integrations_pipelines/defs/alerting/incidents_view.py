@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from integrations_pipelines.alerts.incidents import OPEN, RESOLVED, IncidentManager
 from integrations_pipelines.alerts.kinds import AlertKind
 from integrations_pipelines.alerts.messages import Alert
+from integrations_pipelines.catalog import owners
 from integrations_pipelines.defs.alerting.resource import AlertingResource
 from integrations_pipelines.defs.resources import IntegrationStore
 from integrations_pipelines.state.tables import incidents
@@ -37,6 +38,7 @@ incidents_asset = dg.AssetSpec(
     INCIDENTS_KEY,
     group_name="alerts",
     kinds={"postgres", "slack"},
+    owners=owners(),
     description="Every alert of the project is an incident in the `incidents` table: one per "
     "integration, alert kind and subject, announced once in Slack, reminded while open, "
     "resolved when green. Observed by `open_incidents_sensor` (counts and the open ones).",

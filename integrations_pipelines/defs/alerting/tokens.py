@@ -23,7 +23,7 @@ from integrations_pipelines.alerts.incidents import incident_subject
 from integrations_pipelines.alerts.kinds import AlertKind, Severity
 from integrations_pipelines.alerts.messages import Alert
 from integrations_pipelines.alerts.tokens import TokenAlert, token_alert
-from integrations_pipelines.catalog import load_catalog
+from integrations_pipelines.catalog import owners
 from integrations_pipelines.defs.alerting.resource import AlertingResource
 from integrations_pipelines.defs.alerting.routing import integrations_for_connection
 from integrations_pipelines.defs.resources import IntegrationStore
@@ -46,8 +46,7 @@ token_health = dg.AssetSpec(
     TOKEN_HEALTH_KEY,
     group_name=SYSTEM,
     kinds={SYSTEM, "postgres"},
-    owners=sorted({e.owner for e in load_catalog().values()
-                   if SYSTEM in (e.source, e.destination)}),
+    owners=owners(SYSTEM),
     description="The OAuth credentials of each QuickBooks connection (`oauth_tokens`): when "
     "the access and refresh tokens expire, the last refresh, failures in a row and whether "
     "the refresh token was revoked. Observed by `token_health_sensor`.",

@@ -57,6 +57,7 @@ def http_metadata(metrics: HttpMetrics) -> dict[str, Any]:
 @dg.asset(
     key=ORDERS_KEY,
     group_name="shopify",
+    pool="shopify",  # one pool per vendor (dagster.yaml); its runs share the vendor budget
     kinds={"shopify", "postgres"},
     description=f"Shopify orders created on the partition's day (all statuses), validated "
     f"against the project's Order model and stored in `raw_shopify_orders`. "
@@ -113,6 +114,7 @@ def shopify_orders(context: dg.AssetExecutionContext, store: IntegrationStore,
 @dg.asset(
     key=SYNC_KEY,
     deps=[ORDERS_KEY],
+    pool="quickbooks",
     group_name=NAME,
     kinds={"quickbooks", "postgres"},
     description="Creates, updates or voids one QuickBooks invoice per Shopify order, "
@@ -155,6 +157,7 @@ def invoice_sync(context: dg.AssetExecutionContext, store: IntegrationStore,
 @dg.asset(
     key=INVOICES_KEY,
     deps=[SYNC_KEY, REPAIR_KEY],
+    pool="quickbooks",
     group_name="quickbooks",
     kinds={"quickbooks", "postgres"},
     description="QuickBooks invoices whose TxnDate lies in the partition's day, read back "

@@ -37,7 +37,7 @@ class ReplayConfig(dg.Config):
                                       self.to_date)
 
 
-@dg.op(name="replay_dead_letters", out=dg.Out(dg.Nothing),
+@dg.op(name="replay_dead_letters", out=dg.Out(dg.Nothing), pool="quickbooks",
        description="Replays the selected open dead letters through the current mapping and "
        "the idempotent invoice write path; resolved letters are closed.")
 def replay_dead_letters_op(context: dg.OpExecutionContext, config: ReplayConfig,
@@ -63,7 +63,8 @@ def replay_dead_letters_op(context: dg.OpExecutionContext, config: ReplayConfig,
     yield dg.Output(None, metadata=metadata)
 
 
-@dg.job(name="dead_letter_replay_job", tags={"kind": "replay"},
+@dg.job(name="dead_letter_replay_job",
+        tags={"kind": "replay", "integration": "shopify_to_quickbooks"},
         description="Replay open dead letters (optionally some days and one reason code) "
         "through the current mapping, idempotently; fails if any remain open.")
 def dead_letter_replay_job() -> None:

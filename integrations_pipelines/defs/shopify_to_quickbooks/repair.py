@@ -65,6 +65,7 @@ def void_duplicates(client: QuickBooksClient, report: WindowReconciliation) -> l
 @dg.asset(
     key=REPAIR_KEY,
     deps=[SYNC_KEY],
+    pool="quickbooks",
     group_name=NAME,
     kinds={"quickbooks", "postgres"},
     description="Re-syncs exactly the orders whose invoices reconciliation found missing, "

@@ -14,9 +14,10 @@ import httpx
 import sqlalchemy as sa
 
 from integrations_pipelines.settings import QuickBooksSettings
+from integrations_pipelines.vendors.budget import RateLimit, SharedRequestBudget
 from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.errors import QuickBooksFault, VendorError
-from integrations_pipelines.vendors.http import VendorHttpClient
+from integrations_pipelines.vendors.http import Pacer, VendorHttpClient
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.oauth import OAuthApp, TokenManager
 from integrations_pipelines.vendors.quickbooks.models import ENTITY_MODELS
@@ -46,10 +47,22 @@ def parse_fault(response: httpx.Response, kw: dict[str, Any]) -> VendorError | N
     return QuickBooksFault(message, errors=errors, fault_type=str(fault.get("type")), **kw)
 
 
+def realm_budget(engine: sa.Engine, realm_id: str, per_second: int = 10,
+                 per_minute: int = 500) -> SharedRequestBudget:
+    """The realm's request budget (Intuit throttles 10/s and 500/min per realm), shared
+    with every other process calling the realm."""
+    return SharedRequestBudget(engine, f"quickbooks:{realm_id}", [
+        RateLimit.window("second", per_second, 1.0),
+        RateLimit.window("minute", per_minute, 60.0),
+    ])
+
+
 def connect(settings: QuickBooksSettings, engine: sa.Engine, *,
             metrics: HttpMetrics | None = None, contracts: ContractGuard | None = None,
-            **http_kw: Any) -> QuickBooksClient:
-    """A client for one realm whose tokens live in the integration store."""
+            budget: Pacer | None = None, **http_kw: Any) -> QuickBooksClient:
+    """A client for one realm whose tokens live in the integration store. QuickBooks sends
+    no rate-limit headers: its published per-realm limits are kept by `budget` (the
+    realm's `SharedRequestBudget`), which the token endpoint does not count against."""
     metrics = metrics or HttpMetrics()
     token_http = VendorHttpClient("quickbooks", settings.token_url, metrics=metrics, **http_kw)
     tokens = TokenManager(
@@ -73,7 +86,8 @@ def connect(settings: QuickBooksSettings, engine: sa.Engine, *,
         auth_headers=auth_headers,
         on_unauthorized=refresh_after_401,
         default_headers={"Accept": "application/json"},
-        metrics=metrics, error_parser=parse_fault, **http_kw,
+        metrics=metrics, error_parser=parse_fault, pacers=[budget] if budget else [],
+        **http_kw,
     )
     contracts = contracts or ContractGuard(engine)
     contracts.redactor.register(settings.client_secret, settings.bootstrap_refresh_token)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import sqlalchemy as sa
+
+from integrations_pipelines.vendors.budget import RateLimit, SharedRequestBudget
 from integrations_pipelines.vendors.contracts import ContractGuard
-from integrations_pipelines.vendors.http import VendorHttpClient
+from integrations_pipelines.vendors.http import Pacer, VendorHttpClient
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.shopify.models import Order, OrderCount
 from integrations_pipelines.vendors.shopify.pacing import ShopifyBucketPacer
@@ -15,15 +19,25 @@ from integrations_pipelines.vendors.shopify.pacing import ShopifyBucketPacer
 MAX_PAGE_SIZE = 250
 
 
+def shop_budget(engine: sa.Engine, base_url: str, bucket_size: int = 40,
+                leak_per_second: float = 2.0) -> SharedRequestBudget:
+    """The shop's request budget (the plan's REST bucket), shared with every other process
+    calling the shop."""
+    return SharedRequestBudget(engine, f"shopify:{urlsplit(base_url).netloc}",
+                               [RateLimit.leaky_bucket("bucket", bucket_size, leak_per_second)])
+
+
 def make_http_client(base_url: str, access_token: str, *, metrics: HttpMetrics | None = None,
+                     leak_per_second: float = 2.0, budget: Pacer | None = None,
                      **kw: Any) -> VendorHttpClient:
-    """The resilient client configured for one shop: token header and bucket pacing."""
+    """The resilient client configured for one shop: token header, pacing from the shop's
+    call-limit header, and the shop's request budget shared with other processes."""
     return VendorHttpClient(
         "shopify",
         base_url,
         auth_headers=lambda: {"X-Shopify-Access-Token": access_token},
         default_headers={"Accept": "application/json"},
-        pacer=ShopifyBucketPacer(),
+        pacers=[ShopifyBucketPacer(leak_per_s=leak_per_second), *([budget] if budget else [])],
         metrics=metrics,
         **kw,
     )

@@ -1,0 +1,303 @@
+"""The project's one Definitions object, snapshotted: what the code location declares.
+
+The literal sets and dicts below are the snapshot, written out so that a review shows every
+asset, check, job, schedule and sensor that appears, disappears or changes. Adding one means
+updating them here, on purpose. Loading needs no database, network or environment variable
+(settings are read when a resource is used, never at import).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from integrations_pipelines.catalog import integration
+from integrations_pipelines.definitions import build_definitions, defs
+from integrations_pipelines.defs.resources import IntegrationStore
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGSHIP = "shopify_to_quickbooks"
+IMPLICIT_ASSET_JOB = "__ASSET_JOB"  # Dagster's own job over all assets, not declared by us
+FLAGSHIP_OWNERS = ["team:finance-data", "finance-data@example.com"]
+DEFAULT_GROUP = "default"  # what Dagster calls the group of an asset given none
+
+# asset key -> (group, kinds)
+ASSETS: dict[str, tuple[str, set[str]]] = {
+    "shopify/orders": ("shopify", {"shopify", "postgres"}),
+    "shopify_to_quickbooks/invoice_sync": ("shopify_to_quickbooks", {"quickbooks", "postgres"}),
+    "shopify_to_quickbooks/invoice_repair": ("shopify_to_quickbooks",
+                                             {"quickbooks", "postgres"}),
+    "quickbooks/invoices": ("quickbooks", {"quickbooks", "postgres"}),
+    "quickbooks/token_health": ("quickbooks", {"quickbooks", "postgres"}),
+    "alerts/incidents": ("alerts", {"postgres", "slack"}),
+}
+
+# The assets Dagster materializes (the others are observed by sensors), all of them
+# daily-partitioned with the flagship integration's partitions, in one run per backfill.
+FLAGSHIP_PARTITIONED_ASSETS = {
+    "shopify/orders",
+    "shopify_to_quickbooks/invoice_sync",
+    "shopify_to_quickbooks/invoice_repair",
+    "quickbooks/invoices",
+}
+
+# asset key -> its upstream asset keys
+DEPENDENCIES: dict[str, set[str]] = {
+    "shopify/orders": set(),
+    "shopify_to_quickbooks/invoice_sync": {"shopify/orders"},
+    "shopify_to_quickbooks/invoice_repair": {"shopify_to_quickbooks/invoice_sync"},
+    "quickbooks/invoices": {"shopify_to_quickbooks/invoice_sync",
+                            "shopify_to_quickbooks/invoice_repair"},
+    "quickbooks/token_health": set(),
+    "alerts/incidents": set(),
+}
+
+# "asset/key:check_name" -> blocking. The blocking ones are evaluated in their asset's own
+# step and always report ERROR when they fail, so a broken promise stops the run before the
+# next step; the others (expected volume, drift, token health) report WARN or ERROR and the
+# run goes on, the failure becoming an incident through asset_check_alert_sensor.
+CHECKS: dict[str, bool] = {
+    "shopify/orders:orders_conform_to_contract": True,
+    "shopify/orders:order_volume_matches_baseline": False,
+    "shopify/orders:no_contract_drift": False,
+    "shopify_to_quickbooks/invoice_sync:every_order_synced_or_dead_lettered": True,
+    "quickbooks/invoices:every_synced_order_has_one_invoice": True,
+    "quickbooks/invoices:invoices_match_shopify_orders": True,
+    "quickbooks/invoices:invoices_keep_up_with_orders": False,
+    "quickbooks/invoices:no_contract_drift": False,
+    "quickbooks/token_health:refresh_token_is_healthy": False,
+}
+
+# The separate @asset_checks evaluated per daily partition (the others run once per run, or
+# inside their asset's step and so over the step's partitions).
+PARTITIONED_CHECKS = {
+    "shopify/orders:order_volume_matches_baseline",
+    "quickbooks/invoices:invoices_keep_up_with_orders",
+}
+
+# job -> (assets it materializes, tags, daily-partitioned)
+JOBS: dict[str, tuple[set[str], dict[str, str], bool]] = {
+    "shopify_to_quickbooks_job": (
+        {"shopify/orders", "shopify_to_quickbooks/invoice_sync", "quickbooks/invoices"},
+        {"integration": "shopify_to_quickbooks"}, True),
+    "shopify_to_quickbooks_repair_job": (
+        {"shopify_to_quickbooks/invoice_repair", "quickbooks/invoices"},
+        {"integration": "shopify_to_quickbooks"}, True),
+    "shopify_to_quickbooks_reconciliation_sample_job": (set(), {}, False),
+    "dead_letter_replay_job": (set(), {"kind": "replay", "integration": FLAGSHIP}, False),
+}
+
+# schedule -> (cron, timezone, job)
+SCHEDULES: dict[str, tuple[str, str, str]] = {
+    "shopify_to_quickbooks_job_schedule": ("15 2 * * *", "UTC", "shopify_to_quickbooks_job"),
+}
+
+# sensor -> minimum interval (seconds); every one of them is an alert sensor, on by default
+SENSORS: dict[str, int] = {
+    "run_failure_alert_sensor": 30,
+    "run_recovery_sensor": 30,
+    "asset_check_alert_sensor": 30,
+    "freshness_alert_sensor": 60,
+    "token_health_sensor": 600,
+    "missed_schedule_sensor": 60,
+    "open_incidents_sensor": 60,
+}
+RUN_STATUS_SENSORS = {"run_failure_alert_sensor", "run_recovery_sensor"}
+
+# The extracted systems' assets must be materialized every night between the 02:15 tick and
+# 04:15 (the catalog's 26-hour SLA); the others carry no freshness policy.
+NIGHTLY = dg.FreshnessPolicy.cron(deadline_cron="15 4 * * *",
+                                  lower_bound_delta=timedelta(hours=2), timezone="UTC")
+FRESHNESS = {"shopify/orders": NIGHTLY, "quickbooks/invoices": NIGHTLY}
+
+RESOURCES = {"store", "shopify", "quickbooks", "alerting"}
+
+
+def key(asset_key: dg.AssetKey) -> str:
+    return asset_key.to_user_string()
+
+
+def check_id(check_key: dg.AssetCheckKey) -> str:
+    return f"{key(check_key.asset_key)}:{check_key.name}"
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return defs.resolve_asset_graph()
+
+
+def declared_jobs() -> dict[str, dg.JobDefinition]:
+    return {job.name: job for job in defs.resolve_all_job_defs()
+            if not job.name.startswith(IMPLICIT_ASSET_JOB)}
+
+
+def test_definitions_are_loadable():
+    dg.Definitions.validate_loadable(defs)
+    dg.Definitions.validate_loadable(build_definitions())
+
+
+def test_asset_keys(graph):
+    assert {key(k) for k in graph.get_all_asset_keys()} == set(ASSETS)
+    assert {key(k) for k in defs.resolve_all_asset_keys()} == set(ASSETS)
+
+
+def test_asset_groups_and_kinds(graph):
+    assert {key(k): (graph.get(k).group_name, set(graph.get(k).kinds))
+            for k in graph.get_all_asset_keys()} == ASSETS
+
+
+def test_every_asset_has_owners_a_description_kinds_and_a_group(graph):
+    lacking = {}
+    for asset_key in graph.get_all_asset_keys():
+        node = graph.get(asset_key)
+        present = {"owners": bool(node.owners),
+                   "description": bool((node.description or "").strip()),
+                   "kinds": bool(node.kinds),
+                   "group": node.group_name not in (None, DEFAULT_GROUP)}
+        if not all(present.values()):
+            lacking[key(asset_key)] = sorted(what for what, ok in present.items() if not ok)
+    assert lacking == {}
+
+
+def test_flagship_assets_are_owned_by_the_catalog_owner(graph):
+    catalog = integration(FLAGSHIP)
+    assert [catalog.owner, catalog.owner_email] == FLAGSHIP_OWNERS
+    for asset in FLAGSHIP_PARTITIONED_ASSETS:
+        assert graph.get(dg.AssetKey.from_user_string(asset)).owners == FLAGSHIP_OWNERS, asset
+
+
+def test_asset_dependencies(graph):
+    assert {key(k): {key(p) for p in graph.get(k).parent_keys}
+            for k in graph.get_all_asset_keys()} == DEPENDENCIES
+
+
+def test_flagship_assets_share_the_daily_partitions(graph):
+    partitioned = {key(k): graph.get(k).partitions_def for k in graph.get_all_asset_keys()
+                   if graph.get(k).partitions_def is not None}
+    assert set(partitioned) == FLAGSHIP_PARTITIONED_ASSETS
+    shared = {id(p) for p in partitioned.values()}
+    assert len(shared) == 1, "one DailyPartitionsDefinition object for the whole integration"
+    daily = next(iter(partitioned.values()))
+    assert isinstance(daily, dg.DailyPartitionsDefinition)
+    assert daily == dg.DailyPartitionsDefinition(start_date="2026-10-01", timezone="UTC")
+    for asset in FLAGSHIP_PARTITIONED_ASSETS:
+        node = graph.get(dg.AssetKey.from_user_string(asset))
+        assert node.is_materializable, asset
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), asset
+    for check in PARTITIONED_CHECKS:
+        asset, name = check.split(":")
+        node = graph.get(dg.AssetCheckKey(dg.AssetKey.from_user_string(asset), name))
+        assert node.partitions_def is daily, check
+    for name, (_, _, is_partitioned) in JOBS.items():
+        job_partitions = defs.resolve_job_def(name).partitions_def
+        assert (job_partitions is daily) if is_partitioned else job_partitions is None, name
+
+
+def test_observed_assets_are_not_materialized(graph):
+    for asset in set(ASSETS) - FLAGSHIP_PARTITIONED_ASSETS:
+        node = graph.get(dg.AssetKey.from_user_string(asset))
+        assert not node.is_materializable, asset
+        assert node.partitions_def is None, asset
+
+
+def test_asset_checks_and_their_blocking_flags(graph):
+    assert {check_id(c): graph.get(c).blocking for c in graph.asset_check_keys} == CHECKS
+
+
+def test_freshness_policies(graph):
+    assert {key(k): graph.get(k).freshness_policy for k in graph.get_all_asset_keys()
+            if graph.get(k).freshness_policy is not None} == FRESHNESS
+
+
+def test_jobs(graph):
+    jobs = declared_jobs()
+    assert set(jobs) == set(JOBS)
+    unresolved = {job.name: job for job in defs.jobs}
+    for name, (assets, tags, _) in JOBS.items():
+        selection = getattr(unresolved[name], "selection", None)
+        selected = selection.resolve(graph) if selection is not None else set()
+        assert {key(k) for k in selected} == assets, name
+        assert dict(jobs[name].tags) == tags, name
+
+
+def test_schedules():
+    assert {s.name for s in defs.schedules} == set(SCHEDULES)
+    for name, (cron, timezone, job) in SCHEDULES.items():
+        schedule = defs.resolve_schedule_def(name)
+        assert (schedule.cron_schedule, schedule.execution_timezone, schedule.job_name) == (
+            cron, timezone, job), name
+        assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING, name
+    catalog = integration(FLAGSHIP)
+    assert SCHEDULES[f"{FLAGSHIP}_job_schedule"][0] == (
+        f"{catalog.schedule.minute} {catalog.schedule.hour} * * *")
+
+
+def test_sensors_are_all_running_by_default():
+    assert {s.name for s in defs.sensors} == set(SENSORS)
+    resolved = {name: defs.resolve_sensor_def(name) for name in SENSORS}
+    assert {name: (s.default_status, s.minimum_interval_seconds)
+            for name, s in resolved.items()} == {
+        name: (dg.DefaultSensorStatus.RUNNING, interval) for name, interval in SENSORS.items()}
+    assert {name for name, s in resolved.items()
+            if isinstance(s, dg.RunStatusSensorDefinition)} == RUN_STATUS_SENSORS
+
+
+def test_naming_conventions(graph):
+    assert all(name.endswith("_job") for name in JOBS)
+    assert all(s.name == f"{s.job_name}_schedule"
+               for s in (defs.resolve_schedule_def(n) for n in SCHEDULES))
+    assert all(name.endswith("_sensor") for name in SENSORS)
+    assert all(len(k.path) == 2 for k in graph.get_all_asset_keys())
+
+
+def test_resources_and_overrides_need_no_environment():
+    assert set(defs.resources) == RESOURCES
+    store = IntegrationStore(database_url="postgresql+psycopg://nobody@nowhere.invalid/none")
+    overridden = build_definitions({"store": store})
+    dg.Definitions.validate_loadable(overridden)
+    assert overridden.resources["store"] is store
+    assert set(overridden.resources) == RESOURCES
+
+
+def test_dagster_definitions_validate_passes_without_environment(tmp_path):
+    """The CLI, from the checkout, with none of the project's or Dagster's variables set.
+
+    DAGSTER_HOME points at an empty instance folder: without it the CLI would build its
+    temporary instance from the checkout's dagster.yaml, the PostgreSQL deployment's config,
+    which needs DAGSTER_PG_URL; validating the definitions must not need a database.
+    """
+    prefixes = ("DAGSTER_", "DATABASE_URL", "TEST_DATABASE_URL", "SHOPIFY_", "QBO_", "SLACK_",
+                "RUNBOOK_URL")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env["DAGSTER_HOME"] = str(tmp_path)
+    dagster = Path(sys.executable).parent / "dagster"
+    result = subprocess.run([str(dagster), "definitions", "validate"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Validation successful for code location integrations_pipelines." in output
+    assert "All code locations passed validation." in output
+
+
+# Steps that call a vendor -> the concurrency pool named for it (limits in dagster.yaml).
+POOLS = {
+    "shopify/orders": "shopify",
+    "shopify_to_quickbooks/invoice_sync": "quickbooks",
+    "shopify_to_quickbooks/invoice_repair": "quickbooks",
+    "quickbooks/invoices": "quickbooks",
+}
+
+
+def test_every_vendor_step_is_in_its_vendors_concurrency_pool() -> None:
+    graph = defs.resolve_asset_graph()
+    assert {key: graph.get(dg.AssetKey.from_user_string(key)).assets_def.op.pool
+            for key in POOLS} == POOLS
+    replay = defs.resolve_job_def("dead_letter_replay_job")
+    assert [node.definition.pool for node in replay.nodes] == ["quickbooks"]
