@@ -37,6 +37,7 @@ class Tokens:
 class Books:
     def __init__(self, c):
         self.tokens, self.realm_id = Tokens(c), c["realm_id"]
+        self.per_second, self.per_minute = c["per_second"], c["per_minute"]
 
 c = json.loads(sys.argv[1])
 defs = definitions_for(sandbox_resources(c["database_url"], c["shop_url"], c["shop_token"],
@@ -63,7 +64,7 @@ def test_kill_between_create_and_ledger_commit_leaves_one_invoice(
         "shop_token": shop.access_token, "qbo_url": qbo_server.url,
         "client_id": books.tokens.client_id, "client_secret": books.tokens.client_secret,
         "refresh_token": books.tokens.current_refresh_token, "realm_id": books.realm_id,
-        "day": DAY.isoformat(),
+        "per_second": books.per_second, "per_minute": books.per_minute, "day": DAY.isoformat(),
     }
     child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(config)],
                              env={**os.environ}, stdout=subprocess.DEVNULL,
