@@ -6,7 +6,9 @@ receives the alerts, and `dagster dev`
 (webserver + daemon) with Dagster's storage on that PostgreSQL. On the first start it
 launches a backfill of the seeded days so a newcomer sees real syncs and checks at once.
 Ctrl-C stops everything it started; the next start reuses the data (PostgreSQL, Dagster's
-history and the sandboxes' state are kept under the dev folder).
+history and the sandboxes' state are kept under the dev folder). Once that backfill is
+done, `dev_demo` stages the first incident: drift in QuickBooks that yesterday's nightly run
+finds and alerts on.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from integrations_pipelines import local_postgres
+from integrations_pipelines import dev_demo, local_postgres
 from integrations_pipelines.catalog import integration
 from integrations_pipelines.settings import dagster_storage_url
 from integrations_pipelines.state.db import upgrade
@@ -106,9 +108,10 @@ def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
 
     slack_server, slack = start_slack()
     stack.callback(slack_server.stop)
-    log.info("Slack sandbox: the alerts it received are at %s/_sandbox/messages",
-             slack_server.url)
+    messages_url = f"{slack_server.url}/_sandbox/messages"
+    log.info("Slack sandbox: the alerts it received are at %s", messages_url)
     return {
+        "SLACK_MESSAGES_URL": messages_url,
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_API_BASE_URL": slack.api_url(slack_server.url),
         "SHOPIFY_BASE_URL": shopify_server.url,
@@ -215,6 +218,8 @@ def run(options: DevOptions) -> int:
                 marker.write_text(backfill)
                 log.info("backfill %s of %s..%s launched: watch it at %s/overview/backfills",
                          backfill, days[0], days[-1], ui_url)
+                dev_demo.start_in_background(ui_url, env["QBO_BASE_URL"], backfill, days[-1],
+                                             env["SLACK_MESSAGES_URL"])
             except (RuntimeError, httpx.HTTPError) as exc:
                 log.warning("seed backfill not launched (%s); launch it from the UI", exc)
         log.info("Dagster UI: %s  (Ctrl-C stops everything)", ui_url)

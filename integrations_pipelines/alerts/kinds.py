@@ -63,8 +63,9 @@ KINDS: Mapping[AlertKind, KindInfo] = MappingProxyType({
         ),
         KindInfo(
             AlertKind.CHECK_FAILURE, "Check failure", Severity.CRITICAL, CHECK_FAILURE_ANCHOR,
-            "Open the check's metadata for the discrepant records and their diagnosis; "
-            "replay the dead letters or re-run the partition to repair them.",
+            "Open the check's metadata for the discrepant records and their likely causes; "
+            "launch the integration's repair job for that day (it re-syncs exactly those "
+            "records), or replay the dead letters.",
         ),
         KindInfo(
             AlertKind.FRESHNESS, "Freshness", Severity.CRITICAL, FRESHNESS_ANCHOR,

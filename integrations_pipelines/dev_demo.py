@@ -1,0 +1,124 @@
+"""The demo's first incident, staged the way it happens in a real company.
+
+A green backfill shows syncs and checks, but not why the project exists. So on the first
+start of `integrations-pipelines dev`, once the seed backfill has finished, a bookkeeper
+"works in QuickBooks" through the sandbox's admin side: deletes one of yesterday's invoices
+and changes the total of another, the kind of silent drift nobody notices for months. Then
+yesterday's nightly run is launched (as the 02:15 schedule would). Its reconciliation check
+finds both discrepancies, fails, and the check-failure sensor posts one alert to the Slack
+sandbox with the counts, the likely causes and the runbook link. Launching
+`shopify_to_quickbooks_repair_job` for that day repairs the two invoices and the alert's
+"resolved" message follows.
+
+Everything here goes through public interfaces (the webserver's GraphQL API and the
+sandbox's HTTP admin API), exactly as a person would in the UIs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from decimal import Decimal
+
+import httpx
+
+log = logging.getLogger("integrations_pipelines.dev")
+
+JOB = "shopify_to_quickbooks_job"
+UNFINISHED = {"REQUESTED", "CANCELING", "FAILING"}
+BACKFILL_STATUS = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } }
+}"""
+LAUNCH_RUN = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def _graphql(ui_url: str, query: str, variables: dict) -> dict:
+    answer = httpx.post(f"{ui_url}/graphql", json={"query": query, "variables": variables},
+                        timeout=30).raise_for_status().json()
+    return answer.get("data") or {}
+
+
+def wait_for_backfill(ui_url: str, backfill_id: str, timeout_s: float) -> str:
+    """The backfill's final status (or the last one seen when the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    status = "REQUESTED"
+    while time.monotonic() < deadline:
+        found = _graphql(ui_url, BACKFILL_STATUS, {"id": backfill_id})
+        status = (found.get("partitionBackfillOrError") or {}).get("status") or status
+        if status not in UNFINISHED:
+            break
+        time.sleep(5)
+    return status
+
+
+def bookkeeper_drift(qbo_url: str, day: str) -> list[str]:
+    """Delete one invoice of `day` and raise another's total by 10.00, by hand; returns
+    their DocNumbers (deleted first)."""
+    admin = httpx.Client(base_url=f"{qbo_url}/_sandbox", timeout=10)
+    invoices = sorted(
+        (i for i in admin.get("/invoices").raise_for_status().json()["invoices"]
+         if i.get("TxnDate") == day and i["_sandbox_status"] == "active"
+         and Decimal(str(i["TotalAmt"])) > 0),
+        key=lambda i: i.get("DocNumber") or "")
+    if len(invoices) < 2:
+        return []
+    deleted, edited = invoices[0], invoices[1]
+    admin.delete(f"/invoices/{deleted['Id']}").raise_for_status()
+    new_total = Decimal(str(edited["TotalAmt"])) + Decimal("10.00")
+    admin.patch(f"/invoices/{edited['Id']}",
+                json={"TotalAmt": float(new_total)}).raise_for_status()
+    return [deleted["DocNumber"], edited["DocNumber"]]
+
+
+def launch_nightly_run(ui_url: str, day: str) -> str:
+    params = {
+        "selector": {"repositoryLocationName": "integrations_pipelines",
+                     "repositoryName": "__repository__", "jobName": JOB},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
+        "runConfigData": {},
+    }
+    result = _graphql(ui_url, LAUNCH_RUN, {"params": params}).get("launchRun") or {}
+    if result.get("__typename") != "LaunchRunSuccess":
+        raise RuntimeError(f"could not launch the nightly run for {day}: {result}")
+    return result["run"]["runId"]
+
+
+def stage_first_incident(ui_url: str, qbo_url: str, backfill_id: str, day: str,
+                         slack_messages_url: str, timeout_s: float = 1800) -> None:
+    """Wait for the seed backfill, drift the books, run the night of `day`; log each step."""
+    status = wait_for_backfill(ui_url, backfill_id, timeout_s)
+    if status in UNFINISHED:
+        log.warning("demo: the seed backfill is still %s; no incident staged", status)
+        return
+    docs = bookkeeper_drift(qbo_url, day)
+    if not docs:
+        log.warning("demo: no invoices of %s to drift; no incident staged", day)
+        return
+    run_id = launch_nightly_run(ui_url, day)
+    log.info("demo: a bookkeeper deleted invoice %s and changed the total of %s in "
+             "QuickBooks; the nightly run of %s (%s) will find both and alert: see %s, then "
+             "launch shopify_to_quickbooks_repair_job for %s in the UI to repair them",
+             docs[0], docs[1], day, f"{ui_url}/runs/{run_id}", slack_messages_url, day)
+
+
+def start_in_background(*args: str) -> threading.Thread:
+    """`stage_first_incident` in a daemon thread, so `dev` keeps serving meanwhile."""
+
+    def guarded() -> None:
+        try:
+            stage_first_incident(*args)
+        except (httpx.HTTPError, RuntimeError, KeyError) as exc:
+            log.warning("demo: could not stage the first incident (%s)", exc)
+
+    thread = threading.Thread(target=guarded, name="demo-incident", daemon=True)
+    thread.start()
+    return thread
