@@ -24,6 +24,7 @@ from integrations_pipelines.state.tables import oauth_tokens
 from integrations_pipelines.vendors.errors import (
     CredentialsRevokedError,
     PermanentVendorError,
+    VendorError,
 )
 from integrations_pipelines.vendors.http import VendorHttpClient
 
@@ -125,7 +126,7 @@ class TokenManager:
                                 refresh_token=self.bootstrap_refresh_token, updated_at=_now())
                         .on_conflict_do_nothing()
                     )
-        failure: PermanentVendorError | None = None
+        failure: VendorError | None = None
         with self.engine.begin() as conn:
             row = self._row(conn, lock=True)
             if row is None:
@@ -145,7 +146,7 @@ class TokenManager:
                 return row.access_token
             try:
                 token = self._grant(row.refresh_token)
-            except PermanentVendorError as exc:
+            except VendorError as exc:  # refused, or still failing after the retries
                 failure = exc
             else:
                 now = _now()
@@ -168,14 +169,17 @@ class TokenManager:
                 )
                 self.refreshes += 1
                 return token["access_token"]
-        # The refresh was refused for good: record it (outside the rolled-back work) and stop.
-        revoked = "invalid_grant" in (failure.body or "")
+        # The refresh failed: record it (outside the rolled-back work) so token health shows
+        # failures in a row, and stop. Only a refusal of the grant itself marks it revoked.
+        revoked = isinstance(failure, PermanentVendorError) and "invalid_grant" in (
+            failure.body or "")
         with self.engine.begin() as conn:
             conn.execute(
                 oauth_tokens.update()
                 .where(oauth_tokens.c.connection == self.app.connection)
                 .values(consecutive_failures=oauth_tokens.c.consecutive_failures + 1,
-                        last_error=f"HTTP {failure.status}: {failure.body[:200]}",
+                        last_error=(f"HTTP {failure.status}: {failure.body[:200]}"
+                                    if failure.status else str(failure)[:300]),
                         revoked=revoked, updated_at=_now())
             )
         if revoked:

@@ -10,16 +10,19 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from integrations_pipelines.settings import QuickBooksSettings
 from integrations_pipelines.state.tables import oauth_tokens
+from integrations_pipelines.vendors.errors import RetriesExhaustedError
 from integrations_pipelines.vendors.quickbooks.client import connect
 
 REFRESH_AT = """
 import json, sys, time
 from integrations_pipelines.settings import QuickBooksSettings
 from integrations_pipelines.state.db import engine_for
+from integrations_pipelines.vendors.errors import RetriesExhaustedError
 from integrations_pipelines.vendors.quickbooks.client import connect
 url, settings, start_at = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3])
 client = connect(QuickBooksSettings(**settings), engine_for(url))
@@ -84,3 +87,24 @@ def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(
     with engine.connect() as conn:
         row = conn.execute(sa.select(oauth_tokens)).one()
     assert not row.revoked and row.refresh_token == books.tokens.current_refresh_token
+
+
+def test_a_failing_token_endpoint_counts_failures_in_a_row_without_revoking(
+        engine, qbo_sandbox) -> None:
+    """Token health sees a refresh that keeps failing (here: the token endpoint is down
+    through every retry) before any run has to: failures in a row, the last error, and
+    not revoked, since the grant itself was never refused. A success clears the count."""
+    server, books = qbo_sandbox
+    settings = _settings(server, books)
+    books.faults.update({"error_rate_5xx": 1.0})
+    for attempt in (1, 2):
+        client = connect(settings, engine, max_attempts=2, max_elapsed_s=5)
+        with pytest.raises(RetriesExhaustedError, match=r"oauth\.refresh"):
+            client.tokens.access_token()
+        health = client.tokens.health()
+        assert health.consecutive_failures == attempt and not health.revoked
+        assert health.last_error.startswith("HTTP 5")
+    books.faults.reset()
+    client = connect(settings, engine)
+    client.tokens.access_token()
+    assert client.tokens.health().consecutive_failures == 0
