@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from integrations_pipelines.sandbox.quickbooks_errors import query_invalid, query_parse
@@ -212,6 +213,9 @@ def _resolve(entity: dict[str, Any], path: list[str]) -> Any:
     for part in path:
         if not isinstance(value, dict):
             return None
+        if part in value:  # the usual spelling; property names are case-insensitive
+            value = value[part]
+            continue
         lowered = {k.lower(): k for k in value}
         key = lowered.get(part.lower())
         value = value.get(key) if key is not None else None
@@ -250,16 +254,28 @@ def _key(value: Any, offset_hours: float) -> tuple[int, Any]:
     return (4, str(value))
 
 
+@lru_cache(maxsize=256)
+def _like(pattern: str) -> re.Pattern[str]:
+    """`like` with `%` wildcards, case-insensitive, compiled once per pattern."""
+    regex = "".join(".*" if ch == "%" else re.escape(ch) for ch in pattern)
+    return re.compile(regex, re.IGNORECASE | re.DOTALL)
+
+
+@lru_cache(maxsize=256)
+def _in_keys(values: tuple[Any, ...], offset_hours: float) -> frozenset[tuple[int, Any]]:
+    """The comparable forms of an `in (...)` list, computed once per query."""
+    return frozenset(_key(v, offset_hours) for v in values)
+
+
 def _matches(entity: dict[str, Any], cond: Condition, offset_hours: float) -> bool:
     value = _resolve(entity, cond.path)
     if value is None:
         return False
     if cond.op == "like":
-        pattern = "".join(".*" if ch == "%" else re.escape(ch) for ch in cond.value)
-        return re.fullmatch(pattern, str(value), re.IGNORECASE | re.DOTALL) is not None
+        return _like(cond.value).fullmatch(str(value)) is not None
     left = _key(value, offset_hours)
     if cond.op == "in":
-        return any(left == _key(v, offset_hours) for v in cond.value)
+        return left in _in_keys(tuple(cond.value), offset_hours)
     right = _key(cond.value, offset_hours)
     if left[0] != right[0]:
         left, right = (3, str(value).casefold()), (3, str(cond.value).casefold())

@@ -250,10 +250,11 @@ class QuickBooksStore:
     def query(self, text: str) -> dict[str, Any]:
         """Run a query; returns the `QueryResponse` object."""
         parsed = parse_query(text)
-        with self._lock:
-            rows = copy.deepcopy(list(self._table(parsed.entity).values()))
-        return run_query(parsed, rows, default_max=self.default_max_results,
-                         max_cap=self.max_results_cap, offset_hours=self.utc_offset_hours)
+        with self._lock:  # evaluated on the live rows; only the answer is copied
+            return copy.deepcopy(run_query(
+                parsed, list(self._table(parsed.entity).values()),
+                default_max=self.default_max_results, max_cap=self.max_results_cap,
+                offset_hours=self.utc_offset_hours))
 
     # -- requestid -----------------------------------------------------------------------
     def replay(self, request_id: str) -> tuple[int, dict[str, Any]] | None:
