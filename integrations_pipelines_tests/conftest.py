@@ -85,3 +85,13 @@ def qbo_sandbox():
     server, store = start_quickbooks()
     yield server, store
     server.stop()
+
+
+@pytest.fixture
+def slack():
+    """A server on loopback that answers like Slack's API (Web API and incoming webhooks)."""
+    from integrations_pipelines.sandbox.slack_app import start_slack
+
+    server, store = start_slack()
+    with server:
+        yield server, store

@@ -12,6 +12,7 @@ from integrations_pipelines.defs.resources import (
     QuickBooksResource,
     ShopifyResource,
 )
+from integrations_pipelines.settings import QuickBooksSettings
 
 JOB = "shopify_to_quickbooks_job"
 
@@ -49,3 +50,11 @@ def run_partition(defs: dg.Definitions, instance: dg.DagsterInstance, partition:
 
 def definitions_for(resources: dict[str, dg.ConfigurableResource]) -> dg.Definitions:
     return build_definitions(resources)
+
+
+def sandbox_quickbooks_settings(server: Any, books: Any) -> QuickBooksSettings:
+    """How production would be configured to reach this QuickBooks sandbox's company."""
+    return QuickBooksSettings(
+        base_url=server.url, token_url=f"{server.url}/oauth2/v1/tokens/bearer",
+        client_id=books.tokens.client_id, client_secret=books.tokens.client_secret,
+        realm_id=books.realm_id, bootstrap_refresh_token=books.tokens.current_refresh_token)

@@ -24,20 +24,13 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from integrations_pipelines import local_postgres
 from integrations_pipelines.defs.alerting import AlertingResource
 from integrations_pipelines.sandbox.server import SandboxServer
-from integrations_pipelines.sandbox.slack_app import SlackStore, start_slack
+from integrations_pipelines.sandbox.slack_app import SlackStore
 from integrations_pipelines.settings import dagster_storage_url
 from integrations_pipelines_tests.support import definitions_for, sandbox_resources
 
 ROOT = Path(__file__).resolve().parents[2]
 UI = "http://dagster.example:3000"
 CHANNEL = "#finance-integrations"  # the catalog's channel of shopify_to_quickbooks
-
-
-@pytest.fixture
-def slack() -> Iterator[tuple[SandboxServer, SlackStore]]:
-    server, store = start_slack()
-    with server:
-        yield server, store
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from integrations_pipelines.sandbox.server import SandboxServer
-from integrations_pipelines.sandbox.slack_app import SlackStore, start_slack
+from integrations_pipelines.sandbox.slack_app import SlackStore
 
 
 class FakeClock:
@@ -31,13 +31,6 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 2, 7, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def slack() -> Iterator[tuple[SandboxServer, SlackStore]]:
-    server, store = start_slack()
-    with server:
-        yield server, store
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from integrations_pipelines.catalog import QuickBooksItems, integration
 from integrations_pipelines.cli import main
 from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
-from integrations_pipelines.settings import QuickBooksSettings
 from integrations_pipelines.state.tables import dead_letters as letters_table
 from integrations_pipelines.state.tables import sync_ledger
 from integrations_pipelines.sync import dead_letters
@@ -26,7 +25,11 @@ from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
 from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, connect
 from integrations_pipelines.vendors.shopify.models import Order
-from integrations_pipelines_tests.support import definitions_for, sandbox_resources
+from integrations_pipelines_tests.support import (
+    definitions_for,
+    sandbox_quickbooks_settings,
+    sandbox_resources,
+)
 
 DAY = date(2026, 11, 2)
 INTEGRATION = integration("shopify_to_quickbooks")
@@ -45,11 +48,8 @@ def shop() -> list[dict]:
 
 def client_for(server, books, engine) -> QuickBooksClient:
     books.update_settings({"per_second": 1000, "per_minute": 100000})
-    return connect(QuickBooksSettings(
-        base_url=server.url, token_url=f"{server.url}/oauth2/v1/tokens/bearer",
-        client_id=books.tokens.client_id, client_secret=books.tokens.client_secret,
-        realm_id=books.realm_id, bootstrap_refresh_token=books.tokens.current_refresh_token),
-        engine, contracts=ContractGuard(engine))
+    return connect(sandbox_quickbooks_settings(server, books), engine,
+                   contracts=ContractGuard(engine))
 
 
 def misconfigured_sync(engine, qbo: QuickBooksClient, orders: list[dict]) -> None:

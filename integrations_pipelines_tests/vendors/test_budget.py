@@ -17,6 +17,7 @@ from integrations_pipelines.settings import QuickBooksSettings
 from integrations_pipelines.state.tables import request_budgets
 from integrations_pipelines.vendors.budget import RateLimit, SharedRequestBudget
 from integrations_pipelines.vendors.quickbooks.client import connect, realm_budget
+from integrations_pipelines_tests.support import sandbox_quickbooks_settings
 
 RESERVE_IN_A_PROCESS = """
 import json, sys
@@ -78,10 +79,7 @@ def test_two_syncs_at_once_stay_under_the_realms_limit(engine, qbo_sandbox, shar
     what makes this test able to fail)."""
     server, books = qbo_sandbox
     books.update_settings({"per_second": 10, "per_minute": 100_000})
-    settings = QuickBooksSettings(
-        base_url=server.url, token_url=f"{server.url}/oauth2/v1/tokens/bearer",
-        client_id=books.tokens.client_id, client_secret=books.tokens.client_secret,
-        realm_id=books.realm_id, bootstrap_refresh_token=books.tokens.current_refresh_token)
+    settings = sandbox_quickbooks_settings(server, books)
     connect(settings, engine).tokens.access_token()  # one refresh, before the race
     workers = [threading.Thread(target=_hammer, args=(settings, engine, 25, shared))
                for _ in range(2)]

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from integrations_pipelines.alerts.redaction import Redactor
 from integrations_pipelines.sandbox.shop_generator import generate_shop
-from integrations_pipelines.settings import QuickBooksSettings
 from integrations_pipelines.state.tables import contract_observations
 from integrations_pipelines.vendors.contracts import ContractGuard, field_path
 from integrations_pipelines.vendors.errors import ContractViolation
@@ -19,6 +18,7 @@ from integrations_pipelines.vendors.quickbooks.client import connect
 from integrations_pipelines.vendors.quickbooks.models import Invoice
 from integrations_pipelines.vendors.shopify.client import ShopifyClient, make_http_client
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines_tests.support import sandbox_quickbooks_settings
 
 DAY = date(2026, 11, 3)
 START = datetime(2026, 11, 3, tzinfo=UTC)
@@ -136,10 +136,7 @@ def test_quickbooks_client_validates_writes_and_reads_past_a_lowered_page_cap(
         engine, qbo_sandbox) -> None:
     server, books = qbo_sandbox
     books.update_settings({"per_second": 1000, "per_minute": 100000})
-    settings = QuickBooksSettings(
-        base_url=server.url, token_url=f"{server.url}/oauth2/v1/tokens/bearer",
-        client_id=books.tokens.client_id, client_secret=books.tokens.client_secret,
-        realm_id=books.realm_id, bootstrap_refresh_token=books.tokens.current_refresh_token)
+    settings = sandbox_quickbooks_settings(server, books)
     client = connect(settings, engine, contracts=ContractGuard(engine, run_id="qbo"))
     with client.http:
         cust = client.create_customer({"DisplayName": "Amara Okafor"}, "customer-1")

@@ -13,29 +13,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from integrations_pipelines.settings import QuickBooksSettings
 from integrations_pipelines.state.tables import oauth_tokens
 from integrations_pipelines.vendors.errors import RetriesExhaustedError
 from integrations_pipelines.vendors.quickbooks.client import connect
+from integrations_pipelines_tests.support import sandbox_quickbooks_settings
 
 REFRESH_AT = """
 import json, sys, time
 from integrations_pipelines.settings import QuickBooksSettings
 from integrations_pipelines.state.db import engine_for
-from integrations_pipelines.vendors.errors import RetriesExhaustedError
 from integrations_pipelines.vendors.quickbooks.client import connect
 url, settings, start_at = sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3])
 client = connect(QuickBooksSettings(**settings), engine_for(url))
 time.sleep(max(0.0, start_at - time.time()))
 print(json.dumps(client.tokens.access_token()))
 """
-
-
-def _settings(server, books) -> QuickBooksSettings:
-    return QuickBooksSettings(
-        base_url=server.url, token_url=f"{server.url}/oauth2/v1/tokens/bearer",
-        client_id=books.tokens.client_id, client_secret=books.tokens.client_secret,
-        realm_id=books.realm_id, bootstrap_refresh_token=books.tokens.current_refresh_token)
 
 
 def _expire_stored_access_token(engine: sa.Engine, in_: timedelta) -> None:
@@ -47,7 +39,7 @@ def test_access_token_is_refreshed_before_it_expires_and_rotation_is_kept(
         engine, qbo_sandbox) -> None:
     server, books = qbo_sandbox
     bootstrap = books.tokens.current_refresh_token
-    client = connect(_settings(server, books), engine)
+    client = connect(sandbox_quickbooks_settings(server, books), engine)
     first = client.tokens.access_token()
     assert client.tokens.access_token() == first  # fresh: no second refresh
     assert books.stats["requests:token"] == 1
@@ -69,7 +61,7 @@ def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(
     second waits on the row lock, then takes the first one's token. Without the lock the
     second would present the already-rotated refresh token and get `invalid_grant`."""
     server, books = qbo_sandbox
-    settings = _settings(server, books)
+    settings = sandbox_quickbooks_settings(server, books)
     connect(settings, engine).tokens.access_token()
     _expire_stored_access_token(engine, timedelta(seconds=-1))
     refreshes_before = books.stats["requests:token"]
@@ -95,7 +87,7 @@ def test_a_failing_token_endpoint_counts_failures_in_a_row_without_revoking(
     through every retry) before any run has to: failures in a row, the last error, and
     not revoked, since the grant itself was never refused. A success clears the count."""
     server, books = qbo_sandbox
-    settings = _settings(server, books)
+    settings = sandbox_quickbooks_settings(server, books)
     books.faults.update({"error_rate_5xx": 1.0})
     for attempt in (1, 2):
         client = connect(settings, engine, max_attempts=2, max_elapsed_s=5)
