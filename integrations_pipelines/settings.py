@@ -51,14 +51,15 @@ class ShopifySettings:
 
     base_url: str
     access_token: str
-    api_version: str = "2025-07"
+    # An emergency pin over the catalog's `shopify.api_version` (SHOPIFY_API_VERSION).
+    api_version: str | None = None
 
     @classmethod
     def from_env(cls) -> ShopifySettings:
         return cls(
             base_url=_require("SHOPIFY_BASE_URL", "e.g. https://your-shop.myshopify.com"),
             access_token=_require("SHOPIFY_ACCESS_TOKEN", "the Admin API access token"),
-            api_version=os.environ.get("SHOPIFY_API_VERSION", "2025-07"),
+            api_version=os.environ.get("SHOPIFY_API_VERSION") or None,
         )
 
 

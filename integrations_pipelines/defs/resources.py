@@ -22,6 +22,7 @@ from integrations_pipelines.vendors.http import FailureRecord
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, connect, realm_budget
 from integrations_pipelines.vendors.shopify.client import (
+    DEFAULT_API_VERSION,
     ShopifyClient,
     make_http_client,
     shop_budget,
@@ -72,7 +73,8 @@ class RetryBudget(dg.ConfigurableResource):
 
 
 class ShopifyResource(RetryBudget):
-    """One Shopify shop (SHOPIFY_BASE_URL, SHOPIFY_ACCESS_TOKEN, SHOPIFY_API_VERSION).
+    """One Shopify shop (SHOPIFY_BASE_URL, SHOPIFY_ACCESS_TOKEN; SHOPIFY_API_VERSION pins
+    the API version over the catalog's).
 
     `bucket_size` and `leak_per_second` are the shop plan's REST limit (standard: 40 and
     2/s; Advanced 4/s; Plus 400 and 20/s): every process calling the shop shares them.
@@ -85,18 +87,19 @@ class ShopifyResource(RetryBudget):
     access_token: str | None = None
     api_version: str | None = None
 
-    def client(self, metrics: HttpMetrics, store: IntegrationStore,
-               run_id: str | None) -> ShopifyClient:
+    def client(self, metrics: HttpMetrics, store: IntegrationStore, run_id: str | None,
+               api_version: str = DEFAULT_API_VERSION) -> ShopifyClient:
+        """A client for the shop; `api_version` is the catalog's, unless pinned here or by
+        SHOPIFY_API_VERSION."""
         conf = settings.ShopifySettings.from_env() if not (self.base_url and self.access_token) \
             else settings.ShopifySettings(self.base_url, self.access_token)
-        if self.api_version:
-            conf = replace(conf, api_version=self.api_version)
+        conf = replace(conf, api_version=self.api_version or conf.api_version or api_version)
         budget = shop_budget(store.engine(), conf.base_url, self.bucket_size,
                              self.leak_per_second)
         http = make_http_client(conf.base_url, conf.access_token, metrics=metrics,
                                 leak_per_second=self.leak_per_second, budget=budget,
                                 failure_sink=store.failure_sink(run_id), **self.retry_options())
-        return ShopifyClient(http, conf.api_version,
+        return ShopifyClient(http, conf.api_version or api_version,
                              contracts=store.contracts(run_id, conf.access_token))
 
 

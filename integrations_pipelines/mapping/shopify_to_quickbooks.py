@@ -1,49 +1,67 @@
-"""Shopify order -> QuickBooks Online invoice: every edge-case decision, explicit.
+"""Shopify order -> QuickBooks Online invoice: every booking decision, explicit.
 
-Decisions (each one is tested in `integrations_pipelines_tests/mapping`):
-- One invoice per order; `DocNumber` = "S" + order_number (the external key, <= 21 chars),
-  `TxnDate` = the order's creation day in the integration's timezone.
-- Currency: the invoice is in the order's presentment currency (what the customer saw and
-  paid), with `ExchangeRate` = shop money / presentment money of the order total. Amounts
-  come from the `*_set.presentment_money` objects.
-- Customer: one QuickBooks customer per Shopify customer *and currency* (QuickBooks fixes
-  a customer's currency once set). Its DisplayName ends with a stable tag
-  "[shopify:<customer id>:<currency>]" used to find it again even after a rename; guest
-  checkouts share one "Shopify guest" customer per currency.
-- Text: emoji and other 4-byte characters are removed (QuickBooks rejects them), white
-  space folded; over-long names and descriptions are cut to QuickBooks' limits with an
-  ellipsis, keeping the customer tag intact. Apostrophes pass through (queries escape them).
-- Email: the invoice is billed to the order's own email (where its confirmation went), else
-  the customer's; with neither, the invoice simply has no BillEmail.
-- Lines: one sales line per line item (Qty x UnitPrice, exact); one line per shipping line;
-  the order's total discount as one discount line; tax as TxnTaxDetail.TotalTax.
-- Refunds: one negative "Refund" line per refund (its successful refund transactions), so
-  the invoice total is what the customer finally owes.
-- Cancellations: the invoice is voided (created first if the order was never synced, so
-  every order leaves an auditable document).
-- Rejected, to the dead-letter table with a reason: an order with no line items; a discount
-  larger than the line items' total (QuickBooks refuses a negative invoice); an order whose
-  money sets disagree on currency.
+Money (the full table is in docs/RUNBOOK.md, "How money flows"):
+- The invoice is what the order is worth now, as Shopify states it: its total equals
+  `current_total_price_set` and its tax `current_total_tax_set`, to the cent, in the order's
+  presentment currency (`ExchangeRate` = shop money / presentment money of the order total).
+  `mapping/shopify_money.py` breaks that value into lines and checks it adds up; where it
+  does not, the order is rejected with the reason, never booked with another total.
+- One sales line per line item at its current quantity and value: after its discount
+  allocations and after what refunds took back (so no separate discount or refund lines,
+  and the per-line tax QuickBooks sees is the tax Shopify charged). Shipping at its
+  discounted price, less refunded shipping. Duties, additional fees and tips on items of
+  their own. Gift-card sales go to the gift-card liability item (catalog `shopify.gift_cards`).
+- Tax, per the company (catalog `quickbooks`): US companies get `TaxCodeRef` TAX/NON per line
+  and `TxnTaxDetail.TotalTax` = Shopify's tax (with manual sales tax under
+  `sales_tax_code_id`; automated sales tax honours the amount sent). Other countries get
+  `GlobalTaxCalculation` (TaxInclusive for `taxes_included` shops, else TaxExcluded), a
+  `TaxCodeRef` per line from Shopify's rate, and the tax per code in `TxnTaxDetail.TaxLine`.
+  For a US company a tax-inclusive shop's lines are booked net of their tax.
+- Test orders (`test: true`) are skipped by default (catalog `shopify.test_orders`).
+Identity and text:
+- `DocNumber` = "S" + order_number (the external key, <= 21 chars), `TxnDate` = the creation
+  day in the integration's timezone; `PrivateNote` carries the marker
+  "shopify:order:<id>" that says this integration wrote the invoice.
+- One customer per Shopify customer *and currency* (QuickBooks fixes a customer's currency),
+  found again by the tag "[shopify:<customer id>:<currency>]" at the end of its DisplayName;
+  guest checkouts share one "Shopify guest" customer per currency. Billed to the order's
+  email, else the customer's.
+- Emoji and other 4-byte characters are removed (QuickBooks rejects them), white space
+  folded, over-long text cut with an ellipsis. Apostrophes pass (queries escape them).
+- Cancellations: the invoice is voided (created first if never synced), as sold.
+Rejected, with a reason: no line items; a discount larger than the goods; money sets in
+another currency; a tax rate the company has no code for; a value that does not add up.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from integrations_pipelines.catalog import QuickBooksItems
+from integrations_pipelines.catalog import Integration, QuickBooksOptions
+from integrations_pipelines.mapping.shopify_money import (
+    MoneyLine,
+    MoneyProblem,
+    OrderMoney,
+    order_money,
+)
 from integrations_pipelines.mapping.text import ELLIPSIS, fit, strip_astral
-from integrations_pipelines.vendors.shopify.models import MoneySet, Order
+from integrations_pipelines.vendors.shopify.models import Order
+
+__all__ = ["CustomerDraft", "InvoiceDraft", "LineDraft", "MappingRejected", "MappingSkipped",
+           "business_date", "customer_draft", "edge_cases", "external_key", "map_order"]
 
 DOC_NUMBER_MAX = 21
 DISPLAY_NAME_MAX = 500
 GIVEN_FAMILY_MAX = 100
 DESCRIPTION_MAX = 4000
 CENT = Decimal("0.01")
+UNIT_PRICE = Decimal("0.0000001")  # QuickBooks keeps 7 decimals of a unit price
+ORDER_MARKER = "shopify:order:"
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,13 @@ class MappingRejected:
 
     reason_code: str
     reason: str
+
+
+@dataclass(frozen=True)
+class MappingSkipped:
+    """An order the catalog says not to book (e.g. a test order): settled, not lost."""
+
+    reason_code: str
 
 
 @dataclass(frozen=True)
@@ -76,14 +101,21 @@ class CustomerDraft:
 
 @dataclass(frozen=True)
 class LineDraft:
+    """One invoice line: `qty` None books the amount alone (a refunded line's rounding)."""
+
     item_id: str
     description: str
-    qty: Decimal
-    unit_price: Decimal
+    qty: int | None
+    amount: Decimal
+    tax_code: str
 
-    @property
-    def amount(self) -> Decimal:
-        return (self.qty * self.unit_price).quantize(CENT)
+    def to_qbo(self) -> dict:
+        detail: dict = {"ItemRef": {"value": self.item_id}, "TaxCodeRef": {"value": self.tax_code}}
+        if self.qty:
+            detail["Qty"] = self.qty
+            detail["UnitPrice"] = float((self.amount / self.qty).quantize(UNIT_PRICE))
+        return {"Amount": float(self.amount), "Description": self.description,
+                "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": detail}
 
 
 @dataclass(frozen=True)
@@ -97,40 +129,32 @@ class InvoiceDraft:
     currency: str
     exchange_rate: Decimal
     lines: tuple[LineDraft, ...]
-    discount: Decimal
     tax: Decimal
+    tax_by_code: tuple[tuple[str, Decimal], ...]  # non-US: TaxLine amounts per tax code
+    global_tax: str | None  # non-US: GlobalTaxCalculation
+    txn_tax_code: str | None  # US manual sales tax: TxnTaxCodeRef
     email: str | None
     private_note: str
     voided: bool
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def total(self) -> Decimal:
-        return sum((ln.amount for ln in self.lines), Decimal("0")) - self.discount + self.tax
+        """The TotalAmt QuickBooks will compute from this draft."""
+        lines = sum((ln.amount for ln in self.lines), Decimal(0))
+        return lines if self.global_tax == "TaxInclusive" else lines + self.tax
 
     def to_qbo(self, customer_id: str) -> dict:
         """The invoice body QuickBooks expects (create, or the fields of a sparse update)."""
-        lines: list[dict] = [
-            {
-                "Amount": float(ln.amount),
-                "Description": ln.description,
-                "DetailType": "SalesItemLineDetail",
-                "SalesItemLineDetail": {
-                    "ItemRef": {"value": ln.item_id},
-                    "Qty": float(ln.qty),
-                    "UnitPrice": float(ln.unit_price),
-                },
-            }
-            for ln in self.lines
-        ]
-        if self.discount:
-            lines.append(
-                {
-                    "Amount": float(self.discount),
-                    "DetailType": "DiscountLineDetail",
-                    "DiscountLineDetail": {"PercentBased": False},
-                }
-            )
+        lines = [ln.to_qbo() for ln in self.lines] or [
+            {"Amount": 0, "DetailType": "DescriptionOnly", "Description": "Fully refunded",
+             "DescriptionLineDetail": {}}]
+        tax: dict = {"TotalTax": float(self.tax)}
+        if self.txn_tax_code:
+            tax["TxnTaxCodeRef"] = {"value": self.txn_tax_code}
+        if self.global_tax:
+            tax["TaxLine"] = [{"Amount": float(amount), "DetailType": "TaxLineDetail",
+                               "TaxLineDetail": {"TaxRateRef": {"value": code}}}
+                              for code, amount in self.tax_by_code]
         body: dict = {
             "DocNumber": self.doc_number,
             "TxnDate": self.txn_date.isoformat(),
@@ -138,9 +162,11 @@ class InvoiceDraft:
             "CurrencyRef": {"value": self.currency},
             "ExchangeRate": float(self.exchange_rate),
             "Line": lines,
-            "TxnTaxDetail": {"TotalTax": float(self.tax)},
+            "TxnTaxDetail": tax,
             "PrivateNote": self.private_note,
         }
+        if self.global_tax:
+            body["GlobalTaxCalculation"] = self.global_tax
         if self.email:
             body["BillEmail"] = {"Address": self.email}
         return body
@@ -151,19 +177,23 @@ class InvoiceDraft:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _presentment(money: MoneySet) -> Decimal:
-    return money.presentment_money.amount
+def external_key(order: Order) -> str:
+    """The invoice's DocNumber: how the order is found in QuickBooks."""
+    return f"S{order.order_number}"[:DOC_NUMBER_MAX]
+
+
+def customer_tag(order: Order) -> str:
+    """The stable tag of the order's QuickBooks customer (Shopify customer and currency)."""
+    who = order.customer.id if order.customer is not None else "guest"
+    return f"[shopify:{who}:{order.presentment_currency}]"
 
 
 def customer_draft(order: Order) -> CustomerDraft:
     """The QuickBooks customer an order is billed to (one per Shopify customer and currency)."""
-    currency = order.presentment_currency
-    c = order.customer
+    currency, tag, c = order.presentment_currency, customer_tag(order), order.customer
     if c is None:
-        tag = f"[shopify:guest:{currency}]"
         name, given, family, email = "Shopify guest", None, None, None
     else:
-        tag = f"[shopify:{c.id}:{currency}]"
         given = fit(c.first_name or "", GIVEN_FAMILY_MAX) or None
         family = fit(c.last_name or "", GIVEN_FAMILY_MAX) or None
         full = " ".join(p for p in (c.first_name, c.last_name) if p)
@@ -182,23 +212,20 @@ def edge_cases(order: Order) -> frozenset[str]:
     names = [order.customer.first_name or "", order.customer.last_name or ""] if (
         order.customer) else []
     texts = [*names, *(li.title for li in order.line_items), order.email or ""]
-    found = set()
-    if any(strip_astral(t) != t for t in texts):
-        found.add("astral_chars")
-    if any("'" in t for t in names):
-        found.add("apostrophe")
-    customer = customer_draft(order)
-    shown = customer.display_name[: -len(customer.tag) - 1]
-    if shown.endswith(ELLIPSIS) and not " ".join(names).rstrip().endswith(ELLIPSIS):
-        found.add("long_name")
-    if any(len(li.title) > DESCRIPTION_MAX for li in order.line_items):
-        found.add("long_title")
-    if order.presentment_currency != order.currency:
-        found.add("multi_currency")
-    if order.refunds:
-        found.add("refunded")
-    if order.cancelled_at is not None:
-        found.add("cancelled")
+    shown = customer_draft(order).display_name[: -len(customer_tag(order)) - 1]
+    found = {name for name, applies in (
+        ("astral_chars", any(strip_astral(t) != t for t in texts)),
+        ("apostrophe", any("'" in t for t in names)),
+        ("long_name", shown.endswith(ELLIPSIS)
+         and not " ".join(names).rstrip().endswith(ELLIPSIS)),
+        ("long_title", any(len(li.title) > DESCRIPTION_MAX for li in order.line_items)),
+        ("multi_currency", order.presentment_currency != order.currency),
+        ("refunded", bool(order.refunds)),
+        ("cancelled", order.cancelled_at is not None),
+        ("tax_inclusive", order.taxes_included),
+        ("gift_card", any(li.gift_card for li in order.line_items)),
+        ("shipping_discount", any(s.discount_allocations for s in order.shipping_lines)),
+    ) if applies}
     return frozenset(found)
 
 
@@ -207,94 +234,102 @@ def business_date(order: Order, tz: str = "UTC") -> date:
     return order.created_at.astimezone(ZoneInfo(tz)).date()
 
 
-def map_order(
-    order: Order, items: QuickBooksItems, tz: str = "UTC"
-) -> InvoiceDraft | MappingRejected:
-    """The invoice an order should be, or why it cannot be one."""
+def _tax_code(line: MoneyLine, options: QuickBooksOptions) -> str | MappingRejected:
+    if options.country == "US":
+        return "TAX" if line.tax else "NON"
+    if line.rate is None or not line.tax or line.kind in ("duty", "tip", "fee"):
+        return options.untaxed_tax_code_id or ""
+    code = options.tax_codes.get(str(line.rate))
+    if code is None:
+        return MappingRejected("unmapped_tax_rate", f"no QuickBooks tax code for Shopify's tax "
+                               f"rate {line.rate} ({line.description}): add it to the catalog's "
+                               "quickbooks.tax_codes, then replay")
+    return code
+
+
+def _item(line: MoneyLine, integration: Integration) -> str:
+    options = integration.quickbooks
+    if line.kind == "gift_card" and integration.shopify.gift_cards == "liability_item":
+        return options.gift_card_item_id
+    return {"item": options.sales_item_id, "gift_card": options.sales_item_id,
+            "shipping": options.shipping_item_id, "duty": options.duty_item_id,
+            "tip": options.tip_item_id, "fee": options.fee_item_id}[line.kind]
+
+
+def _lines(money: OrderMoney, integration: Integration
+           ) -> tuple[list[LineDraft], dict[str, Decimal]] | MappingRejected:
+    """Invoice lines and, per tax code, the tax Shopify charged on them."""
+    options, us = integration.quickbooks, integration.quickbooks.country == "US"
+    lines: list[LineDraft] = []
+    tax_by_code: dict[str, Decimal] = {}
+    for line in money.lines:
+        sold = line.kind in ("item", "gift_card") and line.quantity > 0
+        if not line.amount and not line.tax and not sold:
+            continue  # taken back whole (or never charged): nothing to book
+        code = _tax_code(line, options)
+        if isinstance(code, MappingRejected):
+            return code
+        tax_by_code[code] = tax_by_code.get(code, Decimal(0)) + line.tax
+        # QuickBooks US has no tax-inclusive lines: book them net, the tax on top.
+        amount = money.net(line) if us else line.amount
+        lines.append(LineDraft(_item(line, integration),
+                               fit(line.description, DESCRIPTION_MAX) or "Item",
+                               line.quantity if line.quantity > 0 else None, amount, code))
+    return lines, tax_by_code
+
+
+def map_order(order: Order, integration: Integration
+              ) -> InvoiceDraft | MappingRejected | MappingSkipped:
+    """The invoice an order should be, why it cannot be one, or why it is not booked."""
+    if order.test and integration.shopify.test_orders == "skip":
+        return MappingSkipped("test_order")
     if not order.line_items:
         return MappingRejected("no_line_items", "the order has no line items to invoice")
     currency = order.presentment_currency
-    sets = (
-        order.total_price_set,
-        order.subtotal_price_set,
-        order.total_tax_set,
-        order.total_discounts_set,
-    )
+    sets = (order.total_price_set, order.subtotal_price_set, order.total_tax_set,
+            order.total_discounts_set)
     if any(s.presentment_money.currency_code != currency for s in sets):
         return MappingRejected(
-            "currency_mismatch", "presentment money sets disagree with presentment_currency"
-        )
-    lines = [
-        LineDraft(
-            items.sales_item_id,
-            fit(li.title, DESCRIPTION_MAX) or "Item",
-            Decimal(li.quantity),
-            _presentment(li.price_set),
-        )
-        for li in order.line_items
-    ]
-    line_total = sum((ln.amount for ln in lines), Decimal("0"))
-    discount = _presentment(order.total_discounts_set)
-    if discount > line_total:
+            "currency_mismatch", "presentment money sets disagree with presentment_currency")
+    discount = order.total_discounts_set.presentment_money.amount
+    goods = sum((li.price_set.presentment_money.amount * li.quantity
+                 for li in order.line_items), Decimal(0))
+    if discount > goods:
         return MappingRejected(
             "discount_exceeds_total",
-            f"discount {discount} {currency} exceeds the line items' total {line_total}; "
-            "QuickBooks rejects a negative invoice. Fix the order in Shopify, then replay.",
-        )
-    lines += [
-        LineDraft(
-            items.shipping_item_id,
-            fit(s.title or "Shipping", DESCRIPTION_MAX),
-            Decimal(1),
-            _presentment(s.price_set),
-        )
-        for s in order.shipping_lines
-        if _presentment(s.price_set)
-    ]
-    for refund in order.refunds:
-        refunded = sum(
-            (
-                t.amount
-                for t in refund.transactions
-                if t.kind == "refund" and t.status in (None, "success")
-            ),
-            Decimal("0"),
-        )
-        if refunded:
-            lines.append(
-                LineDraft(items.refund_item_id, f"Refund {refund.id}", Decimal(1), -refunded)
-            )
+            f"discount {discount} {currency} exceeds the line items' total {goods}; "
+            "QuickBooks rejects a negative invoice. Fix the order in Shopify, then replay.")
+    money = order_money(order)
+    if isinstance(money, MoneyProblem):
+        return MappingRejected(money.code, money.reason)
+    built = _lines(money, integration)
+    if isinstance(built, MappingRejected):
+        return built
+    lines, tax_by_code = built
+    options = integration.quickbooks
     shop_total = order.total_price_set.shop_money.amount
-    presentment_total = _presentment(order.total_price_set)
-    rate = (
-        (shop_total / presentment_total).quantize(Decimal("0.000001"))
-        if (presentment_total and order.currency != currency)
-        else Decimal(1)
-    )
-    notes = tuple(
-        note
-        for note, applies in (
-            (
-                "text_normalized",
-                any(fit(li.title, DESCRIPTION_MAX) != li.title for li in order.line_items),
-            ),
-            ("multi_currency", order.currency != currency),
-            ("guest_checkout", order.customer is None),
-        )
-        if applies
-    )
-    return InvoiceDraft(
+    presentment_total = order.total_price_set.presentment_money.amount
+    rate = ((shop_total / presentment_total).quantize(Decimal("0.000001"))
+            if (presentment_total and order.currency != currency) else Decimal(1))
+    us = options.country == "US"
+    draft = InvoiceDraft(
         source_id=str(order.id),
-        doc_number=f"S{order.order_number}"[:DOC_NUMBER_MAX],
-        txn_date=business_date(order, tz),
+        doc_number=external_key(order),
+        txn_date=business_date(order, integration.timezone),
         customer=customer_draft(order),
         currency=currency,
         exchange_rate=rate,
         lines=tuple(lines),
-        discount=discount,
-        tax=_presentment(order.total_tax_set),
+        tax=money.tax,
+        tax_by_code=() if us else tuple(sorted((c, t) for c, t in tax_by_code.items() if t)),
+        global_tax=None if us else ("TaxInclusive" if money.taxes_included else "TaxExcluded"),
+        txn_tax_code=options.sales_tax_code_id if us and options.sales_tax == "manual"
+        and money.tax else None,
         email=order.email or (order.customer.email if order.customer else None),
-        private_note=f"shopify:order:{order.id} {order.name}",
+        private_note=f"{ORDER_MARKER}{order.id} {order.name}",
         voided=order.cancelled_at is not None,
-        notes=notes,
     )
+    if draft.total != money.total:  # the books' own arithmetic must give Shopify's figure
+        return MappingRejected("totals_disagree", f"the invoice would total {draft.total} "
+                               f"{currency}, Shopify states {money.total}")
+    return draft

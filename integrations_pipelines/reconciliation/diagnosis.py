@@ -17,9 +17,10 @@ Rules, per class (first match wins):
   idempotency (ledger id X, extra ids Y)"; else "duplicate created outside the sync".
 - stale -> "an update after <ledger version> never synced", plus "(dead-lettered: <reason>)"
   when the update sits in the dead-letter table.
-- wrong_values: an `edge:*` tag on the source record -> "edge case: <tag> (<what it
-  stresses>)"; else "values differ although the last sync was current: edited in the
-  destination after the sync, or the mapping changed".
+- wrong_values: an open dead letter -> "dead-lettered: <reason_code>" (e.g. a
+  destination_conflict: the invoice under our key is someone else's); an `edge:*` tag on the
+  source record -> "edge case: <tag> (<what it stresses>)"; else "values differ although the
+  last sync was current: edited in the destination after the sync, or the mapping changed".
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ def diagnose(result: ReconciliationResult, evidence: Evidence | None = None) -> 
     causes.add(stale, "update_not_synced", update)
 
     wrong = np.flatnonzero(classes == Outcome.WRONG_VALUES)
+    lettered = wrong[dead.notna().to_numpy()[wrong]]
+    causes.add_at(lettered, "dead_lettered", ("dead-lettered: " + dead).to_numpy(
+        dtype=object)[lettered])
     tag = _text(_edge_tags(_lookup(table["key"].iloc[wrong], evidence.tags, "tags")))
     what = tag.map(EDGE_CASES)
     edge = ("edge case: " + tag).where(what.isna(), "edge case: " + tag + " (" + what + ")")

@@ -1,13 +1,18 @@
 """The frames a Shopify -> QuickBooks reconciliation compares, built from the store.
 
+The judge is independent: it compares what each system states about itself, never what our
+mapping computed, so a mapping error fails the check instead of being agreed with.
 For one window of business days:
-- source: every order in `raw_shopify_orders` at its current version, mapped through the same
-  `map_order` the sync uses, so the expected values are exactly what the sync would write. An
-  order the mapping rejects keeps its key with null values: if it has an invoice, that invoice
-  is out of date (stale or wrong); if not, it is accounted for by its dead letter.
+- source: every order in `raw_shopify_orders` at its current version, as Shopify states it:
+  its current total and tax (`current_total_price_set`, `current_total_tax_set`, presentment
+  money: after refunds and edits), currency, customer and cancelled state. A cancelled order
+  expects a voided invoice, which QuickBooks keeps at zero. Test orders are left out when the
+  catalog skips them.
 - destination: the QuickBooks invoices dated in the window that belong to the integration
-  (DocNumber shaped like the mapping's `S<order number>`, or the `shopify:order:` marker the
-  mapping writes into PrivateNote). A hand-made invoice with its own numbering is the
+  (DocNumber shaped like the external key `S<order number>`, or the `shopify:order:` marker
+  in PrivateNote), as QuickBooks reports them: `TotalAmt` (which QuickBooks computes from the
+  lines and its tax rules, never a number we sent), `TxnTaxDetail.TotalTax`, currency,
+  customer and voided state. A hand-made invoice with its own numbering is the
   bookkeeper's business, not drift. A voided copy of a key that has another record is a
   settled duplicate (how `void_duplicates` resolves one) and is left out.
 - ledger: the sync ledger's rows for the window (and for the destination's keys).
@@ -34,10 +39,9 @@ import sqlalchemy as sa
 
 from integrations_pipelines.catalog import Integration
 from integrations_pipelines.mapping.shopify_to_quickbooks import (
-    DOC_NUMBER_MAX,
-    MappingRejected,
+    customer_tag,
     edge_cases,
-    map_order,
+    external_key,
 )
 from integrations_pipelines.reconciliation.diagnosis import AUTH_STATUSES, Evidence
 from integrations_pipelines.reconciliation.fields import FieldSpec
@@ -55,7 +59,6 @@ INVOICE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("currency", "currency"),
     FieldSpec("total", "money"),
     FieldSpec("tax", "money"),
-    FieldSpec("discount", "money"),
     FieldSpec("customer_tag", "text"),
     FieldSpec("voided", "bool"),
 )
@@ -63,7 +66,7 @@ FIELD_NAMES = tuple(f.name for f in INVOICE_FIELDS)
 OWN_DOC_NUMBER = re.compile(r"^S\d+$")
 ORDER_MARKER = re.compile(r"shopify:order:(\d+)")
 CUSTOMER_TAG = re.compile(r"(\[shopify:[^\]]*\])\s*$")
-SOURCE_COLUMNS = ("key", "order_id", "version", *FIELD_NAMES, "tags", "rejected")
+SOURCE_COLUMNS = ("key", "order_id", "version", *FIELD_NAMES, "tags")
 DESTINATION_COLUMNS = ("key", "destination_id", "sync_token", "order_id", *FIELD_NAMES)
 LEDGER_COLUMNS = ("key", "source_id", "source_version", "destination_id", "status")
 
@@ -87,36 +90,34 @@ class WindowFrames:
     orders: int
 
 
+def _stated(money: Any, fallback: Any) -> float:
+    """Presentment amount of a Shopify money set (the original one when `money` is absent)."""
+    return float((money or fallback).presentment_money.amount)
+
+
 def source_frame(orders: Iterable[Order], integration: Integration) -> pd.DataFrame:
-    """Expected invoice values per order: the mapping's output for its current version.
+    """Per order, what Shopify says the invoice must show now (independent of the mapping).
 
     A voided invoice keeps no amounts in QuickBooks, so a cancelled order expects zeros.
     """
+    skip_tests = integration.shopify.test_orders == "skip"
     rows = []
     for order in orders:
-        draft = map_order(order, integration.quickbooks, integration.timezone)
-        row: dict[str, Any] = {
-            "key": f"S{order.order_number}"[:DOC_NUMBER_MAX],
+        if order.test and skip_tests:
+            continue
+        voided = order.cancelled_at is not None
+        rows.append({
+            "key": external_key(order),
             "order_id": str(order.id),
             "version": order.updated_at,
+            "currency": order.presentment_currency,
+            "total": 0.0 if voided else _stated(order.current_total_price_set,
+                                                 order.total_price_set),
+            "tax": 0.0 if voided else _stated(order.current_total_tax_set, order.total_tax_set),
+            "customer_tag": customer_tag(order),
+            "voided": voided,
             "tags": " ".join(f"edge:{case}" for case in sorted(edge_cases(order))),
-        }
-        if isinstance(draft, MappingRejected):
-            row |= dict.fromkeys(FIELD_NAMES) | {"rejected": draft.reason_code}
-        else:
-            amounts = (0.0, 0.0, 0.0) if draft.voided else (
-                float(draft.total), float(draft.tax), float(draft.discount))
-            row |= {
-                "key": draft.doc_number,
-                "currency": draft.currency,
-                "total": amounts[0],
-                "tax": amounts[1],
-                "discount": amounts[2],
-                "customer_tag": draft.customer.tag,
-                "voided": draft.voided,
-                "rejected": None,
-            }
-        rows.append(row)
+        })
     frame = pd.DataFrame(rows, columns=list(SOURCE_COLUMNS))
     frame["version"] = pd.to_datetime(frame["version"], utc=True)
     return frame.astype({"key": object, "order_id": object})
@@ -140,9 +141,6 @@ def destination_frame(invoices: Iterable[dict[str, Any]], ledger: pd.DataFrame) 
             "currency": (inv.get("CurrencyRef") or {}).get("value"),
             "total": _amount(inv.get("TotalAmt")),
             "tax": _amount((inv.get("TxnTaxDetail") or {}).get("TotalTax")),
-            "discount": float(sum(
-                (Decimal(str(line.get("Amount") or 0)) for line in inv.get("Line") or []
-                 if line.get("DetailType") == "DiscountLineDetail"), Decimal(0))),
             "customer_tag": tag.group(1) if tag else None,
             "voided": note.startswith("Voided"),
         })
@@ -168,11 +166,12 @@ def _without_settled_duplicates(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd
 
 
 def ledger_frame(rows: Sequence[Any]) -> pd.DataFrame:
-    """Ledger rows keyed by DocNumber (the last written row wins if a key repeats)."""
+    """Ledger rows keyed by DocNumber (the last written row wins if a key repeats); orders
+    settled without an invoice (skipped by policy) have no key and are left out."""
     frame = pd.DataFrame(
         [{"key": r.destination_key, "source_id": r.source_id,
           "source_version": r.source_version, "destination_id": str(r.destination_id),
-          "status": r.status, "synced_at": r.synced_at} for r in rows],
+          "status": r.status, "synced_at": r.synced_at} for r in rows if r.destination_key],
         columns=[*LEDGER_COLUMNS, "synced_at"],
     )
     frame["source_version"] = pd.to_datetime(frame["source_version"], utc=True)

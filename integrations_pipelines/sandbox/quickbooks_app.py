@@ -24,6 +24,7 @@ from integrations_pipelines.sandbox.faults import (
     FaultSettings,
     apply_field_drift,
 )
+from integrations_pipelines.sandbox.quickbooks_edge import IntuitEdge, tid_headers
 from integrations_pipelines.sandbox.quickbooks_errors import (
     QboFault,
     forbidden_body,
@@ -140,11 +141,17 @@ def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
         Route("/v3/company/{realm}/{entity}/{ident}", read, methods=["GET"]),
         *_admin_routes(store),
     ]
+    def storm_answer() -> tuple[int, dict[str, str], bytes]:
+        status, headers, body = throttle_answer()
+        return status, tid_headers(headers), body
+
+    edge = IntuitEdge(Starlette(routes=routes), lambda: int(store.max_concurrent),
+                      throttle_answer, lambda: store.stats.update(["concurrency_refused"]))
     app = FaultMiddleware(
-        Starlette(routes=routes), store.faults,
-        lambda status: (status, {"Content-Type": "application/json;charset=UTF-8"},
+        edge, store.faults,
+        lambda status: (status, tid_headers({"Content-Type": "application/json;charset=UTF-8"}),
                         json.dumps(system_body(store.now_text())).encode()),
-        throttle_answer)
+        storm_answer)
     app.store = store
     return app
 

@@ -9,7 +9,7 @@ names. Pure functions over plain dicts; the store supplies lookups and ids.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -21,20 +21,34 @@ from integrations_pipelines.sandbox.quickbooks_errors import (
     required,
     too_long,
 )
+from integrations_pipelines.sandbox.quickbooks_tax import invoice_tax
 
 CURRENCY_NAMES = {"USD": "United States Dollar", "EUR": "Euro", "GBP": "British Pound Sterling",
                   "CAD": "Canadian Dollar", "AUD": "Australian Dollar", "JPY": "Japanese Yen"}
 CENT = Decimal("0.01")
 
 
+US_TAX_CODES = {"2": "0.08"}  # a US company's sales tax codes (TxnTaxCodeRef) and rates
+UK_TAX_CODES = {"2": "0.20", "3": "0.05", "4": "0", "5": "0"}  # 20% S, 5% R, 0% Z, exempt
+
+
 @dataclass
 class Rules:
-    """The company settings that change validation."""
+    """The company settings that change validation and what QuickBooks computes.
+
+    `country` "US" taxes lines TAX/NON (`automated_sales_tax`: QuickBooks computes the tax at
+    `ast_rate` and ignores what was sent); any other country needs GlobalTaxCalculation and
+    a tax code per line from `tax_codes` (id -> rate, as strings in settings).
+    """
 
     multicurrency: bool = True
     home_currency: str = "USD"
     reject_astral_chars: bool = True
     enforce_unique_docnumber: bool = False
+    country: str = "US"
+    automated_sales_tax: bool = False
+    ast_rate: str = "0.0825"
+    tax_codes: dict[str, str] = field(default_factory=lambda: dict(US_TAX_CODES))
 
 
 def currency_ref(code: str) -> dict[str, str]:
@@ -167,14 +181,19 @@ def build_invoice(body: dict[str, Any], existing: dict[str, Any] | None, rules: 
     merged["TxnDate"] = txn_date
     merged.setdefault("DueDate", txn_date)
     lines, sales, discounts = _lines(merged.get("Line") or [], rules, item)
-    tax = number((merged.get("TxnTaxDetail") or {}).get("TotalTax", 0), "TxnTaxDetail.TotalTax")
-    total = sales - discounts + tax
+    number((merged.get("TxnTaxDetail") or {}).get("TotalTax", 0), "TxnTaxDetail.TotalTax")
+    computed = invoice_tax(
+        merged, [ln for ln in lines if ln["DetailType"] == "SalesItemLineDetail"], sales,
+        discounts, country=rules.country, automated_sales_tax=rules.automated_sales_tax,
+        ast_rate=Decimal(str(rules.ast_rate)),
+        tax_codes={k: Decimal(str(v)) for k, v in rules.tax_codes.items()})
+    total = computed.total
     if total < 0:
         raise business(f"Invoice amount cannot be negative (TotalAmt {total}).", "TotalAmt")
     lines.append({"Amount": out(sales), "DetailType": "SubTotalLineDetail",
                   "SubTotalLineDetail": {}})
     merged["Line"] = lines
-    merged["TxnTaxDetail"] = {**(merged.get("TxnTaxDetail") or {}), "TotalTax": out(tax)}
+    merged["TxnTaxDetail"] = computed.detail
     merged["TotalAmt"] = out(total)
     merged["Balance"] = out(total)
     if cur != rules.home_currency:

@@ -20,6 +20,8 @@ from typing import Any
 
 from integrations_pipelines.sandbox.faults import Faults, FaultSettings
 from integrations_pipelines.sandbox.quickbooks_entities import (
+    UK_TAX_CODES,
+    US_TAX_CODES,
     Rules,
     build_customer,
     build_invoice,
@@ -37,10 +39,12 @@ from integrations_pipelines.sandbox.quickbooks_query import parse_query, run_que
 from integrations_pipelines.sandbox.quickbooks_tokens import TokenAuthority
 from integrations_pipelines.sandbox.shopify_store import atomic_write
 
-SEED_ITEMS = [("1", "Sales"), ("2", "Shipping"), ("3", "Refunds")]
+SEED_ITEMS = [("1", "Sales"), ("2", "Shipping"), ("3", "Refunds"), ("4", "Gift cards outstanding"),
+              ("5", "Duties"), ("6", "Tips"), ("7", "Additional fees")]
 SETTINGS = ("multicurrency", "home_currency", "reject_astral_chars", "enforce_unique_docnumber",
+            "country", "automated_sales_tax", "ast_rate", "tax_codes",
             "max_results_cap", "default_max_results", "per_second", "per_minute",
-            "throttle_retry_after")
+            "max_concurrent", "throttle_retry_after")
 
 
 class QuickBooksStore:
@@ -58,10 +62,15 @@ class QuickBooksStore:
         home_currency: str = "USD",
         reject_astral_chars: bool = True,
         enforce_unique_docnumber: bool = False,
+        country: str = "US",
+        automated_sales_tax: bool = False,
+        ast_rate: str = "0.0825",
+        tax_codes: dict[str, str] | None = None,
         max_results_cap: int = 1000,
         default_max_results: int = 100,
         per_second: int = 10,
         per_minute: int = 500,
+        max_concurrent: int = 10,
         throttle_retry_after: float | None = None,
         access_token_lifetime: int = 3600,
         refresh_token_lifetime: int = 8726400,
@@ -72,8 +81,12 @@ class QuickBooksStore:
     ) -> None:
         self.realm_id = realm_id
         self.faults = faults if isinstance(faults, Faults) else Faults(faults)
+        codes = tax_codes if tax_codes is not None else (
+            dict(US_TAX_CODES) if country == "US" else dict(UK_TAX_CODES))
         self.rules = Rules(multicurrency, home_currency, reject_astral_chars,
-                           enforce_unique_docnumber)
+                           enforce_unique_docnumber, country, automated_sales_tax, ast_rate,
+                           codes)
+        self.max_concurrent = max_concurrent
         self.max_results_cap = max_results_cap
         self.default_max_results = default_max_results
         self.per_second = per_second

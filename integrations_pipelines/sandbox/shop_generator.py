@@ -8,6 +8,7 @@ always yields the same shop; no wall clock is read.
 
 from __future__ import annotations
 
+import copy
 import random
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -243,20 +244,21 @@ def _after_the_fact(rng: random.Random, order: dict[str, Any], plan: set[str],
     ids = order["id"] // 1000
     total = Decimal(order["total_price_set"]["presentment_money"]["amount"])
     if "refund_full" in plan and total > 0:
-        items = [{"line_item_id": li["id"], "quantity": li["quantity"],
-                  "subtotal": li["price_set"]["presentment_money"]["amount"],
-                  "total_tax": "0.00"} for li in order["line_items"]]
-        apply_refund(order, amount=total, at=later(3), refund_id=ids + 500,
-                     transaction_id=ids + 600, note="Customer returned everything",
-                     refund_line_items=items)
-    elif "refund_partial" in plan and total > 0:
-        part = (total * Decimal(str(round(rng.uniform(0.1, 0.6), 2)))).quantize(Decimal("0.01"))
-        first = order["line_items"][0] if order["line_items"] else None
-        items = ([{"line_item_id": first["id"], "quantity": 1,
-                   "subtotal": str(part), "total_tax": "0.00"}] if first else [])
-        apply_refund(order, amount=max(part, Decimal("0.01")), at=later(3), refund_id=ids + 500,
-                     transaction_id=ids + 600, note="Damaged in transit",
-                     refund_line_items=items)
+        apply_refund(order, at=later(3), refund_id=ids + 500, transaction_id=ids + 600,
+                     note="Customer returned everything", shipping=True,
+                     lines=[(li["id"], li["quantity"]) for li in order["line_items"]])
+    elif "refund_partial" in plan and total > 0 and order["line_items"]:
+        first = order["line_items"][0]
+        # One unit back; now and then the merchant pays back less than its value.
+        short = Decimal("0.50") if rng.random() < 0.3 else Decimal(0)
+        at = later(3)
+        value = Decimal(apply_refund(copy.deepcopy(order), at=at, refund_id=0, transaction_id=0,
+                                     lines=[(first["id"], 1)])["transactions"][0]["amount"])
+        if sum(li["quantity"] for li in order["line_items"]) == 1 and not order["shipping_lines"]:
+            short = (value / 2).quantize(Decimal("0.01"))  # the only unit: part of its money
+        apply_refund(order, amount=max(value - short, Decimal("0.01")), at=at,
+                     refund_id=ids + 500, transaction_id=ids + 600, note="Damaged in transit",
+                     lines=[(first["id"], 1)])
     elif "cancelled" in plan:
         apply_cancel(order, at=later(2), reason=rng.choice(["customer", "inventory", "fraud"]),
                      refund_id=ids + 500, transaction_id=ids + 600)

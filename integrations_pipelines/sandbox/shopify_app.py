@@ -13,6 +13,7 @@ import binascii
 import json
 import math
 import re
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,6 +25,7 @@ from starlette.routing import Route
 from integrations_pipelines.sandbox.faults import FaultMiddleware, apply_field_drift
 from integrations_pipelines.sandbox.shopify_orders import parse_time
 from integrations_pipelines.sandbox.shopify_store import LeakyBucket, ShopifyStore
+from integrations_pipelines.sandbox.shopify_versions import served_version
 
 __all__ = ["LeakyBucket", "ShopifyStore", "build_shopify_app"]
 
@@ -74,7 +76,14 @@ def build_shopify_app(store: ShopifyStore) -> FaultMiddleware:
             status = 200
         except ApiError as error:
             payload, extra, status = {"errors": error.errors}, {}, error.status
-        return JSONResponse(payload, status_code=status, headers={**limit_header(used), **extra})
+        version = {"X-Shopify-API-Version": served_version(request.path_params["version"],
+                                                           store.now().date())}
+        reason = store.faults.drift().get("deprecated_reason")
+        if reason:
+            version["X-Shopify-API-Deprecated-Reason"] = str(reason)
+        return JSONResponse(payload, status_code=status,
+                            headers={**limit_header(used), **version, **extra,
+                                     "X-Request-Id": uuid.uuid4().hex})
 
     def list_orders(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
         params = request.query_params

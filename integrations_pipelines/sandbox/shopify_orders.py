@@ -197,6 +197,11 @@ def make_order(
         "total_price_set": money_set(total_s, total_p, shop_currency, pres_cur),
         "current_total_price": fmt(total_s),
         "current_total_price_set": money_set(total_s, total_p, shop_currency, pres_cur),
+        "current_subtotal_price": fmt(subtotal_s),
+        "current_subtotal_price_set": money_set(subtotal_s, subtotal_p, shop_currency,
+                                                pres_cur),
+        "current_total_tax": fmt(tax_s_total),
+        "current_total_tax_set": money_set(tax_s_total, tax_p_total, shop_currency, pres_cur),
         "discount_codes": (
             [{"code": discount[0], "amount": fmt(discount_s), "type": discount[2]}]
             if discount is not None else []
@@ -234,7 +239,7 @@ def shop_rate(order: dict[str, Any]) -> Decimal:
 
 
 def refunded_presentment(order: dict[str, Any]) -> Decimal:
-    """What has been refunded so far, in presentment currency."""
+    """What has been refunded so far, in presentment currency (money, not goods)."""
     return sum(
         (Decimal(t["amount"]) for r in order.get("refunds") or []
          for t in r.get("transactions", []) if t.get("kind") == "refund"),
@@ -242,24 +247,90 @@ def refunded_presentment(order: dict[str, Any]) -> Decimal:
     )
 
 
+def _pres(money_set_: dict[str, Any]) -> Decimal:
+    return Decimal(str(money_set_["presentment_money"]["amount"]))
+
+
+def _refunded_units(order: dict[str, Any]) -> dict[int, int]:
+    taken: dict[int, int] = {}
+    for refund in order.get("refunds") or []:
+        for item in refund.get("refund_line_items") or []:
+            taken[item["line_item_id"]] = taken.get(item["line_item_id"], 0) + item["quantity"]
+    return taken
+
+
+def _unit_value(line: dict[str, Any], quantity: int) -> tuple[Decimal, Decimal]:
+    """Subtotal (after the line's discounts) and tax of `quantity` units of a line, as
+    Shopify prorates them."""
+    alloc = sum((_pres(a["amount_set"]) for a in line.get("discount_allocations") or []),
+                Decimal("0"))
+    net = _pres(line["price_set"]) * line["quantity"] - alloc
+    tax = sum((_pres(t["price_set"]) for t in line.get("tax_lines") or []), Decimal("0"))
+    share = Decimal(quantity) / Decimal(line["quantity"])
+    return money(net * share), money(tax * share)
+
+
 def apply_refund(
     order: dict[str, Any],
     *,
-    amount: Decimal | str,
+    amount: Decimal | str | None = None,
     at: datetime,
     refund_id: int,
     transaction_id: int,
     note: str | None = None,
-    refund_line_items: list[dict[str, Any]] | None = None,
+    lines: list[tuple[int, int]] | None = None,
+    shipping: bool = False,
 ) -> dict[str, Any]:
-    """Record a refund (amount in presentment currency) the way Shopify shows it.
+    """Record a refund the way Shopify shows it: goods taken back, and money paid back.
 
-    Appends the refund with one successful transaction, moves `financial_status` to
-    `partially_refunded` or `refunded`, lowers `current_total_price` and bumps
-    `updated_at`. Returns the refund.
+    `lines` are (line item id, quantity) taken back; with none given, whole units are taken
+    from the last lines until their value covers `amount`. `shipping` takes back what is left
+    of the shipping (a `refund_shipping_lines` entry and, as Shopify still sends it, the
+    `shipping_refund` adjustment). Refund line money is JSON numbers. The money refunded is
+    `amount` when given, else the goods' value; a difference is a `refund_discrepancy`
+    adjustment (goods value minus money refunded), which changes no current total.
+    Shopify's current totals are restated; `financial_status` and `updated_at` move on.
     """
-    value = money(amount)
-    pres_cur = order["presentment_currency"]
+    pres_cur, shop_cur = order["presentment_currency"], order["currency"]
+    rate = shop_rate(order)
+    taken = _refunded_units(order)
+    wanted = money(amount) if amount is not None else None
+    chosen = list(lines or [])
+    if not chosen and wanted is not None:
+        covered = Decimal("0")
+        for line in reversed(order["line_items"]):
+            left = line["quantity"] - taken.get(line["id"], 0)
+            for _ in range(left):
+                if covered >= wanted:
+                    break
+                sub, tax = _unit_value(line, 1)
+                covered += sub + (Decimal("0") if order.get("taxes_included") else tax)
+                chosen.append((line["id"], 1))
+    by_id = {li["id"]: li for li in order["line_items"]}
+    items, goods = [], Decimal("0")
+    for index, (line_id, quantity) in enumerate(chosen):
+        sub, tax = _unit_value(by_id[line_id], quantity)
+        goods += sub + (Decimal("0") if order.get("taxes_included") else tax)
+        items.append({"id": refund_id * 10 + index, "line_item_id": line_id,
+                      "quantity": quantity, "restock_type": "return",
+                      "subtotal": float(sub), "total_tax": float(tax),
+                      "subtotal_set": money_set(money(sub * rate), sub, shop_cur, pres_cur),
+                      "total_tax_set": money_set(money(tax * rate), tax, shop_cur, pres_cur)})
+    shipping_lines, adjustments = [], []
+    if shipping:
+        for ship in order.get("shipping_lines") or []:
+            left = _shipping_left(order, ship)
+            if left:
+                goods += left
+                shipping_lines.append({"id": refund_id * 10 + 7, "shipping_line_id": ship["id"],
+                                       "subtotal_amount_set": money_set(
+                                           money(left * rate), left, shop_cur, pres_cur)})
+                adjustments.append(_adjustment(refund_id, order, "shipping_refund", -left,
+                                               rate))
+    paid_back = wanted if wanted is not None else goods
+    if paid_back != goods:
+        adjustments.append(_adjustment(refund_id, order, "refund_discrepancy",
+                                       goods - paid_back, rate))
     refund = {
         "id": refund_id,
         "admin_graphql_api_id": f"gid://shopify/Refund/{refund_id}",
@@ -267,35 +338,70 @@ def apply_refund(
         "created_at": iso(at),
         "processed_at": iso(at),
         "note": note,
-        "restock": False,
-        "refund_line_items": refund_line_items or [],
+        "restock": bool(items),
+        "refund_line_items": items,
+        "refund_shipping_lines": shipping_lines,
+        "order_adjustments": adjustments,
         "transactions": [{
             "id": transaction_id,
             "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{transaction_id}",
             "order_id": order["id"], "kind": "refund", "gateway": "shopify_payments",
-            "status": "success", "amount": fmt(value), "currency": pres_cur,
+            "status": "success", "amount": fmt(paid_back), "currency": pres_cur,
             "created_at": iso(at), "processed_at": iso(at),
         }],
     }
     order.setdefault("refunds", []).append(refund)
-    _update_current_total(order)
-    total_p = Decimal(order["total_price_set"]["presentment_money"]["amount"])
-    order["financial_status"] = (
-        "refunded" if refunded_presentment(order) >= total_p else "partially_refunded"
-    )
+    restate_current(order)
+    order["financial_status"] = (  # a payment status: money paid back against money paid
+        "refunded" if refunded_presentment(order) >= _pres(order["total_price_set"])
+        else "partially_refunded")
     bump_updated(order, at)
     return refund
 
 
-def _update_current_total(order: dict[str, Any]) -> None:
-    total_p = Decimal(order["total_price_set"]["presentment_money"]["amount"])
-    total_s = Decimal(order["total_price_set"]["shop_money"]["amount"])
-    left_p = total_p - refunded_presentment(order)
-    left_s = total_s - money(refunded_presentment(order) * shop_rate(order))
-    order["current_total_price"] = fmt(left_s)
-    order["current_total_price_set"] = money_set(
-        left_s, left_p, order["currency"], order["presentment_currency"]
-    )
+def _adjustment(refund_id: int, order: dict[str, Any], kind: str, amount: Decimal,
+                rate: Decimal) -> dict[str, Any]:
+    shop_cur, pres_cur = order["currency"], order["presentment_currency"]
+    return {"id": refund_id * 10 + (8 if kind == "shipping_refund" else 9),
+            "order_id": order["id"], "refund_id": refund_id, "kind": kind,
+            "reason": "Shipping refund" if kind == "shipping_refund" else "Refund discrepancy",
+            "amount": fmt(amount), "tax_amount": "0.00",
+            "amount_set": money_set(money(amount * rate), amount, shop_cur, pres_cur),
+            "tax_amount_set": money_set(Decimal("0"), Decimal("0"), shop_cur, pres_cur)}
+
+
+def _shipping_left(order: dict[str, Any], ship: dict[str, Any]) -> Decimal:
+    price = _pres(ship.get("discounted_price_set") or ship["price_set"])
+    back = sum((_pres(r["subtotal_amount_set"]) for refund in order.get("refunds") or []
+                for r in refund.get("refund_shipping_lines") or []
+                if r["shipping_line_id"] == ship["id"]), Decimal("0"))
+    return price - back
+
+
+def restate_current(order: dict[str, Any]) -> None:
+    """Shopify's current totals after refunds: what is left of each line and of shipping."""
+    taken = _refunded_units(order)
+    subtotal, tax = Decimal("0"), Decimal("0")
+    for line in order["line_items"]:
+        left = line["quantity"] - taken.get(line["id"], 0)
+        sub_all, tax_all = _unit_value(line, line["quantity"])
+        sub_back, tax_back = (Decimal("0"), Decimal("0"))
+        for refund in order.get("refunds") or []:
+            for item in refund.get("refund_line_items") or []:
+                if item["line_item_id"] == line["id"]:
+                    sub_back += Decimal(str(item["subtotal"]))
+                    tax_back += Decimal(str(item["total_tax"]))
+        subtotal += sub_all - sub_back if left >= 0 else Decimal("0")
+        tax += tax_all - tax_back
+    shipping = sum((_shipping_left(order, s) for s in order.get("shipping_lines") or []),
+                   Decimal("0"))
+    total = subtotal + shipping + (Decimal("0") if order.get("taxes_included") else tax)
+    rate = shop_rate(order)
+    shop_cur, pres_cur = order["currency"], order["presentment_currency"]
+    for name, value in (("current_total_price", total), ("current_subtotal_price", subtotal),
+                        ("current_total_tax", tax)):
+        order[name] = fmt(money(value * rate))
+        order[f"{name}_set"] = money_set(money(value * rate), value, shop_cur, pres_cur)
 
 
 def apply_cancel(
@@ -314,11 +420,12 @@ def apply_cancel(
     if order.get("financial_status") in ("pending", "authorized", "voided"):
         order["financial_status"] = "voided"
     else:
-        total_p = Decimal(order["total_price_set"]["presentment_money"]["amount"])
-        left = total_p - refunded_presentment(order)
-        if left > 0:
-            apply_refund(order, amount=left, at=at, refund_id=refund_id,
-                         transaction_id=transaction_id, note="Order canceled")
+        taken = _refunded_units(order)
+        left = [(li["id"], li["quantity"] - taken.get(li["id"], 0)) for li in order["line_items"]
+                if li["quantity"] - taken.get(li["id"], 0) > 0]
+        if left or order.get("shipping_lines"):
+            apply_refund(order, at=at, refund_id=refund_id, transaction_id=transaction_id,
+                         note="Order canceled", lines=left, shipping=True)
         order["financial_status"] = "refunded"
     order["cancelled_at"] = iso(at)
     order["cancel_reason"] = reason

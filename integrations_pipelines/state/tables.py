@@ -85,6 +85,9 @@ dead_letters = sa.Table(
     sa.Column("reason_code", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("payload", JSONB, nullable=False),
+    sa.Column("vendor_request_id", sa.Text, nullable=True,
+              comment="the vendor's id of the failed request (intuit_tid): what its support "
+              "asks for"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
     sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from integrations_pipelines.state.payloads import storable
 from integrations_pipelines.state.tables import dead_letters
 
 
@@ -26,6 +27,7 @@ class DeadLetter:
     reason_code: str
     reason: str
     payload: Any
+    vendor_request_id: str | None = None  # e.g. QuickBooks' intuit_tid of a rejected write
 
 
 def record(conn: sa.Connection, letter: DeadLetter) -> None:
@@ -38,7 +40,8 @@ def record(conn: sa.Connection, letter: DeadLetter) -> None:
         stage=letter.stage,
         reason_code=letter.reason_code,
         reason=letter.reason,
-        payload=letter.payload,
+        payload=storable(letter.payload),
+        vendor_request_id=letter.vendor_request_id,
         first_seen_at=now,
         last_seen_at=now,
     )
@@ -50,6 +53,7 @@ def record(conn: sa.Connection, letter: DeadLetter) -> None:
             "reason_code": stmt.excluded.reason_code,
             "reason": stmt.excluded.reason,
             "payload": stmt.excluded.payload,
+            "vendor_request_id": stmt.excluded.vendor_request_id,
             "business_date": stmt.excluded.business_date,
             "attempts": dead_letters.c.attempts + 1,
             "last_seen_at": now,

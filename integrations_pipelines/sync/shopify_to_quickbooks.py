@@ -1,19 +1,23 @@
 """Shopify orders -> QuickBooks invoices, idempotently, committed one order at a time.
 
-For each order version: map it (or dead-letter it); skip it when the ledger already holds
-the same desired state or a newer source version; otherwise find the invoice (ledger, else
-lookup by DocNumber — the external key — so a crash between QuickBooks' create and our
-commit is recovered), then create, update or void it with a `requestid` derived from the
-desired state, and commit the ledger row. Mapping, ledger reads and DocNumber lookups are
-done for the whole window up front; each write commits on its own, so a crash loses at most
-one commit, and that one is recovered by the DocNumber lookup on the re-run.
+For each order version: map it (or dead-letter it, or settle it as skipped by the catalog's
+policy); skip it when the ledger already holds the same desired state or a newer source
+version; otherwise find the invoice (ledger, else lookup by DocNumber — the external key —
+so a crash between QuickBooks' create and our commit is recovered), then create, update or
+void it with a `requestid` derived from the desired state, and commit the ledger row. An
+invoice found by DocNumber that does not carry our `shopify:order:<id>` marker was not
+written by us: it is never overwritten (a `destination_conflict` dead letter naming both
+sides) unless the catalog says `existing_invoices: adopt`. Mapping, ledger reads and
+DocNumber lookups are done for the whole window up front; each write commits on its own, so
+a crash loses at most one commit, and that one is recovered by the DocNumber lookup on the
+re-run.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +25,11 @@ import sqlalchemy as sa
 
 from integrations_pipelines.catalog import Integration
 from integrations_pipelines.mapping.shopify_to_quickbooks import (
+    ORDER_MARKER,
     CustomerDraft,
     InvoiceDraft,
     MappingRejected,
+    MappingSkipped,
     business_date,
     map_order,
 )
@@ -35,6 +41,12 @@ from integrations_pipelines.vendors.shopify.models import Order
 STALE_OBJECT = "5010"
 OBJECT_NOT_FOUND = "610"
 DUPLICATE_NAME = "6240"
+SKIPPED = "skipped"
+Mapper = Callable[[Order, Integration], InvoiceDraft | MappingRejected | MappingSkipped]
+
+
+class DestinationConflict(Exception):
+    """An invoice with our external key that this integration did not write."""
 
 
 @dataclass
@@ -47,8 +59,12 @@ class SyncOutcome:
     unchanged: int = 0
     stale_skipped: int = 0
     dead_lettered: int = 0
+    skipped: int = 0
+    conflicts: int = 0
+    adopted: int = 0
     duplicates_seen: int = 0
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+    skip_reasons: Counter[str] = field(default_factory=Counter)
 
     @property
     def processed(self) -> int:
@@ -59,6 +75,7 @@ class SyncOutcome:
             + self.unchanged
             + self.stale_skipped
             + self.dead_lettered
+            + self.skipped
         )
 
 
@@ -68,12 +85,15 @@ def request_id(*parts: str) -> str:
 
 
 class InvoiceSync:
-    """Syncs orders of one integration into one QuickBooks company."""
+    """Syncs orders of one integration into one QuickBooks company, through the pair's
+    mapping (`mapper`: `map_order` unless a test gives another)."""
 
-    def __init__(self, engine: sa.Engine, qbo: QuickBooksClient, integration: Integration) -> None:
+    def __init__(self, engine: sa.Engine, qbo: QuickBooksClient, integration: Integration,
+                 mapper: Mapper = map_order) -> None:
         self.engine = engine
         self.qbo = qbo
         self.integration = integration
+        self.mapper = mapper
         self._customer_ids: dict[str, str] = {}
 
     def run(
@@ -94,10 +114,8 @@ class InvoiceSync:
         settled: list[str] = []  # already current in QuickBooks: any old dead letter is moot
         advanced: list[tuple[Order, Any]] = []  # newer version, same invoice (e.g. a tag edit)
         planned: list[tuple[Order, dict[str, Any], InvoiceDraft, Any]] = []
-        drafts: list[tuple[Order, dict[str, Any], InvoiceDraft | MappingRejected]] = [
-            (order, raw, map_order(order, self.integration.quickbooks, self.integration.timezone))
-            for order, raw in orders
-        ]
+        skipped: list[tuple[Order, MappingSkipped]] = []
+        drafts = [(order, raw, self.mapper(order, self.integration)) for order, raw in orders]
         with self.engine.connect() as conn:
             entries = ledger.get_many(
                 conn, self.integration.name, [str(order.id) for order, _, _ in drafts]
@@ -105,6 +123,11 @@ class InvoiceSync:
         for order, raw, draft in drafts:
             if isinstance(draft, MappingRejected):
                 self._dead_letter(order, raw, "map", draft.reason_code, draft.reason, outcome)
+                continue
+            if isinstance(draft, MappingSkipped):
+                outcome.skipped += 1
+                outcome.skip_reasons[draft.reason_code] += 1
+                skipped.append((order, draft))
                 continue
             entry = entries.get(draft.source_id)
             if entry is not None and entry.source_version > order.updated_at:
@@ -119,6 +142,15 @@ class InvoiceSync:
                 continue
             planned.append((order, raw, draft, entry))
         with self.engine.begin() as conn:
+            for order, skip in skipped:
+                # Settled by policy: in the ledger, so nothing counts it as lost.
+                ledger.upsert(conn, ledger.LedgerEntry(
+                    integration=self.integration.name, source_id=str(order.id),
+                    business_date=business_date(order, self.integration.timezone),
+                    source_version=order.updated_at, destination_id="",
+                    destination_key="", payload_hash=f"skip:{skip.reason_code}",
+                    status=SKIPPED))
+                dead_letters.resolve(conn, self.integration.name, str(order.id))
             for source_id in settled:
                 dead_letters.resolve(conn, self.integration.name, source_id)
             for order, entry in advanced:
@@ -154,11 +186,17 @@ class InvoiceSync:
         digest = draft.payload_hash()
         try:
             invoice, action = self._write(draft, digest, entry, candidates, outcome)
+        except DestinationConflict as conflict:
+            outcome.conflicts += 1
+            self._dead_letter(order, raw, "write", "destination_conflict", str(conflict),
+                              outcome)
+            return
         except QuickBooksFault as fault:
             if STALE_OBJECT in fault.codes:
                 raise  # concurrent edit twice in a row: let the run fail loudly
             self._dead_letter(
-                order, raw, "write", f"quickbooks_{'_'.join(fault.codes)}", str(fault), outcome
+                order, raw, "write", f"quickbooks_{'_'.join(fault.codes)}", str(fault), outcome,
+                request_id=fault.request_id,
             )
             return
         setattr(outcome, action, getattr(outcome, action) + 1)
@@ -187,7 +225,7 @@ class InvoiceSync:
         outcome: SyncOutcome,
     ) -> tuple[dict[str, Any], str]:
         """Create, update or void the invoice; returns it and what was done."""
-        current = self._find_invoice(entry, candidates, outcome)
+        current = self._find_invoice(entry, candidates, draft, outcome)
         if current is None:
             body = draft.to_qbo(self._customer_id(draft.customer))
             # A re-create after the invoice was deleted in QuickBooks must not be answered
@@ -225,12 +263,16 @@ class InvoiceSync:
         raise AssertionError("unreachable")
 
     def _find_invoice(
-        self, entry: Any, candidates: list[dict[str, Any]], outcome: SyncOutcome
+        self, entry: Any, candidates: list[dict[str, Any]], draft: InvoiceDraft,
+        outcome: SyncOutcome,
     ) -> dict[str, Any] | None:
-        """The invoice for this order: the ledger's, else the oldest with its DocNumber.
+        """The invoice for this order: the ledger's, else the oldest with its DocNumber that
+        carries our marker for this order.
 
         `candidates` are the invoices found by DocNumber (the external key), which is how a
         crash between QuickBooks' create and our ledger commit is recovered on the re-run.
+        One without our marker was written by someone else: a conflict, or adopted when the
+        catalog says so.
         """
         if len(candidates) > 1:
             outcome.duplicates_seen += len(candidates) - 1  # reconciliation reports them
@@ -244,7 +286,25 @@ class InvoiceSync:
                 if not _is_not_found(exc):
                     raise
                 # Deleted in QuickBooks since we wrote it: fall back to the external key.
-        return min(candidates, key=lambda inv: int(inv["Id"])) if candidates else None
+        if not candidates:
+            return None
+        marker = f"{ORDER_MARKER}{draft.source_id}"
+        ours = [inv for inv in candidates if marker in (inv.get("PrivateNote") or "")]
+        if ours:
+            return min(ours, key=lambda inv: int(inv["Id"]))
+        found = min(candidates, key=lambda inv: int(inv["Id"]))
+        if self.integration.quickbooks.existing_invoices == "adopt":
+            outcome.adopted += 1
+            return found
+        customer = (found.get("CustomerRef") or {}).get("name") or "?"
+        raise DestinationConflict(
+            f"QuickBooks already holds invoice {found['Id']} with DocNumber "
+            f"{draft.doc_number} (customer {customer!r}, total {found.get('TotalAmt')} "
+            f"{(found.get('CurrencyRef') or {}).get('value', '')}) that this integration did "
+            f"not write (no {marker} marker); Shopify order {draft.source_id} "
+            f"({draft.customer.display_name}, total {draft.total} {draft.currency}) was not "
+            "written over it. Renumber or delete the other invoice, or set the catalog's "
+            "quickbooks.existing_invoices to adopt, then replay this dead letter.")
 
     def _customer_id(self, customer: CustomerDraft) -> str:
         """Find the customer by its stable tag, or create it."""
@@ -277,6 +337,7 @@ class InvoiceSync:
         code: str,
         reason: str,
         outcome: SyncOutcome,
+        request_id: str | None = None,
     ) -> None:
         with self.engine.begin() as conn:
             dead_letters.record(
@@ -289,6 +350,7 @@ class InvoiceSync:
                     reason_code=code,
                     reason=reason,
                     payload=raw,
+                    vendor_request_id=request_id,
                 ),
             )
         outcome.dead_lettered += 1

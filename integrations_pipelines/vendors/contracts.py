@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pydantic
 import sqlalchemy as sa
@@ -33,6 +34,25 @@ VIOLATION = "violation"
 UNKNOWN_FIELD = "unknown_field"
 MAX_DETAIL = 1000
 MAX_PATHS_NAMED = 5
+
+
+@dataclass(frozen=True)
+class Screened(Generic[M]):
+    """One payload after validation: the instance, or why it is not one."""
+
+    payload: Any
+    instance: M | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class _Broken:
+    """One field path that broke the contract: first detail and payload, count, row id."""
+
+    detail: str
+    sample: Any
+    count: int
+    row: int | None
 
 
 def field_path(loc: Sequence[str | int]) -> str:
@@ -95,28 +115,48 @@ class ContractGuard:
 
     def validate_many(self, model: type[M], payloads: Sequence[Any], *, vendor: str,
                       endpoint: str) -> list[M]:
-        """A page of payloads as `model`.
+        """A page of payloads as `model`; raises ContractViolation if any does not fit.
 
         The whole page is checked before anything is raised, so the failure says how many
         records broke the contract and on which fields (a changed type hits all of them, a
-        single odd record one).
+        single odd record one). For answers whose records stand alone (a page of orders),
+        `screen_many` keeps the valid ones instead.
         """
-        valid: list[M] = []
+        screened, broken = self._screen(model, payloads, vendor=vendor, endpoint=endpoint)
+        if broken:
+            invalid = sum(1 for s in screened if s.instance is None)
+            raise self._violation(model.__name__, broken, invalid, len(payloads),
+                                  vendor=vendor, endpoint=endpoint)
+        return [s.instance for s in screened if s.instance is not None]
+
+    def screen_many(self, model: type[M], payloads: Sequence[Any], *, vendor: str,
+                    endpoint: str) -> list[Screened[M]]:
+        """Each payload validated on its own: one bad record never blocks the others.
+
+        Violations and drift are recorded exactly as `validate_many` records them; nothing is
+        raised, and each result carries either the instance or the validation error, for the
+        caller to dead-letter.
+        """
+        return self._screen(model, payloads, vendor=vendor, endpoint=endpoint)[0]
+
+    def _screen(self, model: type[M], payloads: Sequence[Any], *, vendor: str,
+                endpoint: str) -> tuple[list[Screened[M]], dict[str, _Broken]]:
+        screened: list[Screened[M]] = []
         broken: dict[str, tuple[str, Any, int]] = {}  # path -> (detail, first payload, count)
-        invalid = 0
         drift: dict[str, tuple[str, Any, int]] = {}
         for payload in payloads:
             try:
                 instance = model.model_validate(payload)
             except pydantic.ValidationError as exc:
-                invalid += 1
-                for path, detail in {field_path(e["loc"]): _detail(e)
-                                     for e in exc.errors()}.items():
+                details = {field_path(e["loc"]): _detail(e) for e in exc.errors()}
+                screened.append(Screened(payload, None, "; ".join(
+                    f"{model.__name__}.{path}: {detail}" for path, detail in details.items())))
+                for path, detail in details.items():
                     first = broken.get(path)
                     broken[path] = (detail, payload, 1) if first is None else (
                         first[0], first[1], first[2] + 1)
                 continue
-            valid.append(instance)
+            screened.append(Screened(payload, instance, None))
             for path, json_type in unknown_fields(instance).items():
                 seen = drift.get(path)
                 drift[path] = (f"field not in the {model.__name__} model (value: {json_type})",
@@ -124,36 +164,32 @@ class ContractGuard:
         for path, (detail, sample, count) in drift.items():
             self.drift[f"{model.__name__}.{path}"] += count
             self._record(UNKNOWN_FIELD, vendor, model.__name__, path, detail, sample, count)
-        if broken:
-            rows = {path: self._record(VIOLATION, vendor, model.__name__, path, detail, sample,
-                                       count)
-                    for path, (detail, sample, count) in broken.items()}
-            for path, (_, _, count) in broken.items():
-                self.violations[f"{model.__name__}.{path}"] += count
-            raise self._violation(model.__name__, rows, broken, invalid, len(payloads),
-                                  vendor=vendor, endpoint=endpoint)
-        return valid
+        recorded: dict[str, _Broken] = {}
+        for path, (detail, sample, count) in broken.items():
+            self.violations[f"{model.__name__}.{path}"] += count
+            row = self._record(VIOLATION, vendor, model.__name__, path, detail, sample, count)
+            recorded[path] = _Broken(detail, sample, count, row)
+        return screened, recorded
 
     def violation(self, model: str, path: str, detail: str, payload: Any, *, vendor: str,
                   endpoint: str) -> ContractViolation:
         """Record a broken envelope (e.g. no `orders` list) and return the error to raise."""
         row = self._record(VIOLATION, vendor, model, path, detail, payload, 1)
         self.violations[f"{model}.{path}"] += 1
-        return self._violation(model, {path: row}, {path: (detail, payload, 1)}, 1, 1,
+        return self._violation(model, {path: _Broken(detail, payload, 1, row)}, 1, 1,
                                vendor=vendor, endpoint=endpoint)
 
-    def _violation(self, model: str, rows: dict[str, int | None],
-                   broken: dict[str, tuple[str, Any, int]], invalid: int, total: int, *,
+    def _violation(self, model: str, broken: dict[str, _Broken], invalid: int, total: int, *,
                    vendor: str, endpoint: str) -> ContractViolation:
-        named = sorted(broken, key=lambda p: -broken[p][2])[:MAX_PATHS_NAMED]
-        fields = "; ".join(f"{model}.{p} ({broken[p][0]})" for p in named)
+        named = sorted(broken, key=lambda p: -broken[p].count)[:MAX_PATHS_NAMED]
+        fields = "; ".join(f"{model}.{p} ({broken[p].detail})" for p in named)
         more = f" and {len(broken) - len(named)} more fields" if len(broken) > len(named) else ""
-        ids = [rows[p] for p in named if rows.get(p) is not None]
+        ids = [broken[p].row for p in named if broken[p].row is not None]
         where = (f"payload captured in contract_observations id {', '.join(map(str, ids))}"
                  if ids else "payload not recorded (no integration store)")
         message = (f"{model} does not match its contract: {fields}{more}; {invalid} of {total} "
                    f"records affected; {where}")
-        first = broken[named[0]][1]
+        first = broken[named[0]].sample
         return ContractViolation(message, payload=self.redactor.redact_value(first),
                                  vendor=vendor, endpoint=endpoint)
 

@@ -25,17 +25,22 @@ class VendorError(Exception):
         endpoint: str,
         status: int | None = None,
         body: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.vendor = vendor
         self.endpoint = endpoint
         self.status = status
         self.body = (body or "")[:MAX_BODY_CHARS]
+        # The vendor's id of the failed request (QuickBooks `intuit_tid`, Stripe
+        # `Request-Id`): what the vendor's support asks for first.
+        self.request_id = request_id
 
     def __str__(self) -> str:
         where = f"{self.vendor} {self.endpoint}"
         status = f" HTTP {self.status}" if self.status is not None else ""
-        return f"{where}{status}: {self.args[0]}"
+        ident = f" [request id {self.request_id}]" if self.request_id else ""
+        return f"{where}{status}: {self.args[0]}{ident}"
 
 
 class TransientVendorError(VendorError):

@@ -10,6 +10,7 @@ Permanent failures are raised at once as typed errors (see `errors.py`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from integrations_pipelines.vendors.metrics import HttpMetrics
 
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MIN_RETRY_WAIT_S = 0.25
+log = logging.getLogger(__name__)
 
 
 class Pacer(Protocol):
@@ -91,7 +93,8 @@ class VendorHttpClient:
     once. `pacers` run in order before every attempt (the vendor's header signals, the
     account's shared budget) and see every answer. `idempotent=False` requests (POSTs
     without a vendor idempotency key) are never retried after the request may have reached
-    the vendor.
+    the vendor. `request_id_header` names the header carrying the vendor's id of a request
+    (QuickBooks `intuit_tid`); a failure keeps it and logs it.
     """
 
     def __init__(
@@ -112,8 +115,10 @@ class VendorHttpClient:
         error_parser: Callable[[httpx.Response, dict[str, Any]], VendorError | None]
         | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        request_id_header: str | None = None,
     ) -> None:
         self.vendor = vendor
+        self._request_id_header = request_id_header
         self.metrics = metrics or HttpMetrics()
         self._auth_headers = auth_headers
         self._on_unauthorized = on_unauthorized
@@ -184,7 +189,8 @@ class VendorHttpClient:
             attempts = retrying.statistics.get("attempt_number", 1)
             raise RetriesExhaustedError(
                 f"{exc.args[0]} (gave up after {attempts} attempts)", vendor=exc.vendor,
-                endpoint=exc.endpoint, status=exc.status, body=exc.body) from exc
+                endpoint=exc.endpoint, status=exc.status, body=exc.body,
+                request_id=exc.request_id) from exc
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _wait(self, state: RetryCallState) -> float:
@@ -239,7 +245,9 @@ class VendorHttpClient:
     def _classify(self, response: httpx.Response, endpoint: str) -> VendorError:
         status = response.status_code
         body = response.text
-        kw = {"vendor": self.vendor, "endpoint": endpoint, "status": status, "body": body}
+        kw = {"vendor": self.vendor, "endpoint": endpoint, "status": status, "body": body,
+              "request_id": (response.headers.get(self._request_id_header)
+                             if self._request_id_header else None)}
         if status == 429:
             return RateLimitedError(
                 "rate limited", retry_after=parse_retry_after(response.headers.get("Retry-After")),
@@ -258,6 +266,8 @@ class VendorHttpClient:
     def _record_failure(self, endpoint: str, status: int | None, err: VendorError,
                         latency_ms: float) -> None:
         retried = isinstance(err, TransientVendorError)
+        log.log(logging.INFO if retried else logging.WARNING, "%s (%s)", err,
+                "will retry" if retried else "not retried")
         self.metrics.record(
             endpoint, status, latency_ms,
             outcome="rate_limited" if status == 429 else ("retried" if retried else "failed"),

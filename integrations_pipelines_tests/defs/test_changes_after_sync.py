@@ -52,8 +52,10 @@ def test_refund_cancel_edit_and_stale_version(database_url, engine, dagster_inst
 
     after = {oid: _invoice(books, doc) for oid, doc in docs.items()}
     assert {i["Id"] for i in after.values()} == {i["Id"] for i in before.values()}
-    assert Decimal(str(after[refunded["id"]]["TotalAmt"])) == (
-        Decimal(str(before[refunded["id"]]["TotalAmt"])) - Decimal("5.00"))
+    # Shopify's own statement of the order after the refund is what the books now say.
+    now = shop.get_order(refunded["id"])["current_total_price_set"]["presentment_money"]
+    assert Decimal(str(after[refunded["id"]]["TotalAmt"])) == Decimal(now["amount"]) < (
+        Decimal(str(before[refunded["id"]]["TotalAmt"])))
     assert after[cancelled["id"]]["PrivateNote"].startswith("Voided")
     assert Decimal(str(after[cancelled["id"]]["TotalAmt"])) == 0
     assert after[edited["id"]]["BillEmail"]["Address"] == "new.address@example.com"

@@ -9,18 +9,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integrations_pipelines.catalog import QuickBooksItems
+from integrations_pipelines.catalog import integration
 from integrations_pipelines.mapping.shopify_to_quickbooks import (
     DISPLAY_NAME_MAX,
     InvoiceDraft,
     MappingRejected,
+    MappingSkipped,
     map_order,
 )
 from integrations_pipelines.sandbox.shop_generator import LineSpec, generate_shop, make_order
 from integrations_pipelines.sandbox.shopify_orders import apply_cancel, apply_refund
 from integrations_pipelines.vendors.shopify.models import Order
 
-ITEMS = QuickBooksItems(sales_item_id="1", shipping_item_id="2", refund_item_id="3")
+INTEGRATION = integration("shopify_to_quickbooks")
+UK = INTEGRATION.model_copy(update={"quickbooks": INTEGRATION.quickbooks.model_copy(update={
+    "country": "GB", "tax_codes": {"0.2": "2", "0.05": "3"}, "untaxed_tax_code_id": "4",
+    "sales_tax_code_id": None})})
 CREATED = datetime(2026, 11, 3, 23, 30, tzinfo=UTC)
 
 
@@ -33,8 +37,12 @@ def order(**kw) -> dict:
     return make_order(**{**defaults, **kw})
 
 
-def draft(raw: dict, tz: str = "UTC") -> InvoiceDraft:
-    result = map_order(Order.model_validate(raw), ITEMS, tz)
+def current_total(raw: dict) -> Decimal:
+    return Decimal(raw["current_total_price_set"]["presentment_money"]["amount"])
+
+
+def draft(raw: dict, tz: str = "UTC", where=INTEGRATION) -> InvoiceDraft:
+    result = map_order(Order.model_validate(raw), where.model_copy(update={"timezone": tz}))
     assert isinstance(result, InvoiceDraft), result
     return result
 
@@ -43,10 +51,11 @@ def test_plain_order_becomes_invoice_with_exact_lines_and_totals():
     raw = order(shipping="7.50", tax_rate="0.08", discount=("TEN", "10", "percentage"))
     d = draft(raw)
     assert d.doc_number == "S1042" and d.txn_date == date(2026, 11, 3)
-    assert [(ln.item_id, ln.qty, ln.unit_price) for ln in d.lines] == [
-        ("1", 2, Decimal("14.00")), ("2", 1, Decimal("7.50"))]
-    assert d.discount == Decimal("2.80")
+    # Lines are booked at their value after discounts: 2 x 14.00 - 2.80.
+    assert [(ln.item_id, ln.qty, ln.amount, ln.tax_code) for ln in d.lines] == [
+        ("1", 2, Decimal("25.20"), "TAX"), ("2", 1, Decimal("7.50"), "NON")]
     assert d.tax == Decimal(raw["total_tax_set"]["presentment_money"]["amount"])
+    assert d.to_qbo("9")["TxnTaxDetail"]["TxnTaxCodeRef"] == {"value": "2"}
     assert d.total == Decimal(raw["total_price"])
     assert d.customer.display_name == "Ava Smith [shopify:7001:USD]"
     assert d.email == "ava@example.com" and not d.voided
@@ -70,7 +79,6 @@ def test_emoji_and_other_astral_characters_are_removed_from_names_and_lines():
                     lines=[LineSpec("Tote 🚀 bag", Decimal("9.50"))]))
     assert d.customer.display_name == "Mia Chen [shopify:2:USD]"
     assert d.lines[0].description == "Tote bag"
-    assert "text_normalized" in d.notes
     assert all(ord(ch) <= 0xFFFF for ch in d.customer.display_name + d.lines[0].description)
 
 
@@ -109,26 +117,71 @@ def test_multi_currency_invoice_is_in_presentment_currency_with_exchange_rate():
 
 def test_discount_larger_than_the_lines_is_rejected_with_a_reason():
     result = map_order(Order.model_validate(order(discount=("BIG", "50.00", "fixed_amount"))),
-                       ITEMS)
+                       INTEGRATION)
     assert isinstance(result, MappingRejected)
     assert result.reason_code == "discount_exceeds_total" and "28.00" in result.reason
 
 
 def test_order_without_lines_is_rejected():
-    result = map_order(Order.model_validate(order(lines=[])), ITEMS)
+    result = map_order(Order.model_validate(order(lines=[])), INTEGRATION)
     assert result == MappingRejected("no_line_items", "the order has no line items to invoice")
 
 
-def test_refunds_become_negative_refund_lines():
-    raw = order(tax_rate="0.08")
-    apply_refund(raw, amount="10.00", at=datetime(2026, 11, 4, tzinfo=UTC), refund_id=1,
-                 transaction_id=11)
-    apply_refund(raw, amount="5.24", at=datetime(2026, 11, 5, tzinfo=UTC), refund_id=2,
-                 transaction_id=12)
+def test_refunded_goods_and_shipping_leave_the_invoice_at_shopifys_current_total():
+    raw = order(tax_rate="0.08", shipping="7.50",
+                lines=[LineSpec("Mug", Decimal("14.00"), 3), LineSpec("Tote", Decimal("9.50"))])
+    mug = raw["line_items"][0]["id"]
+    apply_refund(raw, at=datetime(2026, 11, 4, tzinfo=UTC), refund_id=1, transaction_id=11,
+                 lines=[(mug, 2)], amount="20.00")  # paid back less than the goods: discrepancy
+    apply_refund(raw, at=datetime(2026, 11, 5, tzinfo=UTC), refund_id=2, transaction_id=12,
+                 shipping=True)
+    item = raw["refunds"][0]["refund_line_items"][0]
+    assert isinstance(item["subtotal"], float) and isinstance(item["total_tax"], float)
     d = draft(raw)
-    refunds = [ln for ln in d.lines if ln.item_id == "3"]
-    assert [ln.amount for ln in refunds] == [Decimal("-10.00"), Decimal("-5.24")]
-    assert d.total == Decimal(raw["total_price"]) - Decimal("15.24")
+    assert [(ln.qty, ln.amount) for ln in d.lines] == [(1, Decimal("14.00")),
+                                                       (1, Decimal("9.50"))]
+    assert d.total == current_total(raw) == Decimal("23.50") + d.tax
+    assert d.tax == Decimal(raw["current_total_tax_set"]["presentment_money"]["amount"])
+
+
+def test_tax_inclusive_shop_is_not_charged_the_tax_twice():
+    raw = order(lines=[LineSpec("Linen Apron", Decimal("65.00"))])
+    vat = {"title": "VAT", "price": "10.83", "rate": 0.2,
+           "price_set": {"shop_money": {"amount": "10.83", "currency_code": "USD"},
+                         "presentment_money": {"amount": "10.83", "currency_code": "USD"}}}
+    raw["line_items"][0]["tax_lines"] = [vat]
+    raw["taxes_included"] = True
+    for name in ("total_tax", "current_total_tax"):
+        raw[name] = "10.83"
+        raw[f"{name}_set"] = vat["price_set"]
+    us = draft(raw)  # a US company has no inclusive lines: net line, tax on top
+    assert us.total == Decimal("65.00") and us.lines[0].amount == Decimal("54.17")
+    uk = draft(raw, where=UK)
+    body = uk.to_qbo("9")
+    assert uk.total == Decimal("65.00") and body["GlobalTaxCalculation"] == "TaxInclusive"
+    assert body["Line"][0]["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "2"}
+    assert body["TxnTaxDetail"]["TaxLine"][0]["Amount"] == 10.83
+
+
+def test_a_tax_rate_the_company_has_no_code_for_is_a_dead_letter_not_a_guess():
+    result = map_order(Order.model_validate(order(tax_rate="0.08")), UK)
+    assert isinstance(result, MappingRejected) and result.reason_code == "unmapped_tax_rate"
+
+
+def test_test_orders_are_skipped_and_gift_cards_go_to_the_liability_item():
+    raw = order(lines=[LineSpec("Gift card", Decimal("25.00")), LineSpec("Mug", Decimal("14"))])
+    raw["line_items"][0]["gift_card"] = True
+    d = draft(raw)
+    assert [ln.item_id for ln in d.lines] == [INTEGRATION.quickbooks.gift_card_item_id, "1"]
+    raw["test"] = True
+    assert map_order(Order.model_validate(raw), INTEGRATION) == MappingSkipped("test_order")
+
+
+def test_an_order_whose_lines_do_not_add_up_to_shopifys_total_is_rejected():
+    raw = order()
+    raw["current_total_price_set"]["presentment_money"]["amount"] = "30.00"
+    result = map_order(Order.model_validate(raw), INTEGRATION)
+    assert isinstance(result, MappingRejected) and result.reason_code == "totals_disagree"
 
 
 def test_cancellation_voids_the_invoice():
@@ -147,16 +200,18 @@ def test_payload_hash_changes_with_content_not_with_object_identity():
 @given(seed=st.integers(min_value=0, max_value=10**6))
 def test_every_generated_order_maps_to_its_shopify_total_or_a_known_rejection(seed):
     for raw in generate_shop(seed, date(2026, 11, 1), 1, 40):
-        result = map_order(Order.model_validate(raw), ITEMS)
+        result = map_order(Order.model_validate(raw), INTEGRATION)
         if isinstance(result, MappingRejected):
             assert result.reason_code in {"no_line_items", "discount_exceeds_total"}
             continue
-        refunded = sum((Decimal(t["amount"]) for r in raw["refunds"] for t in r["transactions"]
-                        if t["kind"] == "refund"), Decimal("0"))
-        expected = Decimal(raw["total_price_set"]["presentment_money"]["amount"]) - refunded
-        assert result.total == expected, raw["name"]
-        for line in result.lines:
-            assert line.amount == (line.qty * line.unit_price).quantize(Decimal("0.01"))
+        assert isinstance(result, InvoiceDraft)
+        expected = Decimal(0) if raw["cancelled_at"] else current_total(raw)
+        assert (Decimal(0) if result.voided else result.total) == expected, raw["name"]
+        for line in result.to_qbo("1")["Line"]:
+            detail = line.get("SalesItemLineDetail") or {}
+            if "Qty" in detail:
+                product = Decimal(str(detail["Qty"])) * Decimal(str(detail["UnitPrice"]))
+                assert product.quantize(Decimal("0.01")) == Decimal(str(line["Amount"]))
 
 
 @pytest.mark.parametrize("bad", [12.0, {"amount": "12.00", "currency_code": "USD"}])

@@ -166,7 +166,9 @@ def diagnose(
             out[key] = ("update_not_synced", text)
         else:
             tag = tags.get(str(key))
-            if tag is not None:
+            if reason is not None:  # e.g. destination_conflict: someone else's invoice
+                out[key] = ("dead_lettered", f"dead-lettered: {reason}")
+            elif tag is not None:
                 label = f"edge case: {tag}" + (f" ({what[tag]})" if tag in what else "")
                 out[key] = ("edge_case", label)
             else:

@@ -31,7 +31,7 @@ def invoice_body(customer_id: str, **extra: Any) -> dict[str, Any]:
             {"Amount": 5, "DetailType": "DiscountLineDetail",
              "DiscountLineDetail": {"PercentBased": False}},
         ],
-        "TxnTaxDetail": {"TotalTax": 2.1},
+        "TxnTaxDetail": {"TotalTax": 2.1, "TxnTaxCodeRef": {"value": "2"}},
         **extra,
     }
 

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import QuickBooksItems, integration
+from integrations_pipelines.catalog import integration
 from integrations_pipelines.cli import main
 from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
 from integrations_pipelines.state.tables import dead_letters as letters_table
@@ -33,8 +33,8 @@ from integrations_pipelines_tests.support import (
 
 DAY = date(2026, 11, 2)
 INTEGRATION = integration("shopify_to_quickbooks")
-MISCONFIGURED = INTEGRATION.model_copy(update={"quickbooks": QuickBooksItems(
-    sales_item_id="99", shipping_item_id="2", refund_item_id="3")})
+MISCONFIGURED = INTEGRATION.model_copy(update={"quickbooks": INTEGRATION.quickbooks.model_copy(
+    update={"sales_item_id": "99"})})
 REJECTED = "quickbooks_2500"  # Invalid Reference Id: item 99 does not exist
 
 

@@ -9,7 +9,6 @@
 from typing import Any
 
 import dagster as dg
-import pydantic
 
 from integrations_pipelines.catalog import integration
 from integrations_pipelines.defs.failures import vendor_failures
@@ -20,9 +19,8 @@ from integrations_pipelines.defs.resources import (
     ShopifyResource,
 )
 from integrations_pipelines.defs.shopify_to_quickbooks import checks, reconciliation
-from integrations_pipelines.mapping.shopify_to_quickbooks import business_date
 from integrations_pipelines.state import raw
-from integrations_pipelines.sync import dead_letters
+from integrations_pipelines.sync import extraction
 from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.quickbooks.client import quote
@@ -62,7 +60,7 @@ def http_metadata(metrics: HttpMetrics) -> dict[str, Any]:
     description=f"Shopify orders created on the partition's day (all statuses), validated "
     f"against the project's Order model and stored in `raw_shopify_orders`. "
     f"Integration: {CATALOG.description}",
-    check_specs=[checks.CONTRACT_SPEC],
+    check_specs=[checks.CONTRACT_SPEC, checks.API_VERSION_SPEC],
     **COMMON,
 )
 def shopify_orders(context: dg.AssetExecutionContext, store: IntegrationStore,
@@ -70,44 +68,26 @@ def shopify_orders(context: dg.AssetExecutionContext, store: IntegrationStore,
     window = run_window(context)
     engine = store.engine()
     metrics = HttpMetrics()
-    client = shopify.client(metrics, store, context.run_id)
-    rows, invalid, extracted = [], 0, 0
+    client = shopify.client(metrics, store, context.run_id, CATALOG.shopify.api_version)
     with vendor_failures(f"extracting Shopify orders {window.label}"), client.http:
-        for payload in client.iter_orders(created_at_min=window.start,
-                                          created_at_max=window.end):
-            extracted += 1
-            try:
-                order = Order.model_validate(payload)
-            except pydantic.ValidationError as exc:
-                invalid += 1
-                with engine.begin() as conn:
-                    dead_letters.record(conn, dead_letters.DeadLetter(
-                        integration=NAME, source_id=str(payload.get("id")),
-                        business_date=window.first_day, stage="validate",
-                        reason_code="contract_violation",
-                        reason=f"order does not match the Order model: {exc}"[:4000],
-                        payload=payload,
-                    ))
-                continue
-            rows.append({
-                "order_id": order.id, "business_date": business_date(order, CATALOG.timezone),
-                "created_at": order.created_at, "updated_at": order.updated_at,
-                "payload": payload,
-            })
-    with engine.begin() as conn:
-        raw.replace_shopify_orders(conn, window.first_day, window.end_day, rows, context.run_id)
-    context.log.info(f"{extracted} orders extracted for {window.label}, {invalid} invalid")
+        outcome = extraction.store_orders(
+            engine, CATALOG, window.first_day, window.end_day,
+            client.iter_orders(created_at_min=window.start, created_at_max=window.end),
+            context.run_id)
+    context.log.info(f"{outcome.extracted} orders extracted for {window.label}, "
+                     f"{outcome.dead_lettered} dead-lettered")
     with engine.connect() as conn:
         contract = checks.contract_check(conn, NAME, window)
     return dg.MaterializeResult(
         metadata={
-            "orders_extracted": extracted,
-            "orders_valid": len(rows),
-            "orders_dead_lettered": invalid,
+            "orders_extracted": outcome.extracted,
+            "orders_valid": outcome.stored,
+            "orders_dead_lettered": outcome.dead_lettered,
+            "orders_unstorable": outcome.unstorable,
             "window": window.label,
             **http_metadata(metrics),
         },
-        check_results=[contract],
+        check_results=[contract, checks.api_version_check(client, ORDERS_KEY)],
     )
 
 
@@ -120,7 +100,7 @@ def shopify_orders(context: dg.AssetExecutionContext, store: IntegrationStore,
     description="Creates, updates or voids one QuickBooks invoice per Shopify order, "
     "idempotently (ledger, requestid, lookup by DocNumber); unmappable orders are "
     "dead-lettered with their reason.",
-    check_specs=[checks.ACCOUNTED_SPEC],
+    check_specs=[checks.ACCOUNTED_SPEC, checks.CONFLICT_SPEC],
     **COMMON,
 )
 def invoice_sync(context: dg.AssetExecutionContext, store: IntegrationStore,
@@ -136,6 +116,7 @@ def invoice_sync(context: dg.AssetExecutionContext, store: IntegrationStore,
         outcome = sync.run((Order.model_validate(r.payload), r.payload) for r in rows)
     with engine.connect() as conn:
         accounted = checks.accounted_check(conn, NAME, window)
+        conflicts = checks.conflict_check(conn, NAME, window)
     return dg.MaterializeResult(
         metadata={
             "orders_in_window": len(rows),
@@ -145,12 +126,16 @@ def invoice_sync(context: dg.AssetExecutionContext, store: IntegrationStore,
             "invoices_unchanged": outcome.unchanged,
             "stale_versions_skipped": outcome.stale_skipped,
             "orders_dead_lettered": outcome.dead_lettered,
+            "orders_skipped_by_policy": outcome.skipped,
+            "destination_conflicts": outcome.conflicts,
+            "invoices_adopted": outcome.adopted,
             "duplicates_seen": outcome.duplicates_seen,
             "dead_letter_reasons": dg.MetadataValue.json(dict(outcome.dead_letter_reasons)),
+            "skip_reasons": dg.MetadataValue.json(dict(outcome.skip_reasons)),
             "token_refreshes": client.tokens.refreshes if client.tokens else 0,
             **http_metadata(metrics),
         },
-        check_results=[accounted],
+        check_results=[accounted, conflicts],
     )
 
 

@@ -37,7 +37,8 @@ PARTITIONS_SEARCHED = 31
 RECONCILED_SPEC = dg.AssetCheckSpec(
     CHECK_NAME, asset=INVOICES, blocking=True,
     description="Every order of the window has exactly one invoice in QuickBooks that says "
-    "what the order says now (currency, total, tax, discount, customer, voided): counts of "
+    "what Shopify says the order is worth now (currency, current total and tax, customer, "
+    "cancelled), as QuickBooks computes it (TotalAmt, TotalTax): counts of "
     "missing, extra, wrong_values, stale and duplicate invoices with their likely causes. "
     "Dead-lettered orders without an invoice are accounted for, not missing. Repair with "
     "shopify_to_quickbooks_repair_job.",

@@ -24,6 +24,7 @@ from integrations_pipelines.vendors.quickbooks.models import ENTITY_MODELS
 
 MAX_REQUEST_ID = 50
 QUERY_PAGE_SIZE = 1000
+INTUIT_TID = "intuit_tid"  # on every answer; Intuit support asks for it
 MIN_PAGE_CAP = 2  # no vendor caps a page below 2 rows: 1-row lookups need no confirmation
 
 
@@ -64,7 +65,8 @@ def connect(settings: QuickBooksSettings, engine: sa.Engine, *,
     no rate-limit headers: its published per-realm limits are kept by `budget` (the
     realm's `SharedRequestBudget`), which the token endpoint does not count against."""
     metrics = metrics or HttpMetrics()
-    token_http = VendorHttpClient("quickbooks", settings.token_url, metrics=metrics, **http_kw)
+    token_http = VendorHttpClient("quickbooks", settings.token_url, metrics=metrics,
+                                  request_id_header=INTUIT_TID, **http_kw)
     tokens = TokenManager(
         engine,
         OAuthApp(f"quickbooks:{settings.realm_id}", settings.token_url, settings.client_id,
@@ -87,7 +89,7 @@ def connect(settings: QuickBooksSettings, engine: sa.Engine, *,
         on_unauthorized=refresh_after_401,
         default_headers={"Accept": "application/json"},
         metrics=metrics, error_parser=parse_fault, pacers=[budget] if budget else [],
-        **http_kw,
+        request_id_header=INTUIT_TID, **http_kw,
     )
     contracts = contracts or ContractGuard(engine)
     contracts.redactor.register(settings.client_secret, settings.bootstrap_refresh_token)

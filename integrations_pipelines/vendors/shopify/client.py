@@ -1,22 +1,31 @@
-"""Shopify Admin REST client: orders by window, walked through `Link` cursor pagination."""
+"""Shopify Admin REST client: orders by window, walked through `Link` cursor pagination.
+
+Shopify serves a retired API version silently as the oldest supported one and says so only
+in `X-Shopify-API-Version`; a deprecated call carries `X-Shopify-API-Deprecated-Reason`.
+The client records both on every answer (`served_versions`, `deprecations`) so a check can
+warn before the configured version is retired.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import sqlalchemy as sa
 
 from integrations_pipelines.vendors.budget import RateLimit, SharedRequestBudget
-from integrations_pipelines.vendors.contracts import ContractGuard
+from integrations_pipelines.vendors.contracts import ContractGuard, Screened
 from integrations_pipelines.vendors.http import Pacer, VendorHttpClient
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.shopify.models import Order, OrderCount
 from integrations_pipelines.vendors.shopify.pacing import ShopifyBucketPacer
 
 MAX_PAGE_SIZE = 250
+DEFAULT_API_VERSION = "2026-10"
 
 
 def shop_budget(engine: sa.Engine, base_url: str, bucket_size: int = 40,
@@ -39,31 +48,47 @@ def make_http_client(base_url: str, access_token: str, *, metrics: HttpMetrics |
         default_headers={"Accept": "application/json"},
         pacers=[ShopifyBucketPacer(leak_per_s=leak_per_second), *([budget] if budget else [])],
         metrics=metrics,
+        request_id_header="X-Request-Id",
         **kw,
     )
 
 
 class ShopifyClient:
-    """Reads orders of one shop. Every page is validated against our `Order` model first
-    (`contracts`: a violation is recorded and raised, new fields recorded as drift); the
-    orders are then returned as the raw dicts Shopify sent, which is what the raw tables
-    keep."""
+    """Reads orders of one shop. Every order is validated on its own against our `Order`
+    model (`contracts`: a violation is recorded, new fields recorded as drift) and returned
+    with the raw dict Shopify sent, which is what the raw tables keep; an order that does
+    not fit comes back with its error instead, so one bad order never blocks the others."""
 
-    def __init__(self, http: VendorHttpClient, api_version: str = "2025-07",
+    def __init__(self, http: VendorHttpClient, api_version: str = DEFAULT_API_VERSION,
                  contracts: ContractGuard | None = None) -> None:
         self.http = http
         self.api_version = api_version
         self.contracts = contracts or ContractGuard()
+        self.served_versions: Counter[str] = Counter()
+        self.deprecations: dict[str, str] = {}  # endpoint -> Shopify's reason
 
     def _path(self, resource: str) -> str:
         return f"/admin/api/{self.api_version}/{resource}"
 
+    def _get(self, path: str, endpoint: str, params: dict[str, Any] | None) -> httpx.Response:
+        """One GET, with the version Shopify actually served and any deprecation noted."""
+        response = self.http.request("GET", path, endpoint=endpoint, params=params)
+        served = response.headers.get("X-Shopify-API-Version")
+        if served:
+            self.served_versions[served] += 1
+        reason = response.headers.get("X-Shopify-API-Deprecated-Reason")
+        if reason:
+            self.deprecations[endpoint] = reason
+        return response
+
     def iter_orders(self, *, created_at_min: datetime, created_at_max: datetime,
-                    status: str = "any", limit: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
-        """Every order created in [created_at_min, created_at_max), all statuses, each once.
+                    status: str = "any", limit: int = MAX_PAGE_SIZE) -> Iterator[Screened[Order]]:
+        """Every order created in [created_at_min, created_at_max), all statuses, each once,
+        validated (or with the reason it is not valid).
 
         Shopify's `created_at_max` is inclusive and to the second, so the exclusive window
-        end is sent as one second before it.
+        end is sent as one second before it. A page without an `orders` list is a broken
+        envelope: nothing on it can be trusted, so that raises.
         """
         params: dict[str, Any] | None = {
             "status": status,
@@ -73,25 +98,25 @@ class ShopifyClient:
         }
         url = self._path("orders.json")
         while url:
-            response = self.http.request("GET", url, endpoint="orders.list", params=params)
+            response = self._get(url, "orders.list", params)
             body = response.json()
             orders = body.get("orders") if isinstance(body, dict) else None
             if not isinstance(orders, list):
                 raise self.contracts.violation(
                     "OrderList", "orders", "missing: orders.json answered without an "
                     "`orders` list", body, vendor="shopify", endpoint="orders.list")
-            self.contracts.validate_many(Order, orders, vendor="shopify", endpoint="orders.list")
-            yield from orders
+            yield from self.contracts.screen_many(Order, orders, vendor="shopify",
+                                                  endpoint="orders.list")
             # The next page's URL carries page_info and limit only (Shopify rejects others).
             url = response.links.get("next", {}).get("url")
             params = None
 
     def count_orders(self, *, created_at_min: datetime, created_at_max: datetime) -> int:
         """How many orders Shopify says exist in the window (for volume checks)."""
-        response = self.http.request(
-            "GET", self._path("orders/count.json"), endpoint="orders.count",
-            params={"status": "any", "created_at_min": created_at_min.isoformat(),
-                    "created_at_max": (created_at_max - timedelta(seconds=1)).isoformat()},
+        response = self._get(
+            self._path("orders/count.json"), "orders.count",
+            {"status": "any", "created_at_min": created_at_min.isoformat(),
+             "created_at_max": (created_at_max - timedelta(seconds=1)).isoformat()},
         )
         return self.contracts.validate(OrderCount, response.json(), vendor="shopify",
                                        endpoint="orders.count").count

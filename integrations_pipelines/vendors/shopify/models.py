@@ -26,6 +26,18 @@ def _money_string(value: object) -> object:
 Money = Annotated[Decimal, BeforeValidator(_money_string)]
 
 
+def _money_number(value: object) -> object:
+    # Refund line money is a JSON number in stored refunds (`"subtotal": 195.66`) and a
+    # string in `refunds/calculate` answers; either is exact once read through str().
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"refund money must be a number or a decimal string, got "
+                         f"{type(value).__name__}")
+    return str(value)
+
+
+RefundMoney = Annotated[Decimal, BeforeValidator(_money_number)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -45,6 +57,18 @@ class MoneySet(_Model):
     presentment_money: MoneyAmount
 
 
+class RefundMoneyAmount(_Model):
+    amount: RefundMoney
+    currency_code: str
+
+
+class RefundMoneySet(_Model):
+    """A money pair inside a refund, where Shopify's own examples use numbers as well."""
+
+    shop_money: RefundMoneyAmount
+    presentment_money: RefundMoneyAmount
+
+
 class TaxLine(_Model):
     title: str | None = None
     price: Money
@@ -61,6 +85,19 @@ class DiscountAllocation(_Model):
     known_extra = frozenset({"discount_application_index"})
 
 
+class Duty(_Model):
+    """An import duty charged on a line (orders shipped duties-paid)."""
+
+    id: StrictInt | None = None
+    price_set: MoneySet
+    tax_lines: list[TaxLine] = Field(default_factory=list)
+
+    known_extra = frozenset({
+        "admin_graphql_api_id", "country_code_of_origin", "harmonized_system_code",
+        "shop_money", "presentment_money",
+    })
+
+
 class LineItem(_Model):
     id: StrictInt
     title: str
@@ -71,11 +108,13 @@ class LineItem(_Model):
     total_discount: Money | None = None
     discount_allocations: list[DiscountAllocation] = Field(default_factory=list)
     tax_lines: list[TaxLine] = Field(default_factory=list)
+    gift_card: bool = False
+    duties: list[Duty] = Field(default_factory=list)
 
     known_extra = frozenset({
         "admin_graphql_api_id", "attributed_staffs", "current_quantity", "destination_location",
-        "duties", "fulfillable_quantity", "fulfillment_service", "fulfillment_status",
-        "gift_card", "grams", "name", "origin_location", "pre_tax_price", "pre_tax_price_set",
+        "fulfillable_quantity", "fulfillment_service", "fulfillment_status",
+        "grams", "name", "origin_location", "pre_tax_price", "pre_tax_price_set",
         "product_exists", "product_id", "properties", "requires_shipping",
         "sales_line_item_group_id", "taxable", "total_discount_set", "variant_id",
         "variant_inventory_management", "variant_title", "vendor",
@@ -87,11 +126,14 @@ class ShippingLine(_Model):
     title: str | None = None
     price: Money
     price_set: MoneySet
+    discounted_price_set: MoneySet | None = None
+    discount_allocations: list[DiscountAllocation] = Field(default_factory=list)
+    tax_lines: list[TaxLine] = Field(default_factory=list)
+    is_removed: bool = False
 
     known_extra = frozenset({
-        "carrier_identifier", "code", "current_discounted_price_set", "discount_allocations",
-        "discounted_price", "discounted_price_set", "is_removed", "phone",
-        "requested_fulfillment_service_id", "source", "tax_lines",
+        "carrier_identifier", "code", "current_discounted_price_set", "discounted_price",
+        "phone", "requested_fulfillment_service_id", "source",
     })
 
 
@@ -124,15 +166,62 @@ class RefundTransaction(_Model):
     })
 
 
+class RefundLineItem(_Model):
+    """Goods taken back: `subtotal` (after the line's discounts) and `total_tax` are JSON
+    numbers in stored refunds, unlike the strings of order money."""
+
+    id: StrictInt | None = None
+    line_item_id: StrictInt
+    quantity: StrictInt
+    subtotal: RefundMoney
+    total_tax: RefundMoney
+    subtotal_set: RefundMoneySet | None = None
+    total_tax_set: RefundMoneySet | None = None
+
+    known_extra = frozenset({
+        "discounted_price", "discounted_total_price", "line_item", "location_id", "price",
+        "restock_type", "total_cart_discount_amount",
+    })
+
+
+class OrderAdjustment(_Model):
+    """A refund's adjustment: `shipping_refund` (negative; before API 2024-10 the only
+    record of refunded shipping) or `refund_discrepancy` (money refunded differs from the
+    goods' value: a payment matter, not a change of what was sold)."""
+
+    id: StrictInt | None = None
+    kind: str | None = None
+    amount: RefundMoney
+    tax_amount: RefundMoney = Decimal(0)
+    amount_set: RefundMoneySet | None = None
+    tax_amount_set: RefundMoneySet | None = None
+
+    known_extra = frozenset({"order_id", "reason", "refund_id"})
+
+
+class RefundShippingLine(_Model):
+    """Shipping taken back (API 2024-10 and later)."""
+
+    id: StrictInt | None = None
+    shipping_line_id: StrictInt | None = None
+    subtotal_amount_set: RefundMoneySet
+
+    known_extra = frozenset({"shipping_line"})
+
+
 class Refund(_Model):
     id: StrictInt
     created_at: datetime
     note: str | None = None
     transactions: list[RefundTransaction] = Field(default_factory=list)
+    refund_line_items: list[RefundLineItem] = Field(default_factory=list)
+    order_adjustments: list[OrderAdjustment] = Field(default_factory=list)
+    refund_shipping_lines: list[RefundShippingLine] = Field(default_factory=list)
 
     known_extra = frozenset({
-        "admin_graphql_api_id", "duties", "order_adjustments", "order_id", "processed_at",
-        "refund_line_items", "refund_shipping_lines", "restock", "total_duties_set", "user_id",
+        "additional_fees", "admin_graphql_api_id", "duties", "order_id", "processed_at",
+        "refund_duties", "restock", "return", "total_additional_fees_set", "total_duties_set",
+        "user_id",
     })
 
 
@@ -170,27 +259,37 @@ class Order(_Model):
     refunds: list[Refund] = Field(default_factory=list)
     customer: Customer | None = None
     tags: str | None = None
+    taxes_included: bool = False
+    test: bool = False
+    # The order as it stands after refunds, returns and edits, as Shopify states it. Older
+    # payloads may lack them; the mapping then relies on the original totals only when no
+    # refund happened.
+    current_total_price_set: MoneySet | None = None
+    current_subtotal_price_set: MoneySet | None = None
+    current_total_tax_set: MoneySet | None = None
+    current_total_duties_set: MoneySet | None = None
+    current_total_additional_fees_set: MoneySet | None = None
+    total_tip_received: Money | None = None
 
     known_extra = frozenset({
         "admin_graphql_api_id", "app_id", "billing_address", "browser_ip",
         "buyer_accepts_marketing", "cart_token", "checkout_id", "checkout_token",
         "client_details", "closed_at", "company", "confirmation_number", "confirmed",
-        "contact_email", "current_subtotal_price", "current_subtotal_price_set",
-        "current_total_additional_fees_set", "current_total_discounts",
-        "current_total_discounts_set", "current_total_duties_set", "current_total_price",
-        "current_total_price_set", "current_total_tax", "current_total_tax_set",
-        "customer_locale", "device_id", "discount_applications", "duties_included",
-        "estimated_taxes", "fulfillment_status", "fulfillments", "gateway", "landing_site",
+        "contact_email", "current_subtotal_price", "current_total_discounts",
+        "current_total_discounts_set", "current_total_price", "current_total_tax",
+        "current_shipping_price_set", "customer_locale", "device_id", "discount_applications",
+        "duties_included", "estimated_taxes", "fulfillment_status", "additional_fees",
+        "total_additional_fees_set", "fulfillments", "gateway", "landing_site",
         "landing_site_ref", "location_id", "merchant_business_entity_id",
         "merchant_of_record_app_id", "note", "note_attributes", "number", "order_status_url",
         "original_total_additional_fees_set", "original_total_duties_set",
         "payment_gateway_names", "payment_terms", "phone", "po_number", "processed_at",
         "reference", "referring_site", "shipping_address", "source_identifier", "source_name",
-        "source_url", "tax_exempt", "tax_lines", "taxes_included", "test", "token",
+        "source_url", "tax_exempt", "tax_lines", "token",
         "total_cash_rounding_payment_adjustment_set",
         "total_cash_rounding_refund_adjustment_set", "total_line_items_price",
         "total_line_items_price_set", "total_outstanding", "total_shipping_price_set",
-        "total_tip_received", "total_weight", "user_id",
+        "total_weight", "user_id",
     })
 
 

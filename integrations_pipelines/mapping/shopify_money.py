@@ -1,0 +1,199 @@
+"""What a Shopify order is worth now, line by line, in the customer's (presentment) currency.
+
+Shopify states an order's current value itself (`current_total_price_set`,
+`current_total_tax_set`: after refunds, returns and edits). Every destination mapping needs
+the same breakdown of that value into lines, and this module is the one place that reads it
+from Shopify's shapes:
+
+- a line item is worth `price x quantity` minus its `discount_allocations`, minus what its
+  refunds took back (`refund_line_items[].subtotal`, a JSON number, after the line's
+  discounts); its tax is its `tax_lines` minus the refunds' `total_tax`;
+- a shipping line is worth its discounted price (shipping discounts included) minus what was
+  refunded: `refund_shipping_lines` (API 2024-10 and later) or, before that, the refund's
+  `shipping_refund` order adjustment (negative amount, with its `tax_amount`);
+- duties, additional fees and tips are lines of their own, from Shopify's current totals;
+- a `refund_discrepancy` adjustment is money refunded differently from the goods' value: a
+  payment matter that does not change what was sold, so it changes no line;
+- with `taxes_included` the line amounts contain their tax.
+
+`order_money` checks the breakdown against Shopify's stated current total and tax to the
+cent. Where they disagree it returns the reason instead: the books then get a dead letter,
+never an invoice that differs from what Shopify says the order is worth. A cancelled order is
+broken down as sold (before refunds): it becomes a voided document.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from integrations_pipelines.vendors.shopify.models import (
+    MoneySet,
+    Order,
+    Refund,
+    RefundMoneySet,
+    TaxLine,
+)
+
+__all__ = ["MoneyLine", "MoneyProblem", "OrderMoney", "order_money"]
+
+ZERO = Decimal(0)
+LineKind = Literal["item", "gift_card", "shipping", "duty", "fee", "tip"]
+
+
+@dataclass(frozen=True)
+class MoneyLine:
+    """One line of the order's current value. `amount` is on the shop's tax basis (tax
+    inside it when `taxes_included`); `rate` is the combined rate of its tax lines."""
+
+    kind: LineKind
+    description: str
+    quantity: int
+    amount: Decimal
+    tax: Decimal
+    rate: Decimal | None
+
+
+@dataclass(frozen=True)
+class OrderMoney:
+    """The order's value as Shopify states it, and its breakdown into lines."""
+
+    currency: str
+    taxes_included: bool
+    lines: tuple[MoneyLine, ...]
+    total: Decimal
+    tax: Decimal
+
+    def net(self, line: MoneyLine) -> Decimal:
+        """A line's amount without its tax."""
+        return line.amount - line.tax if self.taxes_included else line.amount
+
+
+@dataclass(frozen=True)
+class MoneyProblem:
+    """Why an order's value cannot be broken down exactly (a dead-letter reason)."""
+
+    code: str
+    reason: str
+
+
+def _pres(money: MoneySet | RefundMoneySet | None, fallback: Decimal = ZERO) -> Decimal:
+    return money.presentment_money.amount if money is not None else fallback
+
+
+def _tax(lines: list[TaxLine]) -> tuple[Decimal, Decimal | None]:
+    amount = sum((_pres(t.price_set, t.price) for t in lines), ZERO)
+    rates = [Decimal(str(t.rate)) for t in lines if t.rate is not None]
+    return amount, (sum(rates, ZERO).normalize() if rates else None)
+
+
+def _refunded_items(refunds: list[Refund]) -> dict[int, tuple[int, Decimal, Decimal]]:
+    taken: dict[int, tuple[int, Decimal, Decimal]] = defaultdict(lambda: (0, ZERO, ZERO))
+    for refund in refunds:
+        for item in refund.refund_line_items:
+            qty, subtotal, tax = taken[item.line_item_id]
+            taken[item.line_item_id] = (
+                qty + item.quantity, subtotal + _pres(item.subtotal_set, item.subtotal),
+                tax + _pres(item.total_tax_set, item.total_tax))
+    return taken
+
+
+def _refunded_shipping(refunds: list[Refund]) -> tuple[dict[int | None, Decimal], Decimal]:
+    """Shipping refunded per shipping line id (None: not said), and its known tax."""
+    amounts: dict[int | None, Decimal] = defaultdict(lambda: ZERO)
+    tax = ZERO
+    for refund in refunds:
+        if refund.refund_shipping_lines:
+            for line in refund.refund_shipping_lines:
+                amounts[line.shipping_line_id] += _pres(line.subtotal_amount_set)
+            continue
+        for adjustment in refund.order_adjustments:
+            if adjustment.kind == "shipping_refund":  # negative amounts: money given back
+                amounts[None] -= _pres(adjustment.amount_set, adjustment.amount)
+                tax -= _pres(adjustment.tax_amount_set, adjustment.tax_amount)
+    return amounts, tax
+
+
+def _item_lines(order: Order, refunds: list[Refund]) -> list[MoneyLine]:
+    taken = _refunded_items(refunds)
+    lines = []
+    for li in order.line_items:
+        allocated = sum((_pres(a.amount_set, a.amount) for a in li.discount_allocations), ZERO)
+        tax, rate = _tax(li.tax_lines)
+        qty, subtotal, refunded_tax = taken.get(li.id, (0, ZERO, ZERO))
+        amount = _pres(li.price_set) * li.quantity - allocated - subtotal
+        lines.append(MoneyLine("gift_card" if li.gift_card else "item", li.title,
+                               li.quantity - qty, amount, tax - refunded_tax, rate))
+    return lines
+
+
+def _shipping_lines(order: Order, refunds: list[Refund]) -> list[MoneyLine]:
+    refunded, refunded_tax = _refunded_shipping(refunds)
+    lines = []
+    for ship in (s for s in order.shipping_lines if not s.is_removed):
+        allocated = sum((_pres(a.amount_set, a.amount) for a in ship.discount_allocations),
+                        ZERO)
+        price = _pres(ship.price_set)
+        discounted = _pres(ship.discounted_price_set, price - allocated)
+        tax, rate = _tax(ship.tax_lines)
+        back = refunded.pop(ship.id, ZERO) + refunded.pop(None, ZERO)
+        if back and discounted and not refunded_tax:
+            # refund_shipping_lines carry no tax: the line keeps its share of what is left.
+            tax = (tax * (discounted - back) / discounted).quantize(Decimal("0.01"))
+        lines.append(MoneyLine("shipping", ship.title or "Shipping", 1, discounted - back,
+                               tax - refunded_tax, rate))
+        refunded_tax = ZERO
+    return lines
+
+
+def _extra_lines(order: Order, sold: bool) -> list[MoneyLine] | MoneyProblem:
+    """Duties, additional fees and tips, from Shopify's own totals."""
+    duties = sum((_pres(d.price_set) for li in order.line_items for d in li.duties), ZERO)
+    if not sold and order.current_total_duties_set is not None:
+        duties = _pres(order.current_total_duties_set)
+    fees = _pres(order.current_total_additional_fees_set)
+    tip = order.total_tip_received or ZERO
+    if tip and order.presentment_currency != order.currency:
+        return MoneyProblem("tip_currency_unknown", f"a tip of {tip} {order.currency} on an "
+                            f"order in {order.presentment_currency}: Shopify states tips in "
+                            "the shop currency only, so the invoice cannot be exact")
+    return [MoneyLine(kind, title, 1, amount, ZERO, None)
+            for kind, title, amount in (("duty", "Duties", duties),
+                                        ("fee", "Additional fees", fees), ("tip", "Tip", tip))
+            if amount]
+
+
+def _stated(order: Order, sold: bool) -> tuple[Decimal, Decimal] | MoneyProblem:
+    if sold or (order.current_total_price_set is None and not order.refunds):
+        return _pres(order.total_price_set), _pres(order.total_tax_set)
+    if order.current_total_price_set is None or order.current_total_tax_set is None:
+        return MoneyProblem("no_current_totals", "the order has refunds but no "
+                            "current_total_price_set/current_total_tax_set: request a newer "
+                            "Shopify API version")
+    return _pres(order.current_total_price_set), _pres(order.current_total_tax_set)
+
+
+def order_money(order: Order) -> OrderMoney | MoneyProblem:
+    """The order's current value in lines, exact to the cent, or why it is not."""
+    sold = order.cancelled_at is not None  # a voided document keeps what was sold
+    refunds = [] if sold else list(order.refunds)
+    stated = _stated(order, sold)
+    extra = _extra_lines(order, sold)
+    if isinstance(stated, MoneyProblem):
+        return stated
+    if isinstance(extra, MoneyProblem):
+        return extra
+    lines = [*_item_lines(order, refunds), *_shipping_lines(order, refunds), *extra]
+    total, tax = stated
+    line_tax = sum((ln.tax for ln in lines), ZERO)
+    if line_tax != tax:
+        return MoneyProblem("tax_disagrees", f"the lines' tax adds up to {line_tax} "
+                            f"{order.presentment_currency}, Shopify states {tax}")
+    computed = sum((ln.amount for ln in lines), ZERO) + (ZERO if order.taxes_included else tax)
+    if computed != total:
+        return MoneyProblem("totals_disagree", f"the lines add up to {computed} "
+                            f"{order.presentment_currency}, Shopify states {total}")
+    return OrderMoney(order.presentment_currency, order.taxes_included, tuple(lines), total,
+                      tax)
