@@ -77,7 +77,7 @@ def shopify_orders(context: dg.AssetExecutionContext, store: IntegrationStore,
     context.log.info(f"{outcome.extracted} orders extracted for {window.label}, "
                      f"{outcome.dead_lettered} dead-lettered")
     with engine.connect() as conn:
-        contract = checks.contract_check(conn, NAME, window)
+        contract = checks.contract_check(conn, NAME, window, context.run_id)
     return dg.MaterializeResult(
         metadata={
             "orders_extracted": outcome.extracted,

@@ -18,6 +18,7 @@ from integrations_pipelines.state.tables import (
     sync_ledger,
 )
 from integrations_pipelines.sync.shopify_to_quickbooks import SKIPPED
+from integrations_pipelines.vendors.contracts import VIOLATION, observations
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
 
 ORDERS = dg.AssetKey(["shopify", "orders"])
@@ -56,7 +57,8 @@ ONE_INVOICE_SPEC = dg.AssetCheckSpec(
 )
 
 
-def contract_check(conn: sa.Connection, integration: str, window: Window) -> dg.AssetCheckResult:
+def contract_check(conn: sa.Connection, integration: str, window: Window,
+                   run_id: str | None = None) -> dg.AssetCheckResult:
     rows = conn.execute(
         sa.select(dead_letters.c.source_id, dead_letters.c.reason)
         .where(dead_letters.c.integration == integration, dead_letters.c.stage == "validate",
@@ -72,14 +74,19 @@ def contract_check(conn: sa.Connection, integration: str, window: Window) -> dg.
     # Isolated bad orders must not hold back the good ones (WARN); a window where nothing
     # validated is a contract change, and there is nothing valid to hold back (ERROR).
     everything_broke = bool(rows) and stored == 0
+    seen = list(observations(conn, vendor="shopify", kind=VIOLATION, run_id=run_id)
+                ) if rows and run_id else []
+    changed = "; ".join(f"Order.{o.field_path} ({o.detail}, {o.occurrences} seen; payload "
+                        f"captured in contract_observations id {o.id})" for o in seen[:5])
     return dg.AssetCheckResult(
         check_name=CONTRACT_SPEC.name, asset_key=ORDERS, passed=not rows,
         severity=dg.AssetCheckSeverity.ERROR if everything_broke
         else dg.AssetCheckSeverity.WARN,
         description=None if not rows else (
-            f"{len(rows)} order(s) dead-lettered at validation, {stored} stored"
-            + ("; every order of the window failed: a Shopify contract change?"
-               if everything_broke else "")),
+            ("every order of the window failed validation: vendor contract changed. "
+             if everything_broke else "")
+            + f"{len(rows)} order(s) dead-lettered at validation, {stored} stored"
+            + (f"; {changed}" if changed else "")),
         metadata={"contract_violations": len(rows), "orders_stored": stored,
                   "examples": dg.MetadataValue.json(
                       [{"id": r.source_id, "reason": r.reason[:300]} for r in rows[:EXAMPLES]])},
