@@ -149,19 +149,28 @@ def _shipping_lines(order: Order, refunds: list[Refund]) -> list[MoneyLine]:
 
 
 def _extra_lines(order: Order, sold: bool) -> list[MoneyLine] | MoneyProblem:
-    """Duties, additional fees and tips, from Shopify's own totals."""
-    duties = sum((_pres(d.price_set) for li in order.line_items for d in li.duties), ZERO)
+    """Duties, additional fees and tips, from Shopify's own totals (as sold, or now)."""
+    duty_list = [d for li in order.line_items for d in li.duties]
+    duties = sum((d.presentment for d in duty_list), ZERO)
+    duty_tax, duty_rate = _tax([t for d in duty_list for t in d.tax_lines])
     if not sold and order.current_total_duties_set is not None:
-        duties = _pres(order.current_total_duties_set)
-    fees = _pres(order.current_total_additional_fees_set)
+        now = _pres(order.current_total_duties_set)
+        if duties:  # refunded duties take their tax back in proportion
+            duty_tax = (duty_tax * now / duties).quantize(Decimal("0.01"))
+        duties = now
+    fees_set = (order.original_total_additional_fees_set
+                if sold and order.original_total_additional_fees_set is not None
+                else order.current_total_additional_fees_set)
+    fees = _pres(fees_set)
     tip = order.total_tip_received or ZERO
     if tip and order.presentment_currency != order.currency:
         return MoneyProblem("tip_currency_unknown", f"a tip of {tip} {order.currency} on an "
                             f"order in {order.presentment_currency}: Shopify states tips in "
                             "the shop currency only, so the invoice cannot be exact")
-    return [MoneyLine(kind, title, 1, amount, ZERO, None)
-            for kind, title, amount in (("duty", "Duties", duties),
-                                        ("fee", "Additional fees", fees), ("tip", "Tip", tip))
+    return [MoneyLine(kind, title, 1, amount, tax, rate)
+            for kind, title, amount, tax, rate in (
+                ("duty", "Duties", duties, duty_tax, duty_rate),
+                ("fee", "Additional fees", fees, ZERO, None), ("tip", "Tip", tip, ZERO, None))
             if amount]
 
 

@@ -237,7 +237,7 @@ def business_date(order: Order, tz: str = "UTC") -> date:
 def _tax_code(line: MoneyLine, options: QuickBooksOptions) -> str | MappingRejected:
     if options.country == "US":
         return "TAX" if line.tax else "NON"
-    if line.rate is None or not line.tax or line.kind in ("duty", "tip", "fee"):
+    if line.rate is None or not line.tax:
         return options.untaxed_tax_code_id or ""
     code = options.tax_codes.get(str(line.rate))
     if code is None:
@@ -291,7 +291,11 @@ def map_order(order: Order, integration: Integration
     if any(s.presentment_money.currency_code != currency for s in sets):
         return MappingRejected(
             "currency_mismatch", "presentment money sets disagree with presentment_currency")
-    discount = order.total_discounts_set.presentment_money.amount
+    # total_discounts includes shipping discounts; only the goods' discounts can exceed them.
+    shipping_off = sum((a.amount_set.presentment_money.amount if a.amount_set else a.amount
+                        for s in order.shipping_lines for a in s.discount_allocations),
+                       Decimal(0))
+    discount = order.total_discounts_set.presentment_money.amount - shipping_off
     goods = sum((li.price_set.presentment_money.amount * li.quantity
                  for li in order.line_items), Decimal(0))
     if discount > goods:

@@ -21,10 +21,12 @@ from integrations_pipelines.sandbox.shopify_orders import (
     bump_updated,
     iso,
     make_order,
+    money,
     parse_time,
 )
 
-__all__ = ["EDGE_CASES", "LineSpec", "edge_tags", "generate_shop", "make_order"]
+__all__ = ["EDGE_CASES", "MONEY_SHAPES", "LineSpec", "edge_tags", "generate_shop",
+           "make_order"]
 
 # edge tag -> probability per order
 EDGE_CASES: dict[str, float] = {
@@ -41,8 +43,21 @@ EDGE_CASES: dict[str, float] = {
     "cancelled": 0.03,
     "no_line_items": 0.005,
 }
+# The money shapes that make an invoice differ from a naive sum of lines (issue "real
+# orders"). They are drawn from a second random stream, so adding them left every order's
+# other features (customers, lines, refunds) exactly as the seed made them before.
+MONEY_SHAPES: dict[str, float] = {
+    "shipping_discount": 0.05,
+    "duties": 0.03,
+    "additional_fee": 0.02,
+    "tip": 0.04,
+    "gift_card": 0.03,
+    "test_order": 0.01,
+}
 FORCE_ALL_EDGES_FROM = 500
 _EXCLUSIVE = ("refund_full", "refund_partial", "cancelled")
+US_TAX_RATES = ("0.05", "0.0625", "0.08", "0.1")
+VAT_RATES = ("0.2", "0.2", "0.05")  # a UK shop: standard and reduced VAT
 
 FIRST = ["Ava", "Liam", "Noah", "Emma", "Mia", "Lucas", "Sofia", "Ethan", "Chloe", "Mateo",
          "Hana", "Omar", "Priya", "Jonas", "Lena", "Yuki", "Diego", "Amara", "Felix", "Nora"]
@@ -74,20 +89,27 @@ def generate_shop(
     days: int,
     orders_per_day: int,
     shop_currency: str = "USD",
+    taxes_included: bool = False,
 ) -> list[dict[str, Any]]:
     """A shop's orders over `days` days from `start`, `orders_per_day` each day.
 
     Deterministic for a seed. Ids are 19-digit and increase with `created_at`; order numbers
     start at 1001. Refunds and cancellations land up to a few days after the order but
     never after the end of the generated range. In a shop of 500 or more orders every edge
-    case in `EDGE_CASES` appears at least once.
+    case in `EDGE_CASES` and every shape in `MONEY_SHAPES` appears at least once.
+    `taxes_included` makes a VAT shop: prices contain 20% or 5% VAT.
     """
     rng = random.Random(seed)
+    shapes_rng = random.Random(f"money-shapes:{seed}")
     total = days * orders_per_day
     range_end = datetime.combine(start + timedelta(days=days), time(), UTC) - timedelta(seconds=1)
     plans = [_draw_edges(rng) for _ in range(total)]
     if total >= FORCE_ALL_EDGES_FROM:
         _force_every_edge(rng, plans)
+    for plan in plans:
+        plan.update(name for name, p in MONEY_SHAPES.items() if shapes_rng.random() < p)
+    if total >= FORCE_ALL_EDGES_FROM:
+        _force_every_shape(shapes_rng, plans)
     stamps: list[datetime] = []
     for day in range(days):
         midnight = datetime.combine(start + timedelta(days=day), time(), UTC)
@@ -98,8 +120,9 @@ def generate_shop(
     orders = []
     for index, (created, plan) in enumerate(zip(stamps, plans, strict=True)):
         order_id += rng.randrange(10**6, 10**9)
-        orders.append(_build(rng, order_id, 1001 + index, created, plan, shop_currency,
-                             customers, range_end))
+        order = _build(rng, order_id, 1001 + index, created, plan, shop_currency, customers,
+                       range_end, shapes_rng, taxes_included)
+        orders.append(order)
     return orders
 
 
@@ -130,6 +153,14 @@ def _force_every_edge(rng: random.Random, plans: list[set[str]]) -> None:
             continue
         plain = [i for i, plan in enumerate(plans) if not plan]
         plans[rng.choice(plain or list(range(len(plans))))] = {name}
+
+
+def _force_every_shape(rng: random.Random, plans: list[set[str]]) -> None:
+    for name in MONEY_SHAPES:
+        if not any(name in plan for plan in plans):
+            ordinary = [p for p in plans if not p & {"no_line_items", "multi_currency",
+                                                     "discount_exceeds_total"}]
+            rng.choice(ordinary or plans).add(name)
 
 
 def _person_name(rng: random.Random, plan: set[str]) -> tuple[str, str]:
@@ -166,9 +197,17 @@ def _customer(rng: random.Random, plan: set[str], currency: str,
 
 
 def _build(rng: random.Random, order_id: int, number: int, created: datetime, plan: set[str],
-           shop_currency: str, customers: list[dict[str, Any]],
-           range_end: datetime) -> dict[str, Any]:
+           shop_currency: str, customers: list[dict[str, Any]], range_end: datetime,
+           shapes_rng: random.Random, taxes_included: bool) -> dict[str, Any]:
     pres_cur, rate = shop_currency, Decimal("1")
+    if "multi_currency" in plan:
+        plan.discard("tip")  # Shopify states tips in shop currency only: see the mapping
+    if plan & {"no_line_items", "discount_exceeds_total"}:
+        plan -= {"gift_card", "duties", "shipping_discount"}
+    if plan & {"refund_full", "cancelled"}:
+        # These refunds give back goods and shipping only (no refund_duties, fee or tip
+        # refunds are modelled), so a "full" refund stays full only without them.
+        plan -= {"duties", "additional_fee", "tip"}
     tags = [f"edge:{name}" for name in sorted(plan)]
     if "astral_chars" in plan:  # in the name, a line title, or both
         where = "name" if "no_line_items" in plan else rng.choice(["name", "title", "both"])
@@ -191,8 +230,13 @@ def _build(rng: random.Random, order_id: int, number: int, created: datetime, pl
                                                                     "fixed_amount")])
     shipping = (Decimal(rng.choice(["4.99", "7.50", "12.00"]))
                 if lines and rng.random() < 0.5 else None)
-    tax_rate = (Decimal(rng.choice(["0.05", "0.0625", "0.08", "0.1"]))
-                if rng.random() < 0.6 else None)
+    tax_rate = (Decimal(rng.choice(US_TAX_RATES)) if rng.random() < 0.6 else None)
+    if taxes_included and tax_rate is not None:  # the same draw, as a VAT rate
+        tax_rate = Decimal(VAT_RATES[US_TAX_RATES.index(str(tax_rate)) % len(VAT_RATES)])
+    money_shapes = _money_shapes(shapes_rng, plan, lines, shipping)
+    if "shipping_discount" in plan and shipping is None:
+        plan.discard("shipping_discount")
+        tags.remove("edge:shipping_discount")
     if customer is None:
         first, last = _person_name(rng, plan)
         name_src = {"first_name": first, "last_name": last}
@@ -210,10 +254,30 @@ def _build(rng: random.Random, order_id: int, number: int, created: datetime, pl
         shop_currency=shop_currency, presentment_currency=pres_cur, rate=rate,
         customer=customer, email=email, discount=discount, shipping=shipping,
         tax_rate=tax_rate, financial_status=financial, fulfillment_status=fulfillment,
-        tags=tags, billing_address=billing,
+        tags=tags, billing_address=billing, taxes_included=taxes_included, **money_shapes,
     )
     _after_the_fact(rng, order, plan, created, range_end)
     return order
+
+
+def _money_shapes(rng: random.Random, plan: set[str], lines: list[LineSpec],
+                  shipping: Decimal | None) -> dict[str, Any]:
+    """make_order arguments for the plan's money shapes; a gift card is appended to `lines`."""
+    if "gift_card" in plan:
+        value = rng.choice(["25.00", "50.00", "100.00"])
+        lines.append(LineSpec(title=f"Gift Card ${value}", price=Decimal(value), quantity=1,
+                              sku=None, product_id=8_000_000_000_099,
+                              variant_id=48_000_000_000_099, taxable=False, gift_card=True))
+    shapes: dict[str, Any] = {"test": "test_order" in plan}
+    if "shipping_discount" in plan and shipping is not None:
+        shapes["shipping_discount"] = shipping if rng.random() < 0.5 else money(shipping / 2)
+    if "duties" in plan:
+        shapes["duty_rate"] = rng.choice(["0.025", "0.04", "0.12"])
+    if "additional_fee" in plan:
+        shapes["additional_fee"] = rng.choice(["0.27", "1.50"])  # e.g. a retail delivery fee
+    if "tip" in plan:
+        shapes["tip"] = rng.choice(["1.00", "2.50", "5.00"])
+    return shapes
 
 
 def _lines(rng: random.Random, plan: set[str]) -> list[LineSpec]:

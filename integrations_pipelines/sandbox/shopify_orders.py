@@ -58,6 +58,7 @@ class LineSpec:
     taxable: bool = True
     product_id: int | None = None
     variant_id: int | None = None
+    gift_card: bool = False
 
 
 def make_order(
@@ -78,14 +79,29 @@ def make_order(
     fulfillment_status: str | None = None,
     tags: list[str] | tuple[str, ...] = (),
     billing_address: dict[str, Any] | None = None,
+    taxes_included: bool = False,
+    shipping_discount: Decimal | str | None = None,
+    duty_rate: Decimal | str | None = None,
+    additional_fee: Decimal | str | None = None,
+    tip: Decimal | str | None = None,
+    test: bool = False,
 ) -> dict[str, Any]:
     """Build one order as Shopify serves it.
 
     Amounts are computed in the presentment currency first; each component (unit price,
-    discount allocation, tax, shipping) is converted to shop money with `rate` (shop units
-    per presentment unit) and the shop totals are sums of converted components, so both
-    money sets are internally consistent. `discount` is (code, value, "fixed_amount" or
-    "percentage"); a fixed amount may exceed the line total (an imported or edited order).
+    discount allocation, tax, shipping, duty, fee) is converted to shop money with `rate`
+    (shop units per presentment unit) and the shop totals are sums of converted components,
+    so both money sets are internally consistent. `discount` is (code, value, "fixed_amount"
+    or "percentage") over the goods that are not gift cards; a fixed amount may exceed the
+    line total (an imported or edited order).
+
+    The shapes that make books differ from a naive sum, as Shopify states them:
+    `taxes_included` (VAT shops: line prices contain their tax, `rate/(1+rate)` of the
+    discounted line); `shipping_discount` (a discount allocation on the shipping line,
+    `discounted_price_set` below `price_set`); `duty_rate` (an import duty per line, in
+    `line_items[].duties[]` with top-level `shop_money`/`presentment_money` and a string id,
+    as the REST reference shows it); `additional_fee` (`current_total_additional_fees_set`);
+    `tip` (`total_tip_received`, shop currency only); `test` (a test-mode order).
     """
     pres_cur = presentment_currency or shop_currency
     fx = Decimal(str(rate)) if pres_cur != shop_currency else Decimal("1")
@@ -96,11 +112,16 @@ def make_order(
 
     line_totals = [money(spec.price) * spec.quantity for spec in lines]
     items_p = sum(line_totals, Decimal("0"))
+    discountable = [Decimal(0) if spec.gift_card else t for spec, t in zip(lines, line_totals,
+                                                                           strict=True)]
     discount_p = Decimal("0")
     if discount is not None:
         value = Decimal(str(discount[1]))
-        discount_p = money(items_p * value / 100) if discount[2] == "percentage" else money(value)
-    allocations = _allocate(discount_p, line_totals)
+        discount_p = (money(sum(discountable, Decimal(0)) * value / 100)
+                      if discount[2] == "percentage" else money(value))
+    allocations = _allocate(discount_p, discountable)
+    duty = Decimal(str(duty_rate)) if duty_rate is not None else None
+    duties_p, duties_s = Decimal("0"), Decimal("0")
     base = order_id // 1000
     line_items: list[dict[str, Any]] = []
     tax_by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
@@ -109,8 +130,9 @@ def make_order(
         price_p = money(spec.price)
         tax_p = Decimal("0")
         tax_lines = []
-        if tax is not None and spec.taxable:
-            tax_p = money(max(total_p - alloc_p, Decimal("0")) * tax)
+        if tax is not None and spec.taxable and not spec.gift_card:
+            net_p = max(total_p - alloc_p, Decimal("0"))
+            tax_p = money(net_p * tax / (1 + tax) if taxes_included else net_p * tax)
             tax_s = conv(tax_p)
             tax_lines.append({
                 "title": "Sales Tax", "price": fmt(tax_s), "rate": float(tax),
@@ -119,6 +141,16 @@ def make_order(
             prev_s, prev_p = tax_by_rate.get(tax, (Decimal("0"), Decimal("0")))
             tax_by_rate[tax] = (prev_s + tax_s, prev_p + tax_p)
         alloc_s = conv(alloc_p)
+        line_duties = []
+        if duty is not None and not spec.gift_card:
+            duty_p = money(max(total_p - alloc_p, Decimal("0")) * duty)
+            duties_p, duties_s = duties_p + duty_p, duties_s + conv(duty_p)
+            line_duties.append({
+                "id": str(base + index + 500), "harmonized_system_code": "691200",
+                "country_code_of_origin": "PT", "tax_lines": [],
+                "shop_money": {"amount": fmt(conv(duty_p)), "currency_code": shop_currency},
+                "presentment_money": {"amount": fmt(duty_p), "currency_code": pres_cur},
+                "admin_graphql_api_id": f"gid://shopify/Duty/{base + index + 500}"})
         line_items.append({
             "id": base + index + 1,
             "admin_graphql_api_id": f"gid://shopify/LineItem/{base + index + 1}",
@@ -136,10 +168,12 @@ def make_order(
                   "discount_application_index": 0}] if alloc_p else []
             ),
             "tax_lines": tax_lines,
-            "taxable": spec.taxable,
+            "duties": line_duties,
+            "taxable": spec.taxable and not spec.gift_card,
+            "gift_card": spec.gift_card,
             "product_id": spec.product_id,
             "variant_id": spec.variant_id,
-            "requires_shipping": True,
+            "requires_shipping": not spec.gift_card,
             "fulfillable_quantity": spec.quantity,
         })
     items_s = sum((money(li["price"]) * li["quantity"] for li in line_items), Decimal("0"))
@@ -148,16 +182,34 @@ def make_order(
     tax_s_total = sum((s for s, _ in tax_by_rate.values()), Decimal("0"))
     ship_p = money(shipping) if shipping is not None else Decimal("0")
     ship_s = conv(ship_p)
+    ship_off_p = min(money(shipping_discount), ship_p) if shipping_discount else Decimal("0")
+    ship_off_s = conv(ship_off_p)
     shipping_lines = []
     if shipping is not None:
+        net_s, net_p = ship_s - ship_off_s, ship_p - ship_off_p
         shipping_lines.append({
             "id": base + 900, "title": "Standard Shipping", "code": "STANDARD",
             "price": fmt(ship_s), "price_set": money_set(ship_s, ship_p, shop_currency, pres_cur),
-            "discounted_price": fmt(ship_s), "source": "shopify", "tax_lines": [],
+            "discounted_price": fmt(net_s),
+            "discounted_price_set": money_set(net_s, net_p, shop_currency, pres_cur),
+            "discount_allocations": (
+                [{"amount": fmt(ship_off_s),
+                  "amount_set": money_set(ship_off_s, ship_off_p, shop_currency, pres_cur),
+                  "discount_application_index": 1}] if ship_off_p else []),
+            "source": "shopify", "tax_lines": [],
         })
+    fee_p = money(additional_fee) if additional_fee is not None else Decimal("0")
+    fee_s = conv(fee_p)
+    if tip is not None and pres_cur != shop_currency:
+        raise ValueError("Shopify states tips in the shop currency: tip only shop-currency "
+                         "orders")
+    tip_p = money(tip) if tip is not None else Decimal("0")
     subtotal_p, subtotal_s = items_p - discount_p, items_s - discount_s
-    total_p = subtotal_p + ship_p + tax_p_total
-    total_s = subtotal_s + ship_s + tax_s_total
+    extra_p, extra_s = (ship_p - ship_off_p + duties_p + fee_p + tip_p,
+                        ship_s - ship_off_s + duties_s + fee_s + tip_p)
+    total_p = subtotal_p + extra_p + (Decimal(0) if taxes_included else tax_p_total)
+    total_s = subtotal_s + extra_s + (Decimal(0) if taxes_included else tax_s_total)
+    discounts_p, discounts_s = discount_p + ship_off_p, discount_s + ship_off_s
     stamp = iso(created_at)
     cust = dict(customer) if customer is not None else None
     if cust is not None:
@@ -181,13 +233,13 @@ def make_order(
         "presentment_currency": pres_cur,
         "financial_status": financial_status,
         "fulfillment_status": fulfillment_status,
-        "taxes_included": False,
+        "taxes_included": taxes_included,
         "tags": ", ".join(tags),
-        "test": False,
+        "test": test,
         "total_line_items_price": fmt(items_s),
         "total_line_items_price_set": money_set(items_s, items_p, shop_currency, pres_cur),
-        "total_discounts": fmt(discount_s),
-        "total_discounts_set": money_set(discount_s, discount_p, shop_currency, pres_cur),
+        "total_discounts": fmt(discounts_s),
+        "total_discounts_set": money_set(discounts_s, discounts_p, shop_currency, pres_cur),
         "subtotal_price": fmt(subtotal_s),
         "subtotal_price_set": money_set(subtotal_s, subtotal_p, shop_currency, pres_cur),
         "total_shipping_price_set": money_set(ship_s, ship_p, shop_currency, pres_cur),
@@ -206,6 +258,7 @@ def make_order(
             [{"code": discount[0], "amount": fmt(discount_s), "type": discount[2]}]
             if discount is not None else []
         ),
+        **_extras(duties_s, duties_p, fee_s, fee_p, tip_p, shop_currency, pres_cur),
         "line_items": line_items,
         "shipping_lines": shipping_lines,
         "tax_lines": [
@@ -219,15 +272,24 @@ def make_order(
     }
 
 
+def _extras(duties_s: Decimal, duties_p: Decimal, fee_s: Decimal, fee_p: Decimal,
+            tip: Decimal, shop_cur: str, pres_cur: str) -> dict[str, Any]:
+    """Duties, additional fees and tips as the order states them (original and current)."""
+    duties = money_set(duties_s, duties_p, shop_cur, pres_cur) if duties_p else None
+    fees = money_set(fee_s, fee_p, shop_cur, pres_cur) if fee_p else None
+    return {"original_total_duties_set": duties, "current_total_duties_set": duties,
+            "original_total_additional_fees_set": fees,
+            "current_total_additional_fees_set": fees, "total_tip_received": fmt(tip)}
+
+
 def _allocate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
-    """Split a discount across lines in proportion to their totals, remainder on the last."""
-    if not weights:
-        return []
+    """Split a discount across lines in proportion to their totals, the remainder on the last
+    line that takes a share (lines of weight 0, gift cards, take none)."""
     basis = sum(weights, Decimal("0"))
-    shares = [
-        money(total * w / basis) if basis else Decimal("0") for w in weights[:-1]
-    ]
-    shares.append(total - sum(shares, Decimal("0")))
+    shares = [money(total * w / basis) if basis else Decimal("0") for w in weights]
+    last = max((i for i, w in enumerate(weights) if w), default=len(weights) - 1)
+    if last >= 0:
+        shares[last] += total - sum(shares, Decimal("0"))
     return shares
 
 
@@ -395,7 +457,12 @@ def restate_current(order: dict[str, Any]) -> None:
         tax += tax_all - tax_back
     shipping = sum((_shipping_left(order, s) for s in order.get("shipping_lines") or []),
                    Decimal("0"))
-    total = subtotal + shipping + (Decimal("0") if order.get("taxes_included") else tax)
+    # Duties, fees and tips stay unless refunded themselves (which these refunds never do).
+    kept = sum((_pres(order[name]) for name in ("current_total_duties_set",
+                                                 "current_total_additional_fees_set")
+                if order.get(name)), Decimal("0")) + Decimal(order.get("total_tip_received")
+                                                             or "0")
+    total = subtotal + shipping + kept + (Decimal("0") if order.get("taxes_included") else tax)
     rate = shop_rate(order)
     shop_cur, pres_cur = order["currency"], order["presentment_currency"]
     for name, value in (("current_total_price", total), ("current_subtotal_price", subtotal),

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import date, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -30,6 +32,11 @@ from integrations_pipelines_tests.support import (
 
 DAY = date(2026, 11, 3)
 INTEGRATION = integration("shopify_to_quickbooks")
+UK = INTEGRATION.model_copy(update={"quickbooks": INTEGRATION.quickbooks.model_copy(update={
+    "country": "GB", "tax_codes": {"0.2": "2", "0.05": "3"}, "untaxed_tax_code_id": "4",
+    "sales_tax_code_id": None})})
+UK_COMPANY = {"country": "GB", "home_currency": "GBP",
+              "tax_codes": {"2": "0.20", "3": "0.05", "4": "0"}}
 SYNC_NODE = "shopify_to_quickbooks__invoice_sync"
 
 
@@ -105,6 +112,71 @@ def test_an_invoice_with_our_doc_number_that_we_did_not_write_is_a_conflict(
     assert f"shopify:order:{orders[0]['id']}" in taken["PrivateNote"]
 
 
+def _store_raw(engine, orders: list[dict]) -> None:
+    with engine.begin() as conn:
+        raw.replace_shopify_orders(conn, DAY, DAY + timedelta(days=1), [
+            {"order_id": o["id"], "business_date": DAY, "created_at": o["created_at"],
+             "updated_at": o["updated_at"], "payload": o} for o in orders], "test")
+
+
+def _judge(engine, books, where):
+    with engine.connect() as conn:
+        frames = load_window(conn, where, DAY, DAY + timedelta(days=1), None,
+                             invoices=books.all_invoices())
+    return reconcile_window(frames)
+
+
+def test_a_vat_shop_books_into_a_uk_company_at_shopifys_figures(engine, qbo_sandbox) -> None:
+    """Non-US tax end to end: tax-inclusive prices, VAT codes per line, QuickBooks' own
+    TotalAmt and tax, and a reconciliation with nothing to report."""
+    server, books = qbo_sandbox
+    books.update_settings(UK_COMPANY)
+    orders = generate_shop(seed=21, start=DAY, days=1, orders_per_day=60, shop_currency="GBP",
+                           taxes_included=True)
+    _store_raw(engine, orders)
+    outcome = _sync(engine, books, server, orders, UK)
+    unbookable = [o for o in orders
+                  if edge_tags(o) & {"no_line_items", "discount_exceeds_total"}]
+    tests = [o for o in orders if o["test"]]
+    assert outcome.dead_lettered == len(unbookable)
+    assert outcome.skipped == len(tests)
+    assert outcome.created + outcome.voided == len(orders) - len(unbookable) - len(tests) > 50
+    by_doc = {i["DocNumber"]: i for i in books.all_invoices()}
+    vat_charged = Decimal(0)
+    for order in orders:
+        invoice = by_doc.get(f"S{order['order_number']}")
+        if order in unbookable or order in tests:
+            assert invoice is None
+            continue
+        assert invoice["GlobalTaxCalculation"] == "TaxInclusive"
+        if order["cancelled_at"]:
+            assert invoice["TotalAmt"] == 0
+            continue
+        stated = {name: Decimal(order[name]["presentment_money"]["amount"])
+                  for name in ("current_total_price_set", "current_total_tax_set")}
+        assert Decimal(str(invoice["TotalAmt"])) == stated["current_total_price_set"]
+        assert (Decimal(str(invoice["TxnTaxDetail"]["TotalTax"]))
+                == stated["current_total_tax_set"])
+        vat_charged += stated["current_total_tax_set"]
+    assert vat_charged > 0
+    assert _judge(engine, books, UK).discrepant_count == 0
+
+
+def test_a_write_quickbooks_refuses_keeps_intuits_transaction_id_on_the_dead_letter(
+        engine, qbo_sandbox) -> None:
+    """A catalog that says US for a UK company: QuickBooks refuses every invoice (no
+    GlobalTaxCalculation); each dead letter carries the intuit_tid support asks for."""
+    server, books = qbo_sandbox
+    books.update_settings(UK_COMPANY)
+    orders = plain_orders(3)
+    outcome = _sync(engine, books, server, orders)
+    assert outcome.created == 0 and outcome.dead_lettered == 3
+    found = letters(engine)
+    tids = {found[str(o["id"])].vendor_request_id for o in orders}
+    assert len(tids) == 3 and all(re.fullmatch(r"1-[0-9a-f]{8}-[0-9a-f]{24}", t) for t in tids)
+    assert all("GlobalTaxCalculation" in found[str(o["id"])].reason for o in orders)
+
+
 def test_a_mapping_that_adds_the_tax_twice_fails_the_reconciliation(
         engine, qbo_sandbox) -> None:
     server, books = qbo_sandbox
@@ -112,10 +184,7 @@ def test_a_mapping_that_adds_the_tax_twice_fails_the_reconciliation(
               if not edge_tags(o)]
     taxed = [o for o in orders if float(o["total_tax"]) > 0]
     assert taxed
-    with engine.begin() as conn:
-        raw.replace_shopify_orders(conn, DAY, DAY + timedelta(days=1), [
-            {"order_id": o["id"], "business_date": DAY, "created_at": o["created_at"],
-             "updated_at": o["updated_at"], "payload": o} for o in orders], "test")
+    _store_raw(engine, orders)
 
     def tax_twice(order, where):
         draft = map_order(order, where)
@@ -124,10 +193,7 @@ def test_a_mapping_that_adds_the_tax_twice_fails_the_reconciliation(
         return draft
 
     def judged():
-        with engine.connect() as conn:
-            frames = load_window(conn, INTEGRATION, DAY, DAY + timedelta(days=1), None,
-                                 invoices=books.all_invoices())
-        return reconcile_window(frames)
+        return _judge(engine, books, INTEGRATION)
 
     _sync(engine, books, server, orders, mapper=tax_twice)
     report = judged()

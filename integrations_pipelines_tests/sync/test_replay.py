@@ -41,7 +41,7 @@ REJECTED = "quickbooks_2500"  # Invalid Reference Id: item 99 does not exist
 def shop() -> list[dict]:
     """Two days of orders; one order loses its line items (unmappable by any mapping)."""
     orders = [o for o in generate_shop(seed=21, start=DAY, days=2, orders_per_day=6)
-              if not edge_tags(o) & {"no_line_items", "discount_exceeds_total"}]
+              if not edge_tags(o) & {"no_line_items", "discount_exceeds_total", "test_order"}]
     orders[1]["line_items"] = []
     return orders
 

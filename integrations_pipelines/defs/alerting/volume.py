@@ -7,8 +7,9 @@ catalog's `quiet_weekdays` and `holidays`, or a weekday whose history is about z
 green. Days the asset was materialized with no orders count as zero; days never extracted are
 unknown, not zero. `invoices_keep_up_with_orders` (on `quickbooks/invoices`) fails when the
 window has fewer invoices in QuickBooks than orders that should have one (the orders with an
-open dead letter are accounted for). Both are non-blocking: the run goes on, and the failed
-evaluation becomes an incident through `asset_check_alert_sensor`.
+open dead letter, and those the catalog skips, such as test orders, are accounted for).
+Both are non-blocking: the run goes on, and the failed evaluation becomes an incident
+through `asset_check_alert_sensor`.
 """
 
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ from integrations_pipelines.state.tables import (
     dead_letters,
     raw_quickbooks_invoices,
     raw_shopify_orders,
+    sync_ledger,
 )
 
 VOLUME_CHECK = "order_volume_matches_baseline"
@@ -138,8 +140,14 @@ def invoices_behind_result(conn: sa.Connection, integration: str, realm_id: str,
         dead_letters.c.source_id == sa.cast(orders.c.order_id, sa.Text),
         dead_letters.c.resolved_at.is_(None),
     )
-    source, dead_lettered = conn.execute(
-        sa.select(sa.func.count(), sa.func.count().filter(lettered))
+    skipped = sa.exists().where(  # settled by policy without an invoice (test orders)
+        sync_ledger.c.integration == integration,
+        sync_ledger.c.source_id == sa.cast(orders.c.order_id, sa.Text),
+        sync_ledger.c.status == "skipped",
+    )
+    source, dead_lettered, not_booked = conn.execute(
+        sa.select(sa.func.count(), sa.func.count().filter(lettered),
+                  sa.func.count().filter(skipped & ~lettered))
         .where(orders.c.business_date >= window.first_day,
                orders.c.business_date < window.end_day)
     ).one()
@@ -149,10 +157,11 @@ def invoices_behind_result(conn: sa.Connection, integration: str, realm_id: str,
                                          inv.c.txn_date >= window.first_day,
                                          inv.c.txn_date < window.end_day)
     ).scalar_one()
-    expected = source - dead_lettered
+    expected = source - dead_lettered - not_booked
     verdict = destination_behind_source(expected, invoices)
     metadata: dict[str, Any] = {
-        "orders": source, "dead_lettered": dead_lettered, "expected_invoices": expected,
+        "orders": source, "dead_lettered": dead_lettered, "skipped": not_booked,
+        "expected_invoices": expected,
         "invoices": invoices, "missing": verdict.missing, "window": window.label,
     }
     if not verdict.ok:
@@ -166,8 +175,8 @@ def invoices_behind_result(conn: sa.Connection, integration: str, realm_id: str,
     name=BEHIND_CHECK,
     partitions_def=PARTITIONS,
     description="QuickBooks holds at least one invoice (live or voided) for every order of "
-    "the window that is not dead-lettered: the destination's count is not behind the "
-    "source's.",
+    "the window that is not dead-lettered or skipped by policy (test orders): the "
+    "destination's count is not behind the source's.",
 )
 def invoices_keep_up_with_orders(context: dg.AssetCheckExecutionContext,
                                  store: IntegrationStore,

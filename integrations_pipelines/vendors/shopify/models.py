@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 
 def _money_string(value: object) -> object:
@@ -86,16 +86,36 @@ class DiscountAllocation(_Model):
 
 
 class Duty(_Model):
-    """An import duty charged on a line (orders shipped duties-paid)."""
+    """An import duty charged on a line (orders shipped duties-paid).
 
-    id: StrictInt | None = None
-    price_set: MoneySet
+    The REST reference shows the duty's money at the top level (`shop_money`,
+    `presentment_money`) and its id as a string ("2"); some SDKs serialise a `price_set`
+    instead. Either is accepted; `presentment` reads whichever is there.
+    """
+
+    id: StrictInt | str | None = None
+    shop_money: MoneyAmount | None = None
+    presentment_money: MoneyAmount | None = None
+    price_set: MoneySet | None = None
     tax_lines: list[TaxLine] = Field(default_factory=list)
 
     known_extra = frozenset({
         "admin_graphql_api_id", "country_code_of_origin", "harmonized_system_code",
-        "shop_money", "presentment_money",
     })
+
+    @model_validator(mode="after")
+    def _has_money(self) -> Duty:
+        if self.presentment_money is None and self.price_set is None:
+            raise ValueError("a duty needs presentment_money or price_set")
+        return self
+
+    @property
+    def presentment(self) -> Decimal:
+        """The duty in the customer's currency."""
+        if self.price_set is not None:
+            return self.price_set.presentment_money.amount
+        assert self.presentment_money is not None
+        return self.presentment_money.amount
 
 
 class LineItem(_Model):
@@ -269,6 +289,7 @@ class Order(_Model):
     current_total_tax_set: MoneySet | None = None
     current_total_duties_set: MoneySet | None = None
     current_total_additional_fees_set: MoneySet | None = None
+    original_total_additional_fees_set: MoneySet | None = None
     total_tip_received: Money | None = None
 
     known_extra = frozenset({
@@ -282,7 +303,7 @@ class Order(_Model):
         "total_additional_fees_set", "fulfillments", "gateway", "landing_site",
         "landing_site_ref", "location_id", "merchant_business_entity_id",
         "merchant_of_record_app_id", "note", "note_attributes", "number", "order_status_url",
-        "original_total_additional_fees_set", "original_total_duties_set",
+        "original_total_duties_set",
         "payment_gateway_names", "payment_terms", "phone", "po_number", "processed_at",
         "reference", "referring_site", "shipping_address", "source_identifier", "source_name",
         "source_url", "tax_exempt", "tax_lines", "token",
