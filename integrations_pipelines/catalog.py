@@ -72,6 +72,35 @@ class ShopifyOptions(BaseModel):
     gift_cards: Literal["liability_item", "sales"] = "liability_item"
 
 
+class ChangeCaptureOptions(BaseModel):
+    """The polling path for changes after the day closes (refunds, cancellations, edits).
+
+    Every `delay_minutes` the change sensor asks the source what changed since the cursor
+    and, if anything did (or the cursor has not moved for `heartbeat_minutes`), launches one
+    run for the whole batch. A window ends `lag_seconds` before now and the next one starts
+    `overlap_seconds` before the cursor, so a change that became visible late (a long
+    transaction at the source, clock skew) is still read; a re-read is harmless. The change
+    feed's freshness fails when nothing advanced the cursor for `sla_minutes`. The nightly
+    rolling reconciliation re-reads the last `rolling_days` days before yesterday on both
+    sides.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    delay_minutes: int = 15
+    lag_seconds: int = 5
+    overlap_seconds: int = 300
+    heartbeat_minutes: int = 60
+    sla_minutes: int = 180
+    rolling_days: int = 60
+
+    @model_validator(mode="after")
+    def _sane(self) -> ChangeCaptureOptions:
+        if not 0 < self.delay_minutes < self.heartbeat_minutes < self.sla_minutes:
+            raise ValueError("change_capture needs 0 < delay_minutes < heartbeat_minutes < "
+                             "sla_minutes")
+        return self
+
+
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday",
                                  "saturday", "sunday")
@@ -98,6 +127,7 @@ class Integration(BaseModel):
     holidays: list[date] = []
     shopify: ShopifyOptions = ShopifyOptions()
     quickbooks: QuickBooksOptions
+    change_capture: ChangeCaptureOptions = ChangeCaptureOptions()
     duplicate_policy: Literal["report_only", "void_duplicates"] = "report_only"
 
     def is_quiet_day(self, day: date) -> bool:

@@ -11,13 +11,20 @@ from integrations_pipelines.defs.resources import (
     ShopifyResource,
 )
 from integrations_pipelines.defs.shopify_to_quickbooks import assets as s2q
+from integrations_pipelines.defs.shopify_to_quickbooks.change_capture import (
+    change_capture_sensor,
+    order_changes,
+    shopify_to_quickbooks_changes_job,
+)
 from integrations_pipelines.defs.shopify_to_quickbooks.contract_checks import CONTRACT_CHECKS
 from integrations_pipelines.defs.shopify_to_quickbooks.dead_letter_replay import (
     dead_letter_replay_job,
 )
 from integrations_pipelines.defs.shopify_to_quickbooks.jobs import (
+    rolling_reconciliation,
     shopify_to_quickbooks_job,
     shopify_to_quickbooks_job_schedule,
+    shopify_to_quickbooks_rolling_reconciliation_job,
 )
 from integrations_pipelines.defs.shopify_to_quickbooks.repair import (
     invoice_repair,
@@ -33,12 +40,14 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[*alerting.with_freshness_policies([s2q.shopify_orders, s2q.invoice_sync,
                                                    s2q.quickbooks_invoices, invoice_repair]),
+                order_changes,
                 *alerting.ALERTING_ASSETS],
         asset_checks=[*alerting.ALERTING_CHECKS, *CONTRACT_CHECKS],
         jobs=[shopify_to_quickbooks_job, shopify_to_quickbooks_repair_job,
-              shopify_to_quickbooks_reconciliation_sample_job, dead_letter_replay_job],
-        schedules=[shopify_to_quickbooks_job_schedule],
-        sensors=[*alerting.ALERTING_SENSORS],
+              shopify_to_quickbooks_reconciliation_sample_job, dead_letter_replay_job,
+              shopify_to_quickbooks_changes_job, shopify_to_quickbooks_rolling_reconciliation_job],
+        schedules=[shopify_to_quickbooks_job_schedule, rolling_reconciliation],
+        sensors=[*alerting.ALERTING_SENSORS, change_capture_sensor],
         resources={
             "store": IntegrationStore(),
             "shopify": ShopifyResource(),

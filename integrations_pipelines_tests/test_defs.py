@@ -36,6 +36,8 @@ ASSETS: dict[str, tuple[str, set[str]]] = {
     "quickbooks/invoices": ("quickbooks", {"quickbooks", "postgres"}),
     "quickbooks/token_health": ("quickbooks", {"quickbooks", "postgres"}),
     "alerts/incidents": ("alerts", {"postgres", "slack"}),
+    "shopify_to_quickbooks/order_changes": ("shopify_to_quickbooks",
+                                            {"shopify", "quickbooks", "postgres"}),
 }
 
 # The assets Dagster materializes (the others are observed by sensors), all of them
@@ -56,7 +58,11 @@ DEPENDENCIES: dict[str, set[str]] = {
                             "shopify_to_quickbooks/invoice_repair"},
     "quickbooks/token_health": set(),
     "alerts/incidents": set(),
+    "shopify_to_quickbooks/order_changes": set(),
 }
+# Materialized, not partitioned: change capture (its runs report the days they touched on
+# invoice_sync's partitions).
+UNPARTITIONED_ASSETS = {"shopify_to_quickbooks/order_changes"}
 
 # "asset/key:check_name" -> blocking. The blocking ones are evaluated in their asset's own
 # step and always report ERROR when they fail, so a broken promise stops the run before the
@@ -93,15 +99,24 @@ JOBS: dict[str, tuple[set[str], dict[str, str], bool]] = {
         {"integration": "shopify_to_quickbooks"}, True),
     "shopify_to_quickbooks_reconciliation_sample_job": (set(), {}, False),
     "dead_letter_replay_job": (set(), {"kind": "replay", "integration": FLAGSHIP}, False),
+    "shopify_to_quickbooks_changes_job": ({"shopify_to_quickbooks/order_changes"},
+                                          {"integration": FLAGSHIP}, False),
+    "shopify_to_quickbooks_rolling_reconciliation_job": (
+        {"shopify/orders", "shopify_to_quickbooks/invoice_sync", "quickbooks/invoices"},
+        {"integration": FLAGSHIP, "kind": "rolling_reconciliation"}, True),
 }
 
 # schedule -> (cron, timezone, job)
 SCHEDULES: dict[str, tuple[str, str, str]] = {
     "shopify_to_quickbooks_job_schedule": ("15 2 * * *", "UTC", "shopify_to_quickbooks_job"),
+    "shopify_to_quickbooks_rolling_reconciliation_job_schedule": (
+        "15 3 * * *", "UTC", "shopify_to_quickbooks_rolling_reconciliation_job"),
 }
 
-# sensor -> minimum interval (seconds); every one of them is an alert sensor, on by default
+# sensor -> minimum interval (seconds), all on by default: the alert sensors, and change
+# capture every change_capture.delay_minutes
 SENSORS: dict[str, int] = {
+    "change_capture_sensor": 900,
     "run_failure_alert_sensor": 30,
     "run_recovery_sensor": 30,
     "asset_check_alert_sensor": 30,
@@ -116,7 +131,10 @@ RUN_STATUS_SENSORS = {"run_failure_alert_sensor", "run_recovery_sensor"}
 # 04:15 (the catalog's 26-hour SLA); the others carry no freshness policy.
 NIGHTLY = dg.FreshnessPolicy.cron(deadline_cron="15 4 * * *",
                                   lower_bound_delta=timedelta(hours=2), timezone="UTC")
-FRESHNESS = {"shopify/orders": NIGHTLY, "quickbooks/invoices": NIGHTLY}
+FRESHNESS = {"shopify/orders": NIGHTLY, "quickbooks/invoices": NIGHTLY,
+             # the change feed's dead-man switch: change_capture.sla_minutes
+             "shopify_to_quickbooks/order_changes": dg.FreshnessPolicy.time_window(
+                 fail_window=timedelta(minutes=180))}
 
 RESOURCES = {"store", "shopify", "quickbooks", "alerting"}
 
@@ -202,7 +220,10 @@ def test_flagship_assets_share_the_daily_partitions(graph):
 
 
 def test_observed_assets_are_not_materialized(graph):
-    for asset in set(ASSETS) - FLAGSHIP_PARTITIONED_ASSETS:
+    for asset in UNPARTITIONED_ASSETS:
+        node = graph.get(dg.AssetKey.from_user_string(asset))
+        assert node.is_materializable and node.partitions_def is None, asset
+    for asset in set(ASSETS) - FLAGSHIP_PARTITIONED_ASSETS - UNPARTITIONED_ASSETS:
         node = graph.get(dg.AssetKey.from_user_string(asset))
         assert not node.is_materializable, asset
         assert node.partitions_def is None, asset
@@ -294,6 +315,7 @@ POOLS = {
     "shopify_to_quickbooks/invoice_sync": "quickbooks",
     "shopify_to_quickbooks/invoice_repair": "quickbooks",
     "quickbooks/invoices": "quickbooks",
+    "shopify_to_quickbooks/order_changes": "quickbooks",
 }
 
 

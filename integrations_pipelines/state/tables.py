@@ -206,3 +206,19 @@ contract_observations = sa.Table(
     sa.Column("last_run_id", sa.Text, nullable=True),
     sa.UniqueConstraint("vendor", "model", "kind", "field_path", name="uq_contract_observation"),
 )
+
+change_cursors = sa.Table(
+    "change_cursors",
+    metadata,
+    sa.Column("integration", sa.Text, primary_key=True),
+    sa.Column("feed", sa.Text, primary_key=True, comment="e.g. shopify.orders.updated_at"),
+    sa.Column(
+        "position",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        comment="every change up to here is recorded and re-synced",
+    ),
+    sa.Column("advanced_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.Text, nullable=True, comment="the run that advanced it"),
+    comment="change-capture cursors: advanced only after the changes are stored and synced",
+)

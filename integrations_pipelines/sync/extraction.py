@@ -23,7 +23,7 @@ from integrations_pipelines.sync import dead_letters
 from integrations_pipelines.vendors.contracts import Screened
 from integrations_pipelines.vendors.shopify.models import Order
 
-__all__ = ["ExtractionOutcome", "store_orders"]
+__all__ = ["ExtractionOutcome", "store_changed_orders", "store_orders"]
 
 MAX_REASON = 4000
 
@@ -47,12 +47,13 @@ def _source_id(payload: Any) -> str:
     return str(ident) if ident is not None else "(no id)"
 
 
-def store_orders(engine: sa.Engine, integration: Integration, start: date, end: date,
-                 screened: Iterable[Screened[Order]], run_id: str | None) -> ExtractionOutcome:
-    """Store the valid orders of business days [start, end); dead-letter the others."""
-    outcome = ExtractionOutcome()
+def _screen(integration: Integration, screened: Iterable[Screened[Order]], default_day: date,
+            outcome: ExtractionOutcome,
+            ) -> tuple[list[dict[str, Any]], list[dead_letters.DeadLetter], list[Order]]:
+    """Rows to store, letters to record, and the valid orders, one record at a time."""
     rows: list[dict[str, Any]] = []
     letters: list[dead_letters.DeadLetter] = []
+    valid: list[Order] = []
     for item in screened:
         outcome.extracted += 1
         order = item.instance
@@ -60,7 +61,7 @@ def store_orders(engine: sa.Engine, integration: Integration, start: date, end: 
             outcome.invalid += 1
             letters.append(dead_letters.DeadLetter(
                 integration=integration.name, source_id=_source_id(item.payload),
-                business_date=start, stage="validate", reason_code="contract_violation",
+                business_date=default_day, stage="validate", reason_code="contract_violation",
                 reason=f"order does not match the Order model: {item.error}"[:MAX_REASON],
                 payload=item.payload))
             continue
@@ -78,9 +79,33 @@ def store_orders(engine: sa.Engine, integration: Integration, start: date, end: 
         rows.append({"order_id": order.id, "business_date": day,
                      "created_at": order.created_at, "updated_at": order.updated_at,
                      "payload": item.payload})
+        valid.append(order)
+    outcome.stored = len(rows)
+    return rows, letters, valid
+
+
+def store_orders(engine: sa.Engine, integration: Integration, start: date, end: date,
+                 screened: Iterable[Screened[Order]], run_id: str | None) -> ExtractionOutcome:
+    """Store the valid orders of business days [start, end); dead-letter the others."""
+    outcome = ExtractionOutcome()
+    rows, letters, _ = _screen(integration, screened, start, outcome)
     with engine.begin() as conn:
         for letter in letters:
             dead_letters.record(conn, letter)
         raw.replace_shopify_orders(conn, start, end, rows, run_id)
-    outcome.stored = len(rows)
     return outcome
+
+
+def store_changed_orders(engine: sa.Engine, integration: Integration, today: date,
+                         screened: Iterable[Screened[Order]], run_id: str | None,
+                         ) -> tuple[ExtractionOutcome, list[tuple[Order, dict[str, Any]]]]:
+    """Store orders from the change feed (any creation day), newest version kept; invalid
+    ones are dead-lettered like in the nightly extraction. Returns the valid orders with
+    their payloads, to be re-synced."""
+    outcome = ExtractionOutcome()
+    rows, letters, valid = _screen(integration, screened, today, outcome)
+    with engine.begin() as conn:
+        for letter in letters:
+            dead_letters.record(conn, letter)
+        raw.upsert_shopify_orders(conn, rows, run_id)
+    return outcome, [(order, row["payload"]) for order, row in zip(valid, rows, strict=True)]

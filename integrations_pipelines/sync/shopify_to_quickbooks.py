@@ -19,6 +19,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -178,29 +179,51 @@ class InvoiceSync:
         order: Order,
         raw: dict[str, Any],
         draft: InvoiceDraft,
-        entry: Any,
+        planned_entry: Any,
         candidates: list[dict[str, Any]],
         outcome: SyncOutcome,
     ) -> None:
+        """Write one order inside its critical section: one writer per order.
+
+        A transaction-scoped PostgreSQL advisory lock on (integration, order) is held from
+        the ledger re-read through the QuickBooks write to the ledger commit, so two runs of
+        the same order (the nightly run and a backfill, a re-run while the first still
+        writes, change capture) take turns: the second sees the first's ledger row and
+        updates that invoice, or skips as unchanged or stale. A writer that crashed after
+        QuickBooks' create but before its commit left no ledger row; the create's stable
+        `requestid` then makes QuickBooks answer with that invoice instead of a second one.
+        """
         name = self.integration.name
         digest = draft.payload_hash()
-        try:
-            invoice, action = self._write(draft, digest, entry, candidates, outcome)
-        except DestinationConflict as conflict:
-            outcome.conflicts += 1
-            self._dead_letter(order, raw, "write", "destination_conflict", str(conflict),
-                              outcome)
-            return
-        except QuickBooksFault as fault:
-            if STALE_OBJECT in fault.codes:
-                raise  # concurrent edit twice in a row: let the run fail loudly
-            self._dead_letter(
-                order, raw, "write", f"quickbooks_{'_'.join(fault.codes)}", str(fault), outcome,
-                request_id=fault.request_id,
-            )
-            return
-        setattr(outcome, action, getattr(outcome, action) + 1)
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn, conn.begin():
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                sa.func.hashtext(name), sa.func.hashtext(draft.source_id))))
+            entry = ledger.get(conn, name, draft.source_id)
+            if not _same_entry(entry, planned_entry):
+                # Another writer got here between our plan and our turn.
+                if entry is not None and entry.source_version > order.updated_at:
+                    outcome.stale_skipped += 1
+                    return
+                if entry is not None and entry.payload_hash == digest:
+                    outcome.unchanged += 1
+                    return
+                candidates = []  # planned before that write: find it through the ledger
+            try:
+                invoice, action = self._write(draft, digest, entry, candidates, outcome)
+            except DestinationConflict as conflict:
+                outcome.conflicts += 1
+                self._dead_letter(order, raw, "write", "destination_conflict", str(conflict),
+                                  outcome)
+                return
+            except QuickBooksFault as fault:
+                if STALE_OBJECT in fault.codes:
+                    raise  # concurrent edit twice in a row: let the run fail loudly
+                self._dead_letter(
+                    order, raw, "write", f"quickbooks_{'_'.join(fault.codes)}", str(fault),
+                    outcome, request_id=fault.request_id,
+                )
+                return
+            setattr(outcome, action, getattr(outcome, action) + 1)
             ledger.upsert(
                 conn,
                 ledger.LedgerEntry(
@@ -228,12 +251,16 @@ class InvoiceSync:
         current = self._find_invoice(entry, candidates, draft, outcome)
         if current is None:
             body = draft.to_qbo(self._customer_id(draft.customer))
-            # A re-create after the invoice was deleted in QuickBooks must not be answered
-            # from the requestid cache with the deleted one: the old id is part of the key.
+            # One create per order whatever its version: a create that reached QuickBooks
+            # but not our ledger (a crash) is answered again, not repeated. A re-create after
+            # the invoice was deleted in QuickBooks must not be answered with the deleted one:
+            # the old id is part of the key.
             previous = entry.destination_id if entry is not None else ""
             current = self.qbo.create_invoice(
-                body, request_id("create", draft.source_id, digest, previous)
+                body, request_id("create", draft.source_id, previous)
             )
+            if _answers_an_older_version(current, draft):
+                current = self._update(current, body, digest)
             if not draft.voided:
                 return current, "created"
         elif _is_voided(current):
@@ -355,6 +382,24 @@ class InvoiceSync:
             )
         outcome.dead_lettered += 1
         outcome.dead_letter_reasons[code] += 1
+
+
+def _same_entry(now: Any, planned: Any) -> bool:
+    """The ledger row is the one the plan saw (none then and now, or the same write)."""
+    if now is None or planned is None:
+        return now is None and planned is None
+    return (now.payload_hash, now.source_version, now.destination_id) == (
+        planned.payload_hash, planned.source_version, planned.destination_id)
+
+
+def _answers_an_older_version(invoice: dict[str, Any], draft: InvoiceDraft) -> bool:
+    """A create answered from QuickBooks' requestid cache with the invoice an earlier version
+    of the order created: its lines or total are not this draft's."""
+    sent = [round(float(line.amount), 2) for line in draft.lines]
+    kept = [round(float(line.get("Amount", 0)), 2) for line in invoice.get("Line") or []
+            if line.get("DetailType") == "SalesItemLineDetail"]
+    total = Decimal(str(invoice.get("TotalAmt", 0))).quantize(Decimal("0.01"))
+    return kept != sent or total != draft.total
 
 
 def _is_not_found(exc: PermanentVendorError) -> bool:

@@ -32,6 +32,8 @@ DAY = timedelta(days=1)
 DAILY_CRON = re.compile(r"^(\d+) (\d+) \* \* \*$")
 STALE_CAUSE = ("the nightly run did not start or did not succeed: the schedule or the daemon "
                "stopped, the run is queued behind another one, or it failed")
+FEED_CAUSE = ("the runs that keep it current stopped or keep failing: its sensor is off, the "
+              "daemon is down, or the vendor's feed errors (see the asset's latest runs)")
 
 
 def freshness_policy(integration: Integration) -> dg.FreshnessPolicy:
@@ -116,7 +118,8 @@ def freshness_alert(key: dg.AssetKey, state: str, policy: dg.FreshnessPolicy,
     return Alert(
         integration=integration_for_asset(key.path), kind=AlertKind.FRESHNESS,
         subject=incident_subject(asset=key.to_user_string()), summary=summary, details=details,
-        cause=STALE_CAUSE, run_id=run_id, asset_key=key.path,
+        cause=FEED_CAUSE if getattr(policy, "fail_window", None) is not None else STALE_CAUSE,
+        run_id=run_id, asset_key=key.path,
         severity=Severity.CRITICAL if state == "FAIL" else Severity.WARNING,
     )
 

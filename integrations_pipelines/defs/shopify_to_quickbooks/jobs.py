@@ -1,6 +1,10 @@
-"""The nightly job of the flagship integration and its schedule."""
+"""The nightly job of the flagship integration, its schedule, and the nightly rolling
+reconciliation over the days before."""
 
 from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -30,3 +34,48 @@ shopify_to_quickbooks_job_schedule = dg.build_schedule_from_partitioned_job(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Nightly: yesterday's partition, once the day is over.",
 )
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def rolling_range(today: date) -> tuple[date, date] | None:
+    """The days the rolling reconciliation re-reads: the catalog's rolling_days before
+    yesterday (yesterday is the nightly run's), never before the first partition."""
+    last = today - timedelta(days=2)
+    first = max(today - timedelta(days=1 + CATALOG.change_capture.rolling_days),
+                CATALOG.partitions_start)
+    return (first, last) if first <= last else None
+
+
+shopify_to_quickbooks_rolling_reconciliation_job = dg.define_asset_job(
+    f"{NAME}_rolling_reconciliation_job",
+    selection=dg.AssetSelection.assets(ORDERS_KEY, SYNC_KEY, INVOICES_KEY),
+    partitions_def=PARTITIONS,
+    description="The nightly job's steps over the last change_capture.rolling_days days "
+    "before yesterday in one run: both sides read again, what the change feed missed synced, "
+    "what still differs classified with its cause.",
+    tags={"integration": NAME, "kind": "rolling_reconciliation"},
+)
+
+
+@dg.schedule(
+    name=f"{NAME}_rolling_reconciliation_job_schedule",
+    job=shopify_to_quickbooks_rolling_reconciliation_job,
+    cron_schedule=f"{CATALOG.schedule.minute} {(CATALOG.schedule.hour + 1) % 24} * * *",
+    execution_timezone=CATALOG.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Nightly, an hour after the nightly run: the whole job over the last "
+    "change_capture.rolling_days days before yesterday, in one run. Both sides are read "
+    "again, so a change the change feed missed is synced and anything still different is "
+    "classified, with its cause, by invoices_match_shopify_orders.",
+)
+def rolling_reconciliation(context: dg.ScheduleEvaluationContext,
+                           ) -> dg.RunRequest | dg.SkipReason:
+    zone = ZoneInfo(CATALOG.timezone)
+    moment = context.scheduled_execution_time or datetime.now(zone)
+    days = rolling_range(moment.astimezone(zone).date())
+    if days is None:
+        return dg.SkipReason("no closed day before yesterday yet")
+    first, last = days
+    return dg.RunRequest(run_key=f"rolling:{first.isoformat()}..{last.isoformat()}",
+                         tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat()})

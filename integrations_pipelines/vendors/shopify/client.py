@@ -87,15 +87,31 @@ class ShopifyClient:
         validated (or with the reason it is not valid).
 
         Shopify's `created_at_max` is inclusive and to the second, so the exclusive window
-        end is sent as one second before it. A page without an `orders` list is a broken
-        envelope: nothing on it can be trusted, so that raises.
+        end is sent as one second before it.
         """
-        params: dict[str, Any] | None = {
-            "status": status,
-            "limit": min(limit, MAX_PAGE_SIZE),
+        return self._iter_orders({
+            "status": status, "limit": min(limit, MAX_PAGE_SIZE),
             "created_at_min": created_at_min.isoformat(),
             "created_at_max": (created_at_max - timedelta(seconds=1)).isoformat(),
-        }
+        })
+
+    def iter_changed_orders(self, *, updated_at_min: datetime, updated_at_max: datetime,
+                            limit: int = MAX_PAGE_SIZE) -> Iterator[Screened[Order]]:
+        """The change feed: every order (all statuses, created whenever) last updated in
+        [updated_at_min, updated_at_max], both inclusive, each once in its current version.
+
+        Pages come in id order, not update order, so the caller closes the window at
+        `updated_at_max` and moves its cursor there only after the whole window is read.
+        """
+        return self._iter_orders({
+            "status": "any", "limit": min(limit, MAX_PAGE_SIZE),
+            "updated_at_min": updated_at_min.isoformat(),
+            "updated_at_max": updated_at_max.isoformat(),
+        })
+
+    def _iter_orders(self, params: dict[str, Any] | None) -> Iterator[Screened[Order]]:
+        """Page through orders.json. A page without an `orders` list is a broken envelope:
+        nothing on it can be trusted, so that raises."""
         url = self._path("orders.json")
         while url:
             response = self._get(url, "orders.list", params)
@@ -110,6 +126,17 @@ class ShopifyClient:
             # The next page's URL carries page_info and limit only (Shopify rejects others).
             url = response.links.get("next", {}).get("url")
             params = None
+
+    def count_changed_orders(self, *, updated_at_min: datetime,
+                             created_before: datetime | None = None) -> int:
+        """How many orders changed since `updated_at_min` (the change sensor's cheap look);
+        with `created_before`, only orders created before that moment."""
+        params = {"status": "any", "updated_at_min": updated_at_min.isoformat()}
+        if created_before is not None:
+            params["created_at_max"] = (created_before - timedelta(seconds=1)).isoformat()
+        response = self._get(self._path("orders/count.json"), "orders.count", params)
+        return self.contracts.validate(OrderCount, response.json(), vendor="shopify",
+                                       endpoint="orders.count").count
 
     def count_orders(self, *, created_at_min: datetime, created_at_max: datetime) -> int:
         """How many orders Shopify says exist in the window (for volume checks)."""
