@@ -17,6 +17,7 @@ from integrations_pipelines_tests.alerting.conftest import CHANNEL, Daemon, daem
 SCHEDULE = "shopify_to_quickbooks_job_schedule"
 ORDERS = dg.AssetKey(["shopify", "orders"])
 INVOICES = dg.AssetKey(["quickbooks", "invoices"])
+CHANGES = dg.AssetKey(["shopify_to_quickbooks", "order_changes"])
 
 
 def at(*parts: int) -> datetime:
@@ -117,3 +118,33 @@ def test_stale_extracted_assets_alert_once_then_resolve(sandboxes, dagster_insta
         ":white_check_mark: RESOLVED shopify_to_quickbooks: Freshness: shopify/orders is fresh "
         "again",
     ]
+
+
+def test_a_change_feed_that_stops_advancing_alerts_then_resolves(
+        sandboxes, dagster_instance, posted):
+    env = sandboxes([])
+    daemon = Daemon(env.defs, dagster_instance)
+    freshness = FreshnessDaemon()
+    with daemon_workspace(dagster_instance) as workspace:
+        def evaluate(moment: datetime) -> None:
+            with freeze_time(moment):
+                list(freshness.run_iteration(workspace))
+                daemon.tick("freshness_alert_sensor")
+
+        with freeze_time(at(2026, 11, 5, 9, 0)):  # the last change-capture run that worked
+            dagster_instance.report_runless_asset_event(dg.AssetMaterialization(CHANGES))
+        evaluate(at(2026, 11, 5, 11, 59))
+        assert [t for t in texts(posted.all()) if "order_changes" in t] == []
+        evaluate(at(2026, 11, 5, 12, 5))  # three hours without the cursor moving
+        [alert] = [m for m in posted.all() if "order_changes" in m["text"]]
+        assert alert["text"].startswith(
+            ":rotating_light: CRITICAL shopify_to_quickbooks: Freshness: "
+            "shopify_to_quickbooks/order_changes was last updated 3.1 hours ago")
+        assert any("its sensor is off, the daemon is down" in b["text"]["text"]
+                   for b in alert["blocks"] if b["type"] == "section" and "text" in b)
+        with freeze_time(at(2026, 11, 5, 12, 20)):  # the sensor is back: a run lands
+            dagster_instance.report_runless_asset_event(dg.AssetMaterialization(CHANGES))
+        evaluate(at(2026, 11, 5, 12, 21))
+    assert [t for t in texts(posted.all()) if "order_changes" in t][-1] == (
+        ":white_check_mark: RESOLVED shopify_to_quickbooks: Freshness: "
+        "shopify_to_quickbooks/order_changes is fresh again")

@@ -7,7 +7,9 @@ that is older than the grace period (`schedule_grace_minutes`), and expects a ru
 schedule's job created after that tick. None: an incident naming the tick, the schedule's
 status and what the scheduler recorded for the tick (skipped and why, failed and the error,
 or no tick at all). A run appearing resolves it. Ticks before the sensor first ran, or
-before the schedule was turned on, are not expected.
+before the schedule was turned on, are not expected. A schedule whose metadata says
+`skips_are_expected` (the rolling reconciliation, with nothing to do in an integration's
+first days) may skip a tick; a missing or failed tick still counts.
 
 Tick times come from Dagster's own cron iteration (the scheduler's), in the schedule's
 timezone, and "now" from Dagster's clock.
@@ -62,25 +64,34 @@ def watch_start(schedule: dg.ScheduleDefinition, state: Any | None, since: float
     return since if default_on else None  # turned off by hand although meant to run
 
 
+SKIPS_EXPECTED = "skips_are_expected"  # schedule metadata: a skipped tick is not missed
+
+
 def tick_cause(instance: dg.DagsterInstance, state: Any | None, tick: datetime) -> str:
     """What the scheduler recorded for the tick, in words."""
+    return _tick(instance, state, tick)[1]
+
+
+def _tick(instance: dg.DagsterInstance, state: Any | None, tick: datetime,
+          ) -> tuple[str | None, str]:
+    """The recorded tick's status (None: no tick) and what it means, in words."""
     if state is None:
-        return NO_TICK
+        return None, NO_TICK
     ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id,
                                after=tick.timestamp() - 1, limit=5)
     stopped = state.status.value not in RUNNING_STATES
     if not ticks:
-        return "the schedule is turned off" if stopped else NO_TICK
+        return None, "the schedule is turned off" if stopped else NO_TICK
     latest = ticks[0]
     status = latest.status.value
     if status == "SKIPPED":
-        return f"the tick was skipped: {latest.skip_reason or 'no reason given'}"
+        return status, f"the tick was skipped: {latest.skip_reason or 'no reason given'}"
     if status == "FAILURE":
         message = latest.error.message.strip().splitlines()[0] if latest.error else "?"
-        return f"the tick failed: {message[:ERROR_CHARS]}"
+        return status, f"the tick failed: {message[:ERROR_CHARS]}"
     if status == "STARTED":
-        return "the tick started but never finished: the scheduler is stuck or crashed"
-    return "the tick reported a run that does not exist (deleted?)"
+        return status, "the tick started but never finished: the scheduler is stuck or crashed"
+    return status, "the tick reported a run that does not exist (deleted?)"
 
 
 def missed_alert(schedule: dg.ScheduleDefinition, state: Any | None, tick: datetime,
@@ -136,17 +147,20 @@ def missed_schedule_sensor(context: dg.SensorEvaluationContext, store: Integrati
             dg.RunsFilter(job_name=schedule.job_name, created_after=tick), limit=1,
             ascending=True)
         alert = missed_alert(schedule, state, tick, now, "", None)
-        if runs:
+        status, cause = _tick(context.instance, state, tick)
+        may_skip = getattr(schedule.metadata.get(SKIPS_EXPECTED), "value", False) is True
+        if runs or (status == "SKIPPED" and may_skip):
             manager.resolve(alert.integration, AlertKind.SCHEDULE_MISSED, alert.subject,
-                            run_id=runs[0].dagster_run.run_id,
+                            run_id=runs[0].dagster_run.run_id if runs else None,
                             summary=f"{schedule.name} started {schedule.job_name} for its "
-                            f"{alert.details['tick']} tick")
+                            f"{alert.details['tick']} tick" if runs else
+                            f"{schedule.name} skipped its {alert.details['tick']} tick, "
+                            f"as it may: {cause}")
             continue
         last = context.instance.get_run_records(dg.RunsFilter(job_name=schedule.job_name),
                                                 limit=1)
-        manager.raise_or_update(missed_alert(
-            schedule, state, tick, now, tick_cause(context.instance, state, tick),
-            last[0] if last else None))
+        manager.raise_or_update(missed_alert(schedule, state, tick, now, cause,
+                                             last[0] if last else None))
         missed.append(schedule.name)
     return dg.SkipReason(f"missed: {', '.join(missed)}" if missed else "no tick missed")
 
