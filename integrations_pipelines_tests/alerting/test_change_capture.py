@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from integrations_pipelines.defs.shopify_to_quickbooks.assets import CATALOG, SYNC_KEY
 from integrations_pipelines.defs.shopify_to_quickbooks.change_capture import CHANGES_KEY
-from integrations_pipelines.defs.shopify_to_quickbooks.jobs import rolling_range
+from integrations_pipelines.defs.shopify_to_quickbooks.jobs import rolling_ranges
 from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
 from integrations_pipelines.state import cursors
 from integrations_pipelines.state.tables import change_cursors, raw_shopify_orders
@@ -134,6 +134,26 @@ def test_a_cursor_that_stopped_moving_gets_a_heartbeat_run_and_a_freshness_rule(
         minutes=180)
 
 
-def test_the_rolling_reconciliation_covers_the_days_before_yesterday() -> None:
-    assert rolling_range(date(2026, 12, 4)) == (date(2026, 10, 4), date(2026, 12, 2))
-    assert rolling_range(date(2026, 10, 2)) is None  # only yesterday is closed
+def test_the_rolling_reconciliation_covers_the_days_before_yesterday_a_week_per_run() -> None:
+    ranges = rolling_ranges(date(2026, 12, 4))
+    assert ranges[0] == (date(2026, 10, 4), date(2026, 10, 10))
+    assert ranges[-1][1] == date(2026, 12, 2) and len(ranges) == 9
+    days = [first + timedelta(days=n) for first, last in ranges
+            for n in range((last - first).days + 1)]
+    assert len(days) == len(set(days)) == 60  # every day once, none twice
+    assert all((last - first).days < 7 for first, last in ranges)
+    assert rolling_ranges(date(2026, 10, 2)) == []  # only yesterday is closed
+
+
+def test_the_rolling_schedule_asks_for_one_ranged_run_per_week() -> None:
+    from integrations_pipelines.definitions import defs
+
+    schedule = defs.resolve_schedule_def(
+        "shopify_to_quickbooks_rolling_reconciliation_job_schedule")
+    moment = datetime(2026, 12, 4, 3, 15, tzinfo=UTC)
+    with dg.build_schedule_context(scheduled_execution_time=moment) as context:
+        requests = schedule.evaluate_tick(context).run_requests
+    assert [(r.tags["dagster/asset_partition_range_start"],
+             r.tags["dagster/asset_partition_range_end"]) for r in requests] == [
+        (a.isoformat(), b.isoformat()) for a, b in rolling_ranges(date(2026, 12, 4))]
+    assert len({r.run_key for r in requests}) == len(requests)

@@ -38,13 +38,22 @@ shopify_to_quickbooks_job_schedule = dg.build_schedule_from_partitioned_job(
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
-def rolling_range(today: date) -> tuple[date, date] | None:
-    """The days the rolling reconciliation re-reads: the catalog's rolling_days before
-    yesterday (yesterday is the nightly run's), never before the first partition."""
+CHUNK_DAYS = 7  # days per rolling-reconciliation run: a run holds its days' orders in memory
+
+
+def rolling_ranges(today: date) -> list[tuple[date, date]]:
+    """The days the rolling reconciliation re-reads, as [first, last] ranges of at most a
+    week: the catalog's rolling_days before yesterday (yesterday is the nightly run's),
+    never before the first partition."""
     last = today - timedelta(days=2)
     first = max(today - timedelta(days=1 + CATALOG.change_capture.rolling_days),
                 CATALOG.partitions_start)
-    return (first, last) if first <= last else None
+    ranges = []
+    while first <= last:
+        end = min(first + timedelta(days=CHUNK_DAYS - 1), last)
+        ranges.append((first, end))
+        first = end + timedelta(days=1)
+    return ranges
 
 
 shopify_to_quickbooks_rolling_reconciliation_job = dg.define_asset_job(
@@ -52,8 +61,8 @@ shopify_to_quickbooks_rolling_reconciliation_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(ORDERS_KEY, SYNC_KEY, INVOICES_KEY),
     partitions_def=PARTITIONS,
     description="The nightly job's steps over the last change_capture.rolling_days days "
-    "before yesterday in one run: both sides read again, what the change feed missed synced, "
-    "what still differs classified with its cause.",
+    "before yesterday, a week per run: both sides read again, what the change feed missed "
+    "synced, what still differs classified with its cause.",
     tags={"integration": NAME, "kind": "rolling_reconciliation"},
 )
 
@@ -66,17 +75,18 @@ shopify_to_quickbooks_rolling_reconciliation_job = dg.define_asset_job(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     metadata={"skips_are_expected": True},  # nothing to do in the integration's first days
     description="Nightly, an hour after the nightly run: the whole job over the last "
-    "change_capture.rolling_days days before yesterday, in one run. Both sides are read "
-    "again, so a change the change feed missed is synced and anything still different is "
-    "classified, with its cause, by invoices_match_shopify_orders.",
+    "change_capture.rolling_days days before yesterday, one run per week of days (a run "
+    "holds its days' orders in memory). Both sides are read again, so a change the change "
+    "feed missed is synced and anything still different is classified, with its cause, by "
+    "invoices_match_shopify_orders.",
 )
 def rolling_reconciliation(context: dg.ScheduleEvaluationContext,
-                           ) -> dg.RunRequest | dg.SkipReason:
+                           ) -> list[dg.RunRequest] | dg.SkipReason:
     zone = ZoneInfo(CATALOG.timezone)
     moment = context.scheduled_execution_time or datetime.now(zone)
-    days = rolling_range(moment.astimezone(zone).date())
-    if days is None:
+    ranges = rolling_ranges(moment.astimezone(zone).date())
+    if not ranges:
         return dg.SkipReason("no closed day before yesterday yet")
-    first, last = days
-    return dg.RunRequest(run_key=f"rolling:{first.isoformat()}..{last.isoformat()}",
-                         tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat()})
+    return [dg.RunRequest(run_key=f"rolling:{first.isoformat()}..{last.isoformat()}",
+                          tags={RANGE_START: first.isoformat(), RANGE_END: last.isoformat()})
+            for first, last in ranges]
