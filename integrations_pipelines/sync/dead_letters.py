@@ -75,6 +75,16 @@ def resolve(conn: sa.Connection, integration: str, source_id: str) -> None:
     )
 
 
+def refusals(conn: sa.Connection, integration: str, source_id: str) -> int:
+    """How many times the record's open letter was recorded (0: none open). A write the
+    destination refused is retried under a new idempotency key: the vendor answers a
+    repeated key with its first answer, the refusal."""
+    attempts = conn.execute(sa.select(dead_letters.c.attempts).where(
+        dead_letters.c.integration == integration, dead_letters.c.source_id == source_id,
+        dead_letters.c.resolved_at.is_(None))).scalar()
+    return int(attempts or 0)
+
+
 def open_letters(
     conn: sa.Connection,
     integration: str,

@@ -208,8 +208,10 @@ class InvoiceSync:
                     outcome.unchanged += 1
                     return
                 candidates = []  # planned before that write: find it through the ledger
+            refused = dead_letters.refusals(conn, name, draft.source_id)
             try:
-                invoice, action = self._write(draft, digest, entry, candidates, outcome)
+                invoice, action = self._write(draft, digest, entry, candidates, outcome,
+                                              refused)
             except DestinationConflict as conflict:
                 outcome.conflicts += 1
                 self._dead_letter(order, raw, "write", "destination_conflict", str(conflict),
@@ -246,18 +248,21 @@ class InvoiceSync:
         entry: Any,
         candidates: list[dict[str, Any]],
         outcome: SyncOutcome,
+        refused: int = 0,
     ) -> tuple[dict[str, Any], str]:
-        """Create, update or void the invoice; returns it and what was done."""
+        """Create, update or void the invoice; returns it and what was done. `refused`: how
+        many times an earlier attempt was dead-lettered (each retry gets a new create key)."""
         current = self._find_invoice(entry, candidates, draft, outcome)
         if current is None:
             body = draft.to_qbo(self._customer_id(draft.customer))
             # One create per order whatever its version: a create that reached QuickBooks
             # but not our ledger (a crash) is answered again, not repeated. A re-create after
-            # the invoice was deleted in QuickBooks must not be answered with the deleted one:
-            # the old id is part of the key.
+            # the invoice was deleted in QuickBooks must not be answered with the deleted one
+            # (the old id is part of the key), nor a retry after a refusal with the refusal
+            # (the number of refusals is).
             previous = entry.destination_id if entry is not None else ""
             current = self.qbo.create_invoice(
-                body, request_id("create", draft.source_id, previous)
+                body, request_id("create", draft.source_id, previous, str(refused))
             )
             if _answers_an_older_version(current, draft):
                 current = self._update(current, body, digest)
