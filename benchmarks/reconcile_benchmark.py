@@ -13,6 +13,12 @@ Data passes between processes as pickled numpy arrays and lists in a temporary f
 
     .venv/bin/python benchmarks/reconcile_benchmark.py [--records 1000000] [--seed 7]
 
+The rolling reconciliation's scale (60 days x 10,000 orders a day) is `--records 600000`:
+on 2026-12-04 the compare took 0.23 s against datacompy's 1.75 s (7.8x) with a 435 MB peak,
+all five classes exact. Caveat: this benchmark keys both sides by integers, while
+production keys them by DocNumber text, which is slower (see the scale issue); and the
+rolling job reconciles a week per run (70,000 a side), not all 60 days at once.
+
 Benchmarks measure; they never run in CI.
 """
 
