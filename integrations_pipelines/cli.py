@@ -8,6 +8,8 @@
     integrations-pipelines dead-letters list|replay [--integration I] [--reason CODE]
                                           [--from YYYY-MM-DD] [--to YYYY-MM-DD]
                                           open dead letters; replay them after a fix
+    integrations-pipelines webhooks serve [--host H] [--port P]
+                                          the webhook receiver (DATABASE_URL, secrets)
 """
 
 from __future__ import annotations
@@ -74,6 +76,18 @@ def _cmd_dead_letters(args: argparse.Namespace) -> int:
                                     args.from_date, args.to_date)
 
 
+def _cmd_webhooks_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from integrations_pipelines.settings import database_url, webhook_secrets
+    from integrations_pipelines.state.db import engine_for
+    from integrations_pipelines.webhooks.app import build_receiver
+
+    app = build_receiver(engine_for(database_url()), webhook_secrets)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="integrations-pipelines", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         cmd.add_argument("--to", dest="to_date", default=None,
                          help="last business day (included), YYYY-MM-DD")
         cmd.set_defaults(func=_cmd_dead_letters)
+
+    hooks = sub.add_parser("webhooks", help="the webhook receiver").add_subparsers(
+        dest="webhooks_command", required=True)
+    serve = hooks.add_parser("serve", help="verify deliveries and commit them to the inbox")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(func=_cmd_webhooks_serve)
 
     args = parser.parse_args(argv)
     return args.func(args)

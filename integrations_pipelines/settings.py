@@ -88,3 +88,18 @@ class QuickBooksSettings:
             bootstrap_refresh_token=os.environ.get("QBO_REFRESH_TOKEN") or None,
             minor_version=os.environ.get("QBO_MINOR_VERSION", "75"),
         )
+
+
+def _secrets(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())
+
+
+def webhook_secrets():  # -> webhooks.app.WebhookSecrets (imported lazily: no Starlette here)
+    """The secrets webhook deliveries may be signed with, read on every delivery so a
+    rotation needs no restart: `SHOPIFY_WEBHOOK_SECRETS` (the app's client secret) and
+    `QBO_WEBHOOK_VERIFIER_TOKENS`, each a comma-separated list, newest first; during a
+    rotation both the new and the old value are listed."""
+    from integrations_pipelines.webhooks.app import WebhookSecrets
+
+    return WebhookSecrets(shopify=_secrets("SHOPIFY_WEBHOOK_SECRETS"),
+                          quickbooks=_secrets("QBO_WEBHOOK_VERIFIER_TOKENS"))

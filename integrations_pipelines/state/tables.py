@@ -222,3 +222,34 @@ change_cursors = sa.Table(
     sa.Column("run_id", sa.Text, nullable=True, comment="the run that advanced it"),
     comment="change-capture cursors: advanced only after the changes are stored and synced",
 )
+
+webhook_inbox = sa.Table(
+    "webhook_inbox",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("vendor", sa.Text, nullable=False),
+    sa.Column("connection", sa.Text, nullable=False, comment="the route's shop or company"),
+    sa.Column("topic", sa.Text, nullable=False, comment="e.g. orders/updated"),
+    sa.Column(
+        "delivery_id",
+        sa.Text,
+        nullable=False,
+        comment="the vendor's delivery id (X-Shopify-Webhook-Id), the same on redelivery",
+    ),
+    sa.Column("event_id", sa.Text, nullable=True),
+    sa.Column("shop", sa.Text, nullable=True, comment="X-Shopify-Shop-Domain, realm id, ..."),
+    sa.Column("triggered_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("body", sa.Text, nullable=False, comment="the raw body, exactly as signed"),
+    sa.Column(
+        "status",
+        sa.Text,
+        nullable=False,
+        comment="pending | processed | ignored (unknown topic) | malformed (signed, not JSON)",
+    ),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("outcome", sa.Text, nullable=True, comment="what processing did with it"),
+    sa.UniqueConstraint("vendor", "delivery_id", name="uq_webhook_delivery"),
+    sa.Index("ix_webhook_inbox_pending", "status", "id"),
+    comment="webhook deliveries, committed before they are acknowledged",
+)

@@ -1,0 +1,37 @@
+"""QuickBooks Online's webhook signing scheme.
+
+Intuit signs each notification with the app's verifier token: the `intuit-signature` header
+is the base64 HMAC-SHA256 of the raw body. A notification carries no delivery id, so the
+body's SHA-256 is the dedupe key (a redelivery repeats the same body).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+
+__all__ = ["TOPIC", "delivery_id", "sign", "verify"]
+
+TOPIC = "dataChangeEvent"
+
+
+def sign(body: bytes, verifier_token: str) -> str:
+    digest = hmac.new(verifier_token.encode(), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify(body: bytes, headers: Mapping[str, str], tokens: Sequence[str]) -> bool:
+    """True if signed with one of the verifier tokens (two during a rotation)."""
+    given = headers.get("intuit-signature")
+    if not given or not tokens:
+        return False
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(sign(body, token).encode(), given.strip().encode())
+    return matched
+
+
+def delivery_id(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()

@@ -1,0 +1,1 @@
+"""The webhook receiver: signature verification and the durable inbox."""

@@ -1,0 +1,172 @@
+"""The webhook receiver: verified, durable, and quick to answer.
+
+One route per vendor and connection (`/webhooks/shopify/<connection>`,
+`/webhooks/quickbooks/<connection>`). Every delivery goes through the same gate, in this
+order, and changes nothing unless it passes:
+
+1. a body over `max_body` bytes: 413 (read no further);
+2. a content type other than JSON: 415;
+3. the signature, over the raw body, with every secret currently valid (two during a
+   rotation), compared in constant time: 401 when missing or wrong;
+4. signed, but without the headers that name the delivery: 400;
+5. signed, but not JSON: 400, and the delivery is kept in the inbox as `malformed` (the
+   vendor signed it: someone must look at it);
+6. an unknown topic: 200, recorded as `ignored`, never processed;
+7. otherwise the delivery is committed to the inbox (`webhooks/inbox.py`, group commit) and
+   only then answered 200; a redelivery (same delivery id) is answered 200 and adds no row.
+
+The inbox is drained by a Dagster sensor and job (`defs/.../webhook_deliveries.py`); the
+receiver itself never calls a vendor or writes anywhere but the inbox. Shopify waits 5 s for
+an answer: the gate and one shared commit take milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from integrations_pipelines.vendors.quickbooks import webhooks as quickbooks_webhooks
+from integrations_pipelines.vendors.shopify import webhooks as shopify_webhooks
+from integrations_pipelines.webhooks.inbox import (
+    IGNORED,
+    MALFORMED,
+    PENDING,
+    Delivery,
+    GroupCommitter,
+)
+
+__all__ = ["MAX_BODY", "WebhookSecrets", "build_receiver"]
+
+MAX_BODY = 1_000_000  # bytes; Shopify's largest order payloads are far below
+
+
+class BodyTooLarge(Exception):
+    """The delivery's body passed the size limit."""
+
+
+@dataclass(frozen=True)
+class WebhookSecrets:
+    """The secrets a delivery may be signed with, newest first (two during a rotation)."""
+
+    shopify: tuple[str, ...] = ()
+    quickbooks: tuple[str, ...] = ()
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
+                   max_body: int = MAX_BODY, committer: GroupCommitter | None = None,
+                   ) -> Starlette:
+    """The receiver app over the integration store. `secrets` is read per delivery, so a
+    rotation needs no restart."""
+    inbox = committer or GroupCommitter(engine)
+
+    async def gate(request: Request, verify: Callable[[bytes, Sequence[str]], bool],
+                   keys: Sequence[str]) -> bytes | JSONResponse:
+        try:
+            body = await _body(request, max_body)
+        except BodyTooLarge:
+            return _error(413, f"body over {max_body} bytes")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            return _error(415, "content type must be application/json")
+        if not verify(body, keys):
+            return _error(401, "missing or invalid signature")
+        return body
+
+    async def keep(delivery: Delivery) -> JSONResponse | None:
+        try:
+            new = await inbox.commit(delivery)
+        except Exception:
+            return _error(503, "the inbox could not be written; deliver again")
+        return None if new else JSONResponse({"ok": True, "duplicate": True})
+
+    async def shopify(request: Request) -> JSONResponse:
+        body = await gate(request, lambda b, k: shopify_webhooks.verify(b, request.headers, k),
+                          secrets().shopify)
+        if isinstance(body, JSONResponse):
+            return body
+        headers = shopify_webhooks.delivery_headers(request.headers)
+        if not headers.topic or not headers.delivery_id:
+            return _error(400, "X-Shopify-Topic and X-Shopify-Webhook-Id are required")
+        status = PENDING if headers.topic in shopify_webhooks.TOPICS else IGNORED
+        try:
+            json.loads(body)
+        except ValueError:
+            status = MALFORMED
+        delivery = Delivery(
+            vendor="shopify", connection=request.path_params["connection"],
+            topic=headers.topic, delivery_id=headers.delivery_id, event_id=headers.event_id,
+            shop=headers.shop, triggered_at=headers.triggered_at,
+            received_at=datetime.now(UTC), body=body.decode("utf-8", "replace"),
+            status=status)
+        failed = await keep(delivery)
+        if failed is not None:
+            return failed
+        if status == MALFORMED:
+            return _error(400, "the body is not JSON; kept in the inbox as malformed")
+        return JSONResponse({"ok": True, "status": status})
+
+    async def quickbooks(request: Request) -> JSONResponse:
+        body = await gate(request,
+                          lambda b, k: quickbooks_webhooks.verify(b, request.headers, k),
+                          secrets().quickbooks)
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            document = json.loads(body)
+            status = PENDING if isinstance(document, dict) and "eventNotifications" in \
+                document else IGNORED
+        except ValueError:
+            status = MALFORMED
+        delivery = Delivery(
+            vendor="quickbooks", connection=request.path_params["connection"],
+            topic=quickbooks_webhooks.TOPIC, delivery_id=quickbooks_webhooks.delivery_id(body),
+            received_at=datetime.now(UTC), body=body.decode("utf-8", "replace"),
+            status=status)
+        failed = await keep(delivery)
+        if failed is not None:
+            return failed
+        if status == MALFORMED:
+            return _error(400, "the body is not JSON; kept in the inbox as malformed")
+        return JSONResponse({"ok": True, "status": status})
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "commits": inbox.batches,
+                             "deliveries": inbox.committed})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await inbox.start()
+        yield
+        await inbox.stop()
+
+    return Starlette(routes=[
+        Route("/webhooks/shopify/{connection}", shopify, methods=["POST"]),
+        Route("/webhooks/quickbooks/{connection}", quickbooks, methods=["POST"]),
+        Route("/healthz", health, methods=["GET"]),
+    ], lifespan=lifespan)
