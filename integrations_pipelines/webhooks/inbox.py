@@ -11,6 +11,7 @@ id already in the inbox (a redelivery) inserts nothing and is answered as a dupl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,10 +82,8 @@ class GroupCommitter:
     async def stop(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-            except asyncio.CancelledError:
-                pass
 
     async def commit(self, delivery: Delivery) -> bool:
         """Wait until the delivery is committed; True if new, False if a redelivery.
