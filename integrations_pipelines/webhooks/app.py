@@ -98,12 +98,17 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
             return _error(401, "missing or invalid signature")
         return body
 
-    async def keep(delivery: Delivery) -> JSONResponse | None:
+    async def keep(delivery: Delivery) -> JSONResponse:
+        """Commit, then answer: only a durable delivery is acknowledged."""
         try:
             new = await inbox.commit(delivery)
-        except Exception:
+        except Exception:  # not durable: the vendor must deliver again
             return _error(503, "the inbox could not be written; deliver again")
-        return None if new else JSONResponse({"ok": True, "duplicate": True})
+        if not new:
+            return JSONResponse({"ok": True, "duplicate": True})
+        if delivery.status == MALFORMED:
+            return _error(400, "the body is not JSON; kept in the inbox as malformed")
+        return JSONResponse({"ok": True, "status": delivery.status})
 
     async def shopify(request: Request) -> JSONResponse:
         body = await gate(request, lambda b, k: shopify_webhooks.verify(b, request.headers, k),
@@ -124,12 +129,7 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
             shop=headers.shop, triggered_at=headers.triggered_at,
             received_at=datetime.now(UTC), body=body.decode("utf-8", "replace"),
             status=status)
-        failed = await keep(delivery)
-        if failed is not None:
-            return failed
-        if status == MALFORMED:
-            return _error(400, "the body is not JSON; kept in the inbox as malformed")
-        return JSONResponse({"ok": True, "status": status})
+        return await keep(delivery)
 
     async def quickbooks(request: Request) -> JSONResponse:
         body = await gate(request,
@@ -148,12 +148,7 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
             topic=quickbooks_webhooks.TOPIC, delivery_id=quickbooks_webhooks.delivery_id(body),
             received_at=datetime.now(UTC), body=body.decode("utf-8", "replace"),
             status=status)
-        failed = await keep(delivery)
-        if failed is not None:
-            return failed
-        if status == MALFORMED:
-            return _error(400, "the body is not JSON; kept in the inbox as malformed")
-        return JSONResponse({"ok": True, "status": status})
+        return await keep(delivery)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "commits": inbox.batches,

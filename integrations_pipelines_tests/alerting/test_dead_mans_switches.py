@@ -30,6 +30,18 @@ def scheduler_tick(workspace, moment: datetime) -> None:
         list(launch_scheduled_runs(workspace, logging.getLogger("scheduler"), moment, {}))
 
 
+def freshness_evaluator(workspace, daemon: Daemon):
+    """One iteration of Dagster's freshness daemon, then the alert sensor, at a moment."""
+    freshness = FreshnessDaemon()
+
+    def evaluate(moment: datetime) -> None:
+        with freeze_time(moment):
+            list(freshness.run_iteration(workspace))
+            daemon.tick("freshness_alert_sensor")
+
+    return evaluate
+
+
 def texts(messages: list[dict]) -> list[str]:
     return [m["text"].split(" (open for")[0] for m in messages]
 
@@ -82,12 +94,8 @@ def test_skipped_schedule_tick_alerts_once_then_resolves_when_a_run_appears(
 def test_stale_extracted_assets_alert_once_then_resolve(sandboxes, dagster_instance, posted):
     env = sandboxes([])
     daemon = Daemon(env.defs, dagster_instance)
-    freshness = FreshnessDaemon()
     with daemon_workspace(dagster_instance) as workspace:
-        def evaluate(moment: datetime) -> None:
-            with freeze_time(moment):
-                list(freshness.run_iteration(workspace))
-                daemon.tick("freshness_alert_sensor")
+        evaluate = freshness_evaluator(workspace, daemon)
 
         with freeze_time(at(2026, 11, 3, 2, 20)):  # the nightly run of Nov 3 lands
             for key in (ORDERS, INVOICES):
@@ -124,12 +132,8 @@ def test_a_change_feed_that_stops_advancing_alerts_then_resolves(
         sandboxes, dagster_instance, posted):
     env = sandboxes([])
     daemon = Daemon(env.defs, dagster_instance)
-    freshness = FreshnessDaemon()
     with daemon_workspace(dagster_instance) as workspace:
-        def evaluate(moment: datetime) -> None:
-            with freeze_time(moment):
-                list(freshness.run_iteration(workspace))
-                daemon.tick("freshness_alert_sensor")
+        evaluate = freshness_evaluator(workspace, daemon)
 
         with freeze_time(at(2026, 11, 5, 9, 0)):  # the last change-capture run that worked
             dagster_instance.report_runless_asset_event(dg.AssetMaterialization(CHANGES))
