@@ -325,3 +325,19 @@ def test_every_vendor_step_is_in_its_vendors_concurrency_pool() -> None:
             for key in POOLS} == POOLS
     replay = defs.resolve_job_def("dead_letter_replay_job")
     assert [node.definition.pool for node in replay.nodes] == ["quickbooks"]
+
+
+def test_the_deployment_dequeues_one_run_per_partition_at_a_time(tmp_path) -> None:
+    """dagster.yaml as Dagster reads it (storage left to the default): runs of one partition
+    (the nightly run, a re-run, the repair job) are dequeued one at a time."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    config.pop("storage")
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    queue = instance.get_concurrency_config().run_queue_config
+    assert queue.max_concurrent_runs == 4
+    assert list(queue.tag_concurrency_limits) == [
+        {"key": "dagster/partition", "limit": 1, "value": {"applyLimitPerUniqueValue": True}}]
+    instance.dispose()
