@@ -101,6 +101,38 @@ class ChangeCaptureOptions(BaseModel):
         return self
 
 
+class WebhookOptions(BaseModel):
+    """The push path for changes: vendor webhooks into the receiver's inbox, drained here.
+
+    `enabled` turns on the drain, the QuickBooks change sensor and the webhooks' dead-man
+    check (keep it off until the receiver is deployed and subscribed, or the dead-man fires).
+    `shopify_connection` / `quickbooks_connection` name the receiver routes
+    (`/webhooks/shopify/<connection>`). The drain sensor looks every `drain_seconds`. The
+    dead-man compares, over the last `coverage_window_minutes` (ending
+    `coverage_grace_minutes` ago), the changes the raw store knows with the deliveries that
+    named them: at least `coverage_min_changes` changes and under `coverage_min_share`
+    delivered by webhook means deliveries stopped. The inbox warns past
+    `inbox_warn_depth` pending deliveries or `inbox_warn_age_minutes` of age. QuickBooks'
+    notifications are acted on `settle_seconds` after receipt (our own write's ledger row
+    is committed by then); ChangeDataCapture is polled every `cdc_minutes` as their
+    safety net.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    shopify_connection: str = "shop"
+    quickbooks_connection: str = "books"
+    drain_seconds: int = 30
+    coverage_window_minutes: int = 60
+    coverage_grace_minutes: int = 2
+    coverage_min_changes: int = 3
+    coverage_min_share: float = 0.5
+    inbox_warn_depth: int = 1000
+    inbox_warn_age_minutes: int = 15
+    settle_seconds: int = 30
+    cdc_minutes: int = 60
+
+
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[Weekday, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday",
                                  "saturday", "sunday")
@@ -128,6 +160,7 @@ class Integration(BaseModel):
     shopify: ShopifyOptions = ShopifyOptions()
     quickbooks: QuickBooksOptions
     change_capture: ChangeCaptureOptions = ChangeCaptureOptions()
+    webhooks: WebhookOptions = WebhookOptions()
     duplicate_policy: Literal["report_only", "void_duplicates"] = "report_only"
 
     def is_quiet_day(self, day: date) -> bool:

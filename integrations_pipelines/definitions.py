@@ -33,6 +33,13 @@ from integrations_pipelines.defs.shopify_to_quickbooks.repair import (
 from integrations_pipelines.defs.shopify_to_quickbooks.sampling import (
     shopify_to_quickbooks_reconciliation_sample_job,
 )
+from integrations_pipelines.defs.shopify_to_quickbooks.webhooks import (
+    books_changed_sensor,
+    shopify_to_quickbooks_webhooks_job,
+    webhook_deliveries,
+    webhook_inbox_sensor,
+    webhooks_deliver_changes,
+)
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
@@ -40,14 +47,16 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[*alerting.with_freshness_policies([s2q.shopify_orders, s2q.invoice_sync,
                                                    s2q.quickbooks_invoices, invoice_repair]),
-                order_changes,
+                order_changes, webhook_deliveries,
                 *alerting.ALERTING_ASSETS],
-        asset_checks=[*alerting.ALERTING_CHECKS, *CONTRACT_CHECKS],
+        asset_checks=[*alerting.ALERTING_CHECKS, *CONTRACT_CHECKS, webhooks_deliver_changes],
         jobs=[shopify_to_quickbooks_job, shopify_to_quickbooks_repair_job,
               shopify_to_quickbooks_reconciliation_sample_job, dead_letter_replay_job,
-              shopify_to_quickbooks_changes_job, shopify_to_quickbooks_rolling_reconciliation_job],
+              shopify_to_quickbooks_changes_job, shopify_to_quickbooks_rolling_reconciliation_job,
+              shopify_to_quickbooks_webhooks_job],
         schedules=[shopify_to_quickbooks_job_schedule, rolling_reconciliation],
-        sensors=[*alerting.ALERTING_SENSORS, change_capture_sensor],
+        sensors=[*alerting.ALERTING_SENSORS, change_capture_sensor, webhook_inbox_sensor,
+                 books_changed_sensor],
         resources={
             "store": IntegrationStore(),
             "shopify": ShopifyResource(),

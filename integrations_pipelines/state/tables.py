@@ -72,6 +72,14 @@ sync_ledger = sa.Table(
     sa.Column("status", sa.Text, nullable=False, comment="synced | voided"),
     sa.Column("synced_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("writes", sa.Integer, nullable=False, server_default="1"),
+    sa.Column(
+        "destination_updated_at",
+        sa.DateTime(timezone=True),
+        nullable=True,
+        comment="the destination's LastUpdatedTime after our last write: a later change "
+        "notified by the destination is someone else's",
+    ),
+    sa.Index("ix_sync_ledger_destination", "integration", "destination_id"),
 )
 
 dead_letters = sa.Table(
@@ -249,7 +257,20 @@ webhook_inbox = sa.Table(
     ),
     sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("outcome", sa.Text, nullable=True, comment="what processing did with it"),
+    sa.Column(
+        "record_id",
+        sa.Text,
+        nullable=True,
+        comment="the record the delivery is about (the order id of an order or refund)",
+    ),
+    sa.Column(
+        "record_version",
+        sa.DateTime(timezone=True),
+        nullable=True,
+        comment="the vendor's version of that record in the delivery (updated_at)",
+    ),
     sa.UniqueConstraint("vendor", "delivery_id", name="uq_webhook_delivery"),
     sa.Index("ix_webhook_inbox_pending", "status", "id"),
+    sa.Index("ix_webhook_inbox_record", "vendor", "record_id", "record_version"),
     comment="webhook deliveries, committed before they are acknowledged",
 )

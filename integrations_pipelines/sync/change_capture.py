@@ -32,18 +32,16 @@ from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
 from integrations_pipelines.vendors.shopify.models import Order
 
-__all__ = ["FEED", "CaptureOutcome", "capture_changes", "capture_window"]
+__all__ = ["FEED", "CaptureOutcome", "ResyncOutcome", "capture_changes", "capture_window",
+           "resync_changed"]
 
 FEED = "shopify.orders.updated_at"
 
 
 @dataclass
-class CaptureOutcome:
-    """What one capture read and wrote: the window, and per creation day the sync's counts."""
+class ResyncOutcome:
+    """Per creation day, what re-syncing changed orders did; and the orders left alone."""
 
-    since: datetime
-    until: datetime
-    extraction: ExtractionOutcome
     by_day: dict[date, SyncOutcome] = field(default_factory=dict)
     left_for_tonight: int = 0
     before_first_partition: int = 0
@@ -51,6 +49,42 @@ class CaptureOutcome:
     @property
     def resynced(self) -> int:
         return sum(o.processed for o in self.by_day.values())
+
+    def total(self, name: str) -> int:
+        """One count (`updated`, `created`, `voided`, `unchanged`, ...) over every day."""
+        return sum(getattr(o, name) for o in self.by_day.values())
+
+
+@dataclass
+class CaptureOutcome:
+    """What one capture read and wrote: the window, the extraction, and the re-sync."""
+
+    since: datetime
+    until: datetime
+    extraction: ExtractionOutcome
+    changes: ResyncOutcome = field(default_factory=ResyncOutcome)
+
+
+def resync_changed(engine: sa.Engine, qbo: QuickBooksClient, integration: Integration,
+                   changed: list[tuple[Order, dict[str, Any]]], first_open_day: date,
+                   outcome: ResyncOutcome) -> None:
+    """Re-sync changed orders day by day through the nightly write path (ledger hash,
+    stale-version guard, per-order lock): the one write path both change paths share, so an
+    order reported by a webhook and by the change feed is written once and then `unchanged`.
+    Orders of `first_open_day` or later are tonight's run's; those before the first partition
+    were never booked by this integration."""
+    days: dict[date, list[tuple[Order, dict[str, Any]]]] = defaultdict(list)
+    for order, payload in changed:
+        day = business_date(order, integration.timezone)
+        if day >= first_open_day:
+            outcome.left_for_tonight += 1
+        elif day < integration.partitions_start:
+            outcome.before_first_partition += 1
+        else:
+            days[day].append((order, payload))
+    sync = InvoiceSync(engine, qbo, integration)
+    for day in sorted(days):
+        outcome.by_day[day] = sync.run(days[day])
 
 
 def capture_window(conn: sa.Connection, integration: Integration,
@@ -79,18 +113,7 @@ def capture_changes(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksCl
         engine, integration, first_open_day,
         shopify.iter_changed_orders(updated_at_min=since, updated_at_max=until), run_id)
     outcome = CaptureOutcome(since, until, extraction)
-    days: dict[date, list[tuple[Order, dict[str, Any]]]] = defaultdict(list)
-    for order, payload in changed:
-        day = business_date(order, integration.timezone)
-        if day >= first_open_day:
-            outcome.left_for_tonight += 1
-        elif day < integration.partitions_start:
-            outcome.before_first_partition += 1
-        else:
-            days[day].append((order, payload))
-    sync = InvoiceSync(engine, qbo, integration)
-    for day in sorted(days):
-        outcome.by_day[day] = sync.run(days[day])
+    resync_changed(engine, qbo, integration, changed, first_open_day, outcome.changes)
     with engine.begin() as conn:
         cursors.advance(conn, integration.name, FEED, until, run_id)
     return outcome

@@ -25,6 +25,7 @@ class LedgerEntry:
     destination_key: str
     payload_hash: str
     status: str
+    destination_updated_at: datetime | None = None  # the invoice's LastUpdatedTime after it
 
 
 def get(conn: sa.Connection, integration: str, source_id: str) -> sa.Row | None:
@@ -58,6 +59,7 @@ def upsert(conn: sa.Connection, entry: LedgerEntry) -> None:
         "payload_hash": entry.payload_hash,
         "status": entry.status,
         "synced_at": now,
+        "destination_updated_at": entry.destination_updated_at,
     }
     stmt = pg_insert(sync_ledger).values(
         integration=entry.integration, source_id=entry.source_id, **values

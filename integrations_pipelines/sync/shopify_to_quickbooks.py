@@ -19,6 +19,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -161,7 +162,7 @@ class InvoiceSync:
                     business_date=entry.business_date, source_version=order.updated_at,
                     destination_id=entry.destination_id,
                     destination_key=entry.destination_key, payload_hash=entry.payload_hash,
-                    status=entry.status))
+                    status=entry.status, destination_updated_at=entry.destination_updated_at))
         found = self._invoices_by_doc_number([draft.doc_number for _, _, draft, _ in planned])
         for order, raw, draft, entry in planned:
             self._sync_planned(order, raw, draft, entry, found.get(draft.doc_number, []),
@@ -237,6 +238,7 @@ class InvoiceSync:
                     destination_key=draft.doc_number,
                     payload_hash=digest,
                     status="voided" if draft.voided else "synced",
+                    destination_updated_at=last_updated(invoice),
                 ),
             )
             dead_letters.resolve(conn, name, draft.source_id)
@@ -412,6 +414,15 @@ def _is_not_found(exc: PermanentVendorError) -> bool:
     if isinstance(exc, QuickBooksFault):
         return OBJECT_NOT_FOUND in exc.codes
     return exc.status == 404
+
+
+def last_updated(invoice: dict[str, Any]) -> datetime | None:
+    """The invoice's `MetaData.LastUpdatedTime` (QuickBooks' own version clock), if given."""
+    text = (invoice.get("MetaData") or {}).get("LastUpdatedTime")
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 def _is_voided(invoice: dict[str, Any]) -> bool:

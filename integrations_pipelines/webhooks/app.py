@@ -119,8 +119,9 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
         if not headers.topic or not headers.delivery_id:
             return _error(400, "X-Shopify-Topic and X-Shopify-Webhook-Id are required")
         status = PENDING if headers.topic in shopify_webhooks.TOPICS else IGNORED
+        record: tuple[str | None, datetime | None] = (None, None)
         try:
-            json.loads(body)
+            record = shopify_webhooks.record_of(headers.topic, json.loads(body))
         except ValueError:
             status = MALFORMED
         delivery = Delivery(
@@ -128,7 +129,7 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
             topic=headers.topic, delivery_id=headers.delivery_id, event_id=headers.event_id,
             shop=headers.shop, triggered_at=headers.triggered_at,
             received_at=datetime.now(UTC), body=body.decode("utf-8", "replace"),
-            status=status)
+            status=status, record_id=record[0], record_version=record[1])
         return await keep(delivery)
 
     async def quickbooks(request: Request) -> JSONResponse:

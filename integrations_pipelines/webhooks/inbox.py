@@ -42,6 +42,8 @@ class Delivery:
     event_id: str | None = None
     shop: str | None = None
     triggered_at: datetime | None = None
+    record_id: str | None = None  # what the delivery is about (an order id), for the dead-man
+    record_version: datetime | None = None
 
     def row(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}

@@ -32,10 +32,10 @@ from integrations_pipelines.defs.shopify_to_quickbooks.assets import (
     http_metadata,
 )
 from integrations_pipelines.state import cursors
-from integrations_pipelines.sync.change_capture import FEED, capture_changes
+from integrations_pipelines.sync.change_capture import FEED, ResyncOutcome, capture_changes
 from integrations_pipelines.vendors.metrics import HttpMetrics
 
-__all__ = ["CHANGES_KEY", "change_capture_sensor", "order_changes",
+__all__ = ["ACTIVE", "CHANGES_KEY", "change_capture_sensor", "order_changes", "resync_metadata",
            "shopify_to_quickbooks_changes_job"]
 
 CHANGES_KEY = dg.AssetKey([NAME, "order_changes"])
@@ -68,34 +68,44 @@ def order_changes(context: dg.AssetExecutionContext, store: IntegrationStore,
     with vendor_failures("capturing Shopify order changes"), source.http, books.http:
         outcome = capture_changes(engine, source, books, CATALOG, now=datetime.now(UTC),
                                   first_open_day=today, run_id=context.run_id)
-    for day, synced in outcome.by_day.items():
-        context.log_event(dg.AssetMaterialization(
-            asset_key=SYNC_KEY, partition=day.isoformat(),
-            description="orders of this day changed after it closed (change capture)",
-            metadata={"changed_orders": synced.processed,
-                      "invoices_created": synced.created, "invoices_updated": synced.updated,
-                      "invoices_voided": synced.voided, "invoices_unchanged": synced.unchanged,
-                      "stale_versions_skipped": synced.stale_skipped,
-                      "orders_dead_lettered": synced.dead_lettered,
-                      "source": "change capture"}))
     context.log.info(f"change feed {outcome.since:%Y-%m-%d %H:%M:%S}..{outcome.until:%H:%M:%S}:"
-                     f" {outcome.extraction.extracted} changed, {outcome.resynced} re-synced "
-                     f"over {len(outcome.by_day)} days")
+                     f" {outcome.extraction.extracted} changed, {outcome.changes.resynced} "
+                     f"re-synced over {len(outcome.changes.by_day)} days")
     return dg.MaterializeResult(metadata={
         "feed_since": outcome.since.isoformat(),
         "cursor": outcome.until.isoformat(),
         "orders_changed": outcome.extraction.extracted,
         "orders_dead_lettered": outcome.extraction.dead_lettered,
-        "orders_resynced": outcome.resynced,
-        "invoices_updated": sum(o.updated for o in outcome.by_day.values()),
-        "invoices_voided": sum(o.voided for o in outcome.by_day.values()),
-        "invoices_created": sum(o.created for o in outcome.by_day.values()),
-        "days_touched": dg.MetadataValue.json(
-            {d.isoformat(): o.processed for d, o in sorted(outcome.by_day.items())}),
-        "left_for_tonight": outcome.left_for_tonight,
-        "before_first_partition": outcome.before_first_partition,
+        **resync_metadata(context, outcome.changes, "change capture"),
         **http_metadata(metrics),
     })
+
+
+def resync_metadata(context: dg.AssetExecutionContext, changes: ResyncOutcome,
+                    source: str) -> dict[str, object]:
+    """Record each touched day on its `invoice_sync` partition (so a day's history shows the
+    refund that arrived weeks later, and from which path) and return the run's totals."""
+    for day, synced in changes.by_day.items():
+        context.log_event(dg.AssetMaterialization(
+            asset_key=SYNC_KEY, partition=day.isoformat(),
+            description=f"orders of this day changed after it closed ({source})",
+            metadata={"changed_orders": synced.processed,
+                      "invoices_created": synced.created, "invoices_updated": synced.updated,
+                      "invoices_voided": synced.voided, "invoices_unchanged": synced.unchanged,
+                      "stale_versions_skipped": synced.stale_skipped,
+                      "orders_dead_lettered": synced.dead_lettered,
+                      "source": source}))
+    return {
+        "orders_resynced": changes.resynced,
+        "invoices_updated": changes.total("updated"),
+        "invoices_voided": changes.total("voided"),
+        "invoices_created": changes.total("created"),
+        "invoices_unchanged": changes.total("unchanged"),
+        "days_touched": dg.MetadataValue.json(
+            {d.isoformat(): o.processed for d, o in sorted(changes.by_day.items())}),
+        "left_for_tonight": changes.left_for_tonight,
+        "before_first_partition": changes.before_first_partition,
+    }
 
 
 shopify_to_quickbooks_changes_job = dg.define_asset_job(

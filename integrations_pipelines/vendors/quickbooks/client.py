@@ -8,6 +8,7 @@ Every answer is validated against our models (`contracts`) before its dict is re
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -184,6 +185,22 @@ class QuickBooksClient:
         )
         return self._entity(entity, self._envelope(response.json(), entity, endpoint),
                             endpoint)
+
+    def changed_invoices(self, since: datetime) -> list[dict[str, Any]]:
+        """Invoices changed since `since` (ChangeDataCapture, `/cdc?entities=Invoice`): full
+        invoices, and `{"Id", "status": "Deleted", "MetaData"}` for deleted ones. Intuit
+        keeps 30 days of changes and answers at most 1,000 objects per entity: a caller
+        whose answer is that long polls again from the newest change it got."""
+        response = self.http.request(
+            "GET", self._url("cdc"), endpoint="cdc.invoice",
+            params=self._params(entities="Invoice", changedSince=since.isoformat()))
+        answers = self._envelope(response.json(), "CDCResponse", "cdc.invoice")
+        found: list[dict[str, Any]] = []
+        for answer in answers if isinstance(answers, list) else []:
+            for part in (answer or {}).get("QueryResponse") or []:
+                found.extend(x for x in (part or {}).get("Invoice") or []
+                             if isinstance(x, dict))
+        return found
 
     def get_invoice(self, invoice_id: str) -> dict[str, Any]:
         response = self.http.request("GET", self._url(f"invoice/{invoice_id}"),

@@ -109,6 +109,14 @@ class ShopifyClient:
             "updated_at_max": updated_at_max.isoformat(),
         })
 
+    def iter_orders_by_id(self, order_ids: list[int]) -> Iterator[Screened[Order]]:
+        """The current version of each named order (all statuses), `MAX_PAGE_SIZE` ids per
+        request (`orders.json?ids=`). An order Shopify no longer has is simply absent."""
+        for start in range(0, len(order_ids), MAX_PAGE_SIZE):
+            chunk = order_ids[start:start + MAX_PAGE_SIZE]
+            yield from self._iter_orders({"status": "any", "limit": MAX_PAGE_SIZE,
+                                          "ids": ",".join(str(i) for i in chunk)})
+
     def _iter_orders(self, params: dict[str, Any] | None) -> Iterator[Screened[Order]]:
         """Page through orders.json. A page without an `orders` list is a broken envelope:
         nothing on it can be trusted, so that raises."""

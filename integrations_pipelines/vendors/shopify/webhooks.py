@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["ORDER_TOPICS", "TOPICS", "DeliveryHeaders", "delivery_headers", "sign", "verify"]
+__all__ = ["ORDER_TOPICS", "TOPICS", "DeliveryHeaders", "delivery_headers", "record_of", "sign",
+           "verify"]
 
 # Topics this project processes: their body is the order (or, for refunds/create, a refund
 # naming its order_id).
@@ -60,12 +61,32 @@ class DeliveryHeaders:
     triggered_at: datetime | None
 
 
-def delivery_headers(headers: Mapping[str, str]) -> DeliveryHeaders:
-    triggered = _header(headers, "triggered-at")
+def _time(value: object) -> datetime | None:
     try:
-        when = datetime.fromisoformat(triggered.replace("Z", "+00:00")) if triggered else None
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) \
+            if isinstance(value, str) else None
     except ValueError:
-        when = None
+        return None
+
+
+def record_of(topic: str | None, body: object) -> tuple[str | None, datetime | None]:
+    """The order a delivery is about and the version it carries: an order topic's body is
+    the order (`id`, `updated_at`), a refund's names its `order_id` (`created_at`)."""
+    if not isinstance(body, dict):
+        return None, None
+    if topic in ORDER_TOPICS:
+        ident, version = body.get("id"), body.get("updated_at")
+    elif topic == "refunds/create":
+        ident, version = body.get("order_id"), body.get("created_at")
+    else:
+        return None, None
+    if isinstance(ident, bool) or not isinstance(ident, int | str):
+        return None, None
+    return str(ident), _time(version)
+
+
+def delivery_headers(headers: Mapping[str, str]) -> DeliveryHeaders:
+    when = _time(_header(headers, "triggered-at"))
     return DeliveryHeaders(
         topic=_header(headers, "topic"), delivery_id=_header(headers, "webhook-id"),
         event_id=_header(headers, "event-id"), shop=_header(headers, "shop-domain"),

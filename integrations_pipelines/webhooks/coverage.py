@@ -1,0 +1,56 @@
+"""The webhooks' dead-man switch: do the changes we know of arrive by webhook too?
+
+Webhooks stop silently: the subscription was removed (Shopify drops one after repeated
+failed deliveries), the receiver is down or unreachable, a secret was rotated on one side
+only (every delivery then answers 401). The polling path keeps the books right meanwhile,
+so nothing looks wrong until the fast path is needed. This compares the two paths: every
+order whose current version (`updated_at`, in the raw store, whichever path stored it) falls
+in the window should have at least one delivery naming that order at that version or later.
+When most of them have none, deliveries have stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from integrations_pipelines.state.tables import raw_shopify_orders, webhook_inbox
+
+__all__ = ["Coverage", "webhook_coverage"]
+
+CLOCK_SLACK = timedelta(seconds=1)  # Shopify stamps a refund and its order's update apart
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Changes seen in a window, and how many of them no webhook delivered."""
+
+    since: datetime
+    until: datetime
+    changed: int
+    undelivered: int
+    examples: tuple[str, ...]
+
+    @property
+    def delivered_share(self) -> float:
+        return 1.0 if not self.changed else (self.changed - self.undelivered) / self.changed
+
+
+def webhook_coverage(conn: sa.Connection, *, since: datetime, until: datetime,
+                     examples: int = 10) -> Coverage:
+    """Orders changed in [since, until) and those without a Shopify delivery for them."""
+    orders, inbox = raw_shopify_orders.c, webhook_inbox.c
+    delivered = sa.exists().where(
+        inbox.vendor == "shopify",
+        inbox.record_id == sa.cast(orders.order_id, sa.Text),
+        sa.or_(inbox.record_version >= orders.updated_at - CLOCK_SLACK,
+               sa.and_(inbox.record_version.is_(None),
+                       inbox.received_at >= orders.updated_at - CLOCK_SLACK)))
+    window = sa.and_(orders.updated_at >= since, orders.updated_at < until)
+    changed, undelivered = conn.execute(sa.select(
+        sa.func.count(), sa.func.count().filter(~delivered)).where(window)).one()
+    missing = conn.execute(sa.select(orders.order_id).where(window, ~delivered)
+                           .order_by(orders.updated_at.desc()).limit(examples)).scalars()
+    return Coverage(since, until, changed, undelivered, tuple(str(i) for i in missing))

@@ -1,0 +1,208 @@
+"""Pushed changes reach the books through the inbox: deliveries arrive twice, out of order and
+before their order, over real HTTP into the real receiver; the drain sensor launches one run
+that re-syncs each order at its newest version through the nightly write path; the polling
+path then finds the same changes already written (counted once). When deliveries stop, the
+webhooks' dead-man check says so; a hand edit notified by QuickBooks reconciles its day."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import dagster as dg
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from integrations_pipelines.defs.shopify_to_quickbooks.assets import CATALOG
+from integrations_pipelines.defs.shopify_to_quickbooks.change_capture import CHANGES_KEY
+from integrations_pipelines.defs.shopify_to_quickbooks.webhooks import WEBHOOKS_KEY
+from integrations_pipelines.sandbox.server import SandboxServer
+from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
+from integrations_pipelines.state.tables import sync_ledger, webhook_inbox
+from integrations_pipelines.vendors.quickbooks import webhooks as qbo_webhooks
+from integrations_pipelines.vendors.shopify.webhooks import sign
+from integrations_pipelines.webhooks.app import WebhookSecrets, build_receiver
+from integrations_pipelines_tests.alerting.conftest import Daemon
+from integrations_pipelines_tests.support import run_partition
+
+DAY = date(2026, 11, 4)
+SECRET, VERIFIER = "shpss_webhooks", "intuit-verifier"
+SHOP_ROUTE, BOOKS_ROUTE = "/webhooks/shopify/shop", "/webhooks/quickbooks/books"
+
+
+@pytest.fixture
+def receiver(engine):
+    app = build_receiver(engine, lambda: WebhookSecrets(shopify=(SECRET,),
+                                                        quickbooks=(VERIFIER,)))
+    with SandboxServer(app) as server:
+        yield server.url
+
+
+def push(url: str, topic: str, body: dict, webhook_id: str) -> None:
+    raw = json.dumps(body).encode()
+    answer = httpx.post(f"{url}{SHOP_ROUTE}", content=raw, timeout=10, headers={
+        "Content-Type": "application/json", "X-Shopify-Topic": topic,
+        "X-Shopify-Webhook-Id": webhook_id, "X-Shopify-Hmac-Sha256": sign(raw, SECRET),
+        "X-Shopify-Shop-Domain": "sandbox-shop.myshopify.com"})
+    assert answer.status_code == 200, answer.text
+
+
+def notify(url: str, realm: str, entities: list[dict]) -> None:
+    raw = json.dumps({"eventNotifications": [{"realmId": realm, "dataChangeEvent": {
+        "entities": entities}}]}).encode()
+    answer = httpx.post(f"{url}{BOOKS_ROUTE}", content=raw, timeout=10, headers={
+        "Content-Type": "application/json", "intuit-signature": qbo_webhooks.sign(raw, VERIFIER)})
+    assert answer.status_code == 200, answer.text
+
+
+def _invoice(books, doc: str) -> dict:
+    [invoice] = [i for i in books.all_invoices()
+                 if i["DocNumber"] == doc and i["_sandbox_status"] != "deleted"]
+    return invoice
+
+
+def _launch(env, instance, job: str, request: dg.RunRequest,
+            succeeds: bool = True) -> dg.ExecuteInProcessResult:
+    """Run what a sensor asked for, as the run launcher would."""
+    result = env.defs.resolve_job_def(job).execute_in_process(
+        instance=instance, tags=request.tags, partition_key=request.partition_key,
+        raise_on_error=False)
+    assert result.success == succeeds
+    return result
+
+
+def _materialization(result, key: dg.AssetKey) -> dg.AssetMaterialization:
+    [found] = [m for m in result.get_asset_materialization_events()
+               if m.asset_key == key]
+    return found.materialization
+
+
+def _inbox(engine) -> list[sa.Row]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(webhook_inbox).order_by(webhook_inbox.c.id)))
+
+
+def test_pushed_changes_are_synced_once_in_version_order(sandboxes, engine, dagster_instance,
+                                                         receiver) -> None:
+    orders = [o for o in generate_shop(seed=8, start=DAY, days=1, orders_per_day=30)
+              if not edge_tags(o) and o["financial_status"] == "paid"][:4]
+    refunded, cancelled, edited, late = orders
+    env = sandboxes([refunded, cancelled, edited])  # `late` is not in the shop yet
+    assert run_partition(env.defs, dagster_instance, DAY.isoformat()).success
+    daemon = Daemon(env.defs, dagster_instance)
+    assert daemon.tick("webhook_inbox_sensor").run_requests == []  # nothing waits
+
+    refund = env.shop.refund_order(refunded["id"], "5.00")
+    push(receiver, "refunds/create", refund, "wh-refund")  # a refund: re-read its order
+    push(receiver, "refunds/create", refund, "wh-refund")  # redelivered: no second row
+    first_edit = env.shop.patch_order(edited["id"], {"email": "first@example.com"})
+    second_edit = env.shop.patch_order(edited["id"], {"email": "second@example.com"},
+                                       at=datetime.now(UTC) + timedelta(seconds=2))
+    push(receiver, "orders/updated", second_edit, "wh-edit-2")
+    push(receiver, "orders/updated", first_edit, "wh-edit-1")  # older, arrives last
+    # A cancellation that arrives before its order was ever extracted.
+    env.shop.upsert_orders([late])
+    cancelled_late = env.shop.cancel_order(late["id"])
+    push(receiver, "orders/cancelled", cancelled_late, "wh-late-cancel")
+    push(receiver, "orders/cancelled", env.shop.cancel_order(cancelled["id"]), "wh-cancel")
+    assert len(_inbox(engine)) == 5
+
+    [request] = daemon.tick("webhook_inbox_sensor").run_requests
+    assert request.tags["webhooks"] == "5 pending"
+    result = _launch(env, dagster_instance, "shopify_to_quickbooks_webhooks_job", request)
+    drained = _materialization(result, WEBHOOKS_KEY).metadata
+    assert drained["deliveries_processed"].value == 5
+    assert drained["orders"].value == 4
+    assert drained["orders_reread"].value == 2  # the refund, and the order we never had
+    assert (drained["invoices_updated"].value, drained["invoices_voided"].value,
+            drained["invoices_created"].value) == (2, 2, 0)  # the late order: created voided
+    assert drained["inbox_pending"].value == 0
+    [inbox_check] = result.get_asset_check_evaluations()
+    assert inbox_check.check_name == "webhook_inbox_keeps_up" and inbox_check.passed
+
+    now = env.shop.get_order(refunded["id"])["current_total_price_set"]["presentment_money"]
+    doc = f"S{refunded['order_number']}"
+    assert Decimal(str(_invoice(env.books, doc)["TotalAmt"])) == Decimal(now["amount"])
+    edited_invoice = _invoice(env.books, f"S{edited['order_number']}")
+    assert edited_invoice["BillEmail"]["Address"] == "second@example.com"  # newest wins
+    assert _invoice(env.books, f"S{cancelled['order_number']}")["PrivateNote"].startswith(
+        "Voided")
+    assert _invoice(env.books, f"S{late['order_number']}")["PrivateNote"].startswith("Voided")
+    rows = _inbox(engine)
+    assert {r.status for r in rows} == {"processed"} and all(r.outcome for r in rows)
+    assert daemon.tick("webhook_inbox_sensor").run_requests == []
+
+    # The polling path sees the same four changes: written once, unchanged the second time.
+    time.sleep(CATALOG.change_capture.lag_seconds + 3)  # the feed reads up to now - lag
+    changes = env.defs.resolve_job_def("shopify_to_quickbooks_changes_job").execute_in_process(
+        instance=dagster_instance)
+    polled = _materialization(changes, CHANGES_KEY).metadata
+    assert polled["orders_changed"].value >= 4
+    assert (polled["invoices_updated"].value, polled["invoices_voided"].value,
+            polled["invoices_created"].value) == (0, 0, 0)
+    coverage = {c.check_name: c for c in changes.get_asset_check_evaluations()}
+    assert coverage["webhooks_deliver_changes"].passed  # every change came by webhook too
+
+
+def test_changes_that_no_webhook_delivered_trip_the_dead_man(sandboxes, engine,
+                                                             dagster_instance) -> None:
+    orders = [o for o in generate_shop(seed=9, start=DAY, days=1, orders_per_day=30)
+              if not edge_tags(o) and o["financial_status"] == "paid"][:4]
+    env = sandboxes(orders)
+    assert run_partition(env.defs, dagster_instance, DAY.isoformat()).success
+    past = datetime.now(UTC) - timedelta(minutes=10)  # changed ten minutes ago, no webhook
+    for order in orders:
+        env.shop.patch_order(order["id"], {"note": "changed"}, at=past)
+    result = env.defs.resolve_job_def("shopify_to_quickbooks_changes_job").execute_in_process(
+        instance=dagster_instance)
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    stopped = checks["webhooks_deliver_changes"]
+    assert not stopped.passed and stopped.severity == dg.AssetCheckSeverity.WARN
+    assert stopped.metadata["undelivered"].value == 4
+    assert "subscription" in stopped.metadata["likely_cause"].value
+    assert set(stopped.metadata["undelivered_examples"].value) == {
+        str(o["id"]) for o in orders}
+
+
+def test_a_hand_edit_notified_by_quickbooks_reconciles_its_day_and_our_own_writes_do_not(
+        sandboxes, engine, dagster_instance, receiver) -> None:
+    orders = [o for o in generate_shop(seed=10, start=DAY, days=1, orders_per_day=30)
+              if not edge_tags(o) and o["financial_status"] == "paid"][:3]
+    env = sandboxes(orders)
+    assert run_partition(env.defs, dagster_instance, DAY.isoformat()).success
+    ours, edited = (_invoice(env.books, f"S{o['order_number']}") for o in orders[:2])
+    changed = env.books.patch_invoice_raw(edited["Id"], {"TotalAmt": 1.0})  # the bookkeeper
+    realm = env.books.realm_id
+    notify(receiver, realm, [
+        {"name": "Invoice", "id": ours["Id"], "operation": "Create",
+         "lastUpdated": ours["MetaData"]["LastUpdatedTime"]},  # our write, notified back
+        {"name": "Invoice", "id": edited["Id"], "operation": "Update",
+         "lastUpdated": changed["MetaData"]["LastUpdatedTime"]},
+        {"name": "Customer", "id": "1", "operation": "Update",
+         "lastUpdated": changed["MetaData"]["LastUpdatedTime"]}])
+    notify(receiver, "another-realm", [{"name": "Invoice", "id": edited["Id"],
+                                         "operation": "Update", "lastUpdated": "2026-12-01"}])
+    daemon = Daemon(env.defs, dagster_instance)
+    with engine.begin() as conn:  # let the settle time pass
+        conn.execute(webhook_inbox.update().values(
+            received_at=webhook_inbox.c.received_at - timedelta(minutes=5)))
+        [ledger_row] = conn.execute(sa.select(sync_ledger.c.destination_updated_at).where(
+            sync_ledger.c.destination_id == ours["Id"])).all()
+    assert ledger_row.destination_updated_at is not None
+
+    data = daemon.tick("books_changed_sensor")
+    [request] = data.run_requests  # one run for the one day someone else changed
+    assert request.partition_key == DAY.isoformat()
+    assert request.tags["changed_invoices"] == edited["Id"]
+    assert {r.status for r in _inbox(engine)} == {"processed"}
+    assert daemon.tick("books_changed_sensor").run_requests == []  # asked once
+
+    result = _launch(env, dagster_instance, "shopify_to_quickbooks_job", request,
+                     succeeds=False)  # the blocking reconciliation check stops the run
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    reconciled = checks["invoices_match_shopify_orders"]
+    assert not reconciled.passed
+    assert reconciled.metadata["wrong_values"].value == 1
