@@ -1,6 +1,7 @@
 """docker-compose.yml cannot run here (no Docker), so check what can be checked: it parses,
-it has the four services of a Dagster deployment, every service and file it names exists,
-and every environment variable it sets is one the project (or its dagster.yaml) reads."""
+it has the four services of a Dagster deployment and the webhook receiver, every service and
+file it names exists, and every environment variable it sets is one the project (or its
+dagster.yaml) reads."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _project_text() -> str:
 def test_services_and_their_references_exist():
     compose = _compose()
     services = compose["services"]
-    assert set(services) == {"postgres", "user_code", "webserver", "daemon"}
+    assert set(services) == {"postgres", "user_code", "webserver", "daemon", "receiver"}
     for name, service in services.items():
         for dependency in service.get("depends_on", {}):
             assert dependency in services, f"{name} depends on unknown {dependency}"
