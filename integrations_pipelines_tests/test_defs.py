@@ -38,6 +38,8 @@ ASSETS: dict[str, tuple[str, set[str]]] = {
     "alerts/incidents": ("alerts", {"postgres", "slack"}),
     "shopify_to_quickbooks/order_changes": ("shopify_to_quickbooks",
                                             {"shopify", "quickbooks", "postgres"}),
+    "shopify_to_quickbooks/webhook_deliveries": ("shopify_to_quickbooks",
+                                                 {"shopify", "quickbooks", "postgres"}),
 }
 
 # The assets Dagster materializes (the others are observed by sensors), all of them
@@ -59,10 +61,12 @@ DEPENDENCIES: dict[str, set[str]] = {
     "quickbooks/token_health": set(),
     "alerts/incidents": set(),
     "shopify_to_quickbooks/order_changes": set(),
+    "shopify_to_quickbooks/webhook_deliveries": set(),
 }
-# Materialized, not partitioned: change capture (its runs report the days they touched on
-# invoice_sync's partitions).
-UNPARTITIONED_ASSETS = {"shopify_to_quickbooks/order_changes"}
+# Materialized, not partitioned: change capture and the webhook drain (their runs report the
+# days they touched on invoice_sync's partitions).
+UNPARTITIONED_ASSETS = {"shopify_to_quickbooks/order_changes",
+                        "shopify_to_quickbooks/webhook_deliveries"}
 
 # "asset/key:check_name" -> blocking. The blocking ones are evaluated in their asset's own
 # step and always report ERROR when they fail, so a broken promise stops the run before the
@@ -80,6 +84,8 @@ CHECKS: dict[str, bool] = {
     "quickbooks/invoices:invoices_keep_up_with_orders": False,
     "quickbooks/invoices:no_contract_drift": False,
     "quickbooks/token_health:refresh_token_is_healthy": False,
+    "shopify_to_quickbooks/order_changes:webhooks_deliver_changes": False,
+    "shopify_to_quickbooks/webhook_deliveries:webhook_inbox_keeps_up": False,
 }
 
 # The separate @asset_checks evaluated per daily partition (the others run once per run, or
@@ -104,6 +110,8 @@ JOBS: dict[str, tuple[set[str], dict[str, str], bool]] = {
     "shopify_to_quickbooks_rolling_reconciliation_job": (
         {"shopify/orders", "shopify_to_quickbooks/invoice_sync", "quickbooks/invoices"},
         {"integration": FLAGSHIP, "kind": "rolling_reconciliation"}, True),
+    "shopify_to_quickbooks_webhooks_job": ({"shopify_to_quickbooks/webhook_deliveries"},
+                                           {"integration": FLAGSHIP}, False),
 }
 
 # schedule -> (cron, timezone, job)
@@ -113,10 +121,13 @@ SCHEDULES: dict[str, tuple[str, str, str]] = {
         "15 3 * * *", "UTC", "shopify_to_quickbooks_rolling_reconciliation_job"),
 }
 
-# sensor -> minimum interval (seconds), all on by default: the alert sensors, and change
-# capture every change_capture.delay_minutes
+# sensor -> minimum interval (seconds), all on by default: the alert sensors, change
+# capture every change_capture.delay_minutes, the webhook drain every webhooks.drain_seconds
+# and the QuickBooks change sensor every minute
 SENSORS: dict[str, int] = {
     "change_capture_sensor": 900,
+    "webhook_inbox_sensor": 30,
+    "books_changed_sensor": 60,
     "run_failure_alert_sensor": 30,
     "run_recovery_sensor": 30,
     "asset_check_alert_sensor": 30,
@@ -316,6 +327,7 @@ POOLS = {
     "shopify_to_quickbooks/invoice_repair": "quickbooks",
     "quickbooks/invoices": "quickbooks",
     "shopify_to_quickbooks/order_changes": "quickbooks",
+    "shopify_to_quickbooks/webhook_deliveries": "quickbooks",
 }
 
 

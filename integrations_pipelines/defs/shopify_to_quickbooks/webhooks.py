@@ -234,10 +234,10 @@ def books_changed_sensor(context: dg.SensorEvaluationContext, store: Integration
         k: v for k, v in state.get("requested", {}).items()
         if v == "?" or datetime.fromisoformat(v) > now - REMEMBERED}
     requests: list[dg.RunRequest] = []
-    realm = quickbooks.connection_settings().realm_id
     with engine.connect() as conn, conn.begin():
         rows = claim(conn, "quickbooks", OPTIONS.quickbooks_connection, 500,
                      received_before=now - timedelta(seconds=OPTIONS.settle_seconds))
+        realm = quickbooks.connection_settings().realm_id if rows else ""
         changes: list[InvoiceChange] = []
         outcomes: dict[int, str] = {}
         for row in rows:
@@ -255,8 +255,8 @@ def books_changed_sensor(context: dg.SensorEvaluationContext, store: Integration
     if cdc is None or now - cdc.advanced_at >= timedelta(minutes=OPTIONS.cdc_minutes):
         since = max(cdc.position if cdc else now - timedelta(minutes=OPTIONS.cdc_minutes),
                     now - CDC_HISTORY)
-        client = quickbooks.client(HttpMetrics(), store, None)
         try:
+            client = quickbooks.client(HttpMetrics(), store, None)
             with client.http:
                 invoices = client.changed_invoices(since)
         except Exception as error:  # the notifications' runs must still be launched
