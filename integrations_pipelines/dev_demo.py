@@ -8,7 +8,9 @@ yesterday's nightly run is launched (as the 02:15 schedule would). Its reconcili
 finds both discrepancies, fails, and the check-failure sensor posts one alert to the Slack
 sandbox with the counts, the likely causes and the runbook link. Launching
 `shopify_to_quickbooks_repair_job` for that day repairs the two invoices and the alert's
-"resolved" message follows.
+"resolved" message follows. Meanwhile QuickBooks notifies the receiver of both hand edits
+(`books_changed_sensor` launches that day's run on its own too), and the merchant refunds
+an order of an earlier day in Shopify: its webhook carries the refund to QuickBooks.
 
 Everything here goes through public interfaces (the webserver's GraphQL API and the
 sandbox's HTTP admin API), exactly as a person would in the UIs.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
@@ -79,6 +82,22 @@ def bookkeeper_drift(qbo_url: str, day: str) -> list[str]:
     return [deleted["DocNumber"], edited["DocNumber"]]
 
 
+def merchant_refund(shop_url: str, day: str) -> dict | None:
+    """Refund 5.00 of one paid order created on `day`, as the merchant would in Shopify's
+    admin; returns the order, or None if there is none."""
+    admin = httpx.Client(base_url=f"{shop_url}/_sandbox", timeout=10)
+    paid = sorted((o for o in admin.get("/orders").raise_for_status().json()["orders"]
+                   if o["created_at"][:10] == day and o.get("financial_status") == "paid"
+                   and Decimal(o["current_total_price"]) > 10 and not o.get("test")),
+                  key=lambda o: o["id"])
+    if not paid:
+        return None
+    order = paid[0]
+    admin.post(f"/orders/{order['id']}/refund",
+               json={"amount": "5.00", "note": "demo: a refund days later"}).raise_for_status()
+    return order
+
+
 def launch_nightly_run(ui_url: str, day: str) -> str:
     params = {
         "selector": {"repositoryLocationName": "integrations_pipelines",
@@ -93,8 +112,11 @@ def launch_nightly_run(ui_url: str, day: str) -> str:
 
 
 def stage_first_incident(ui_url: str, qbo_url: str, backfill_id: str, day: str,
-                         slack_messages_url: str, timeout_s: float = 1800) -> None:
-    """Wait for the seed backfill, drift the books, run the night of `day`; log each step."""
+                         slack_messages_url: str, shop_url: str | None = None,
+                         timeout_s: float = 1800) -> None:
+    """Wait for the seed backfill, drift the books, run the night of `day`, then refund an
+    order of an earlier day in Shopify (its webhook carries it to QuickBooks); log each
+    step."""
     status = wait_for_backfill(ui_url, backfill_id, timeout_s)
     if status in UNFINISHED:
         log.warning("demo: the seed backfill is still %s; no incident staged", status)
@@ -108,6 +130,15 @@ def stage_first_incident(ui_url: str, qbo_url: str, backfill_id: str, day: str,
              "QuickBooks; the nightly run of %s (%s) will find both and alert: see %s, then "
              "launch shopify_to_quickbooks_repair_job for %s in the UI to repair them",
              docs[0], docs[1], day, f"{ui_url}/runs/{run_id}", slack_messages_url, day)
+    if shop_url is None:
+        return
+    earlier = (date.fromisoformat(day) - timedelta(days=2)).isoformat()
+    order = merchant_refund(shop_url, earlier)
+    if order is not None:
+        log.info("demo: the merchant refunded 5.00 of order %s (%s) in Shopify; its webhook "
+                 "reaches the receiver at once and shopify_to_quickbooks_webhooks_job updates "
+                 "invoice S%s within a minute: see %s/assets/shopify_to_quickbooks/"
+                 "webhook_deliveries", order["name"], earlier, order["order_number"], ui_url)
 
 
 def start_in_background(*args: str) -> threading.Thread:

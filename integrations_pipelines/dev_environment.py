@@ -43,6 +43,9 @@ QBO_REALM = "9130357766900000"
 QBO_CLIENT_ID = "sandbox-client-id"
 QBO_CLIENT_SECRET = "sandbox-client-secret"
 QBO_BOOTSTRAP_REFRESH = "sandbox-refresh-token-0"
+SHOPIFY_WEBHOOK_SECRET = "sandbox-webhook-secret"  # the sandbox app's client secret
+QBO_VERIFIER_TOKEN = "sandbox-verifier-token"
+WEBHOOK_TOPICS = ("orders/create", "orders/updated", "orders/cancelled", "refunds/create")
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,42 @@ def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
         "QBO_REALM_ID": QBO_REALM,
         "QBO_REFRESH_TOKEN": QBO_BOOTSTRAP_REFRESH,
     }
+
+
+def _receiver(env: dict[str, str], stack: ExitStack) -> dict[str, str]:
+    """Start the webhook receiver on the integration store and subscribe it where the
+    vendors would: Shopify's Admin API (`webhooks.json`, one subscription per topic; kept
+    across restarts, so "already taken" is fine) and the QuickBooks app's webhook endpoint
+    (set in Intuit's developer portal; the sandbox's admin API here)."""
+    from integrations_pipelines.sandbox.server import SandboxServer
+    from integrations_pipelines.state.db import engine_for
+    from integrations_pipelines.webhooks.app import WebhookSecrets, build_receiver
+
+    catalog = integration("shopify_to_quickbooks")
+    secrets = WebhookSecrets(shopify=(SHOPIFY_WEBHOOK_SECRET,),
+                             quickbooks=(QBO_VERIFIER_TOKEN,))
+    server = SandboxServer(build_receiver(engine_for(env["DATABASE_URL"]),
+                                          lambda: secrets)).start()
+    stack.callback(server.stop)
+    shop_route = f"{server.url}/webhooks/shopify/{catalog.webhooks.shopify_connection}"
+    books_route = f"{server.url}/webhooks/quickbooks/{catalog.webhooks.quickbooks_connection}"
+    version = catalog.shopify.api_version
+    with httpx.Client(base_url=env["SHOPIFY_BASE_URL"], timeout=10,
+                      headers={"X-Shopify-Access-Token": SHOPIFY_TOKEN}) as shopify:
+        for sub in shopify.get(f"/admin/api/{version}/webhooks.json").json()["webhooks"]:
+            if sub["address"] != shop_route:  # last start's receiver had another port
+                shopify.delete(f"/admin/api/{version}/webhooks/{sub['id']}.json")
+        for topic in WEBHOOK_TOPICS:
+            answer = shopify.post(f"/admin/api/{version}/webhooks.json", json={
+                "webhook": {"topic": topic, "address": shop_route, "format": "json"}})
+            if answer.status_code not in (201, 422):
+                answer.raise_for_status()
+    httpx.post(f"{env['QBO_BASE_URL']}/_sandbox/webhooks", timeout=10, json={
+        "url": books_route, "verifier_token": QBO_VERIFIER_TOKEN}).raise_for_status()
+    log.info("webhook receiver at %s, subscribed to %s", server.url, ", ".join(WEBHOOK_TOPICS))
+    return {"WEBHOOK_RECEIVER_URL": server.url,
+            "SHOPIFY_WEBHOOK_SECRETS": SHOPIFY_WEBHOOK_SECRET,
+            "QBO_WEBHOOK_VERIFIER_TOKENS": QBO_VERIFIER_TOKEN}
 
 
 def _autosave(save, stack: ExitStack, every_s: float = 30.0) -> None:
@@ -210,6 +249,7 @@ def run(options: DevOptions) -> int:
     with ExitStack() as stack:
         env = {**_databases(home, stack), **_sandboxes(home, stack)}
         upgrade(env["DATABASE_URL"])
+        env.update(_receiver(env, stack))
         env["DAGSTER_HOME"] = str(_dagster_home(home))
         ui_url = f"http://{options.host}:{options.port}"
         env["DAGSTER_UI_URL"] = ui_url
@@ -232,7 +272,7 @@ def run(options: DevOptions) -> int:
                 log.info("backfill %s of %s..%s launched: watch it at %s/overview/backfills",
                          backfill, days[0], days[-1], ui_url)
                 dev_demo.start_in_background(ui_url, env["QBO_BASE_URL"], backfill, days[-1],
-                                             env["SLACK_MESSAGES_URL"])
+                                             env["SLACK_MESSAGES_URL"], env["SHOPIFY_BASE_URL"])
             except (RuntimeError, httpx.HTTPError) as exc:
                 log.warning("seed backfill not launched (%s); launch it from the UI", exc)
         log.info("Dagster UI: %s  (Ctrl-C stops everything)", ui_url)

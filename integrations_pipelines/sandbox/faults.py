@@ -22,6 +22,14 @@ Knobs (`FaultSettings`):
   ({path: value}), `page_size_cap`. QuickBooks invoices: `amounts_as_strings`, `drop_field`,
   `add_fields`, `page_size_cap`. Paths are dotted, `[]` meaning every element of a list
   (`line_items[].tax_lines`).
+- webhooks (deliveries the sandboxes push to the app, see `shopify_webhooks` and
+  `quickbooks_webhooks`): `webhook_drop_rate` (seeded share of deliveries never sent: "a
+  webhook might stop firing", so the app must reconcile by polling), `webhook_duplicate_rate`
+  (delivered twice, with the same `X-Shopify-Webhook-Id` / the same QuickBooks body),
+  `webhook_reorder_rate` (Shopify: held back and sent after the next delivery),
+  `webhooks_paused` (nothing is sent while true; what was queued goes out when it is turned
+  off). Rolled when the delivery is queued, through the same seeded RNG, so a test that makes
+  the same changes sees the same faults; each hit counts in `injected`.
 """
 
 from __future__ import annotations
@@ -56,6 +64,10 @@ class FaultSettings:
     schema_drift: dict[str, Any] = field(default_factory=dict)
     credentials_revoked: bool = False
     expire_access_token_every: int = 0
+    webhook_drop_rate: float = 0.0
+    webhook_duplicate_rate: float = 0.0
+    webhook_reorder_rate: float = 0.0
+    webhooks_paused: bool = False
     seed: int = 0
 
 
@@ -90,7 +102,8 @@ class Faults:
                 elif name == "seed":
                     self._settings.seed = int(value)
                     self._rng = random.Random(int(value))
-                elif name in ("drop_response_after_write", "credentials_revoked"):
+                elif name in ("drop_response_after_write", "credentials_revoked",
+                              "webhooks_paused"):
                     setattr(self._settings, name, bool(value))
                 elif name in ("latency_ms", "rate_limit_storm", "expire_access_token_every"):
                     setattr(self._settings, name, int(value or 0))
@@ -148,6 +161,23 @@ class Faults:
             if hit:
                 self._count("connection_reset")
             return hit
+
+    def roll_webhook(self, knob: str) -> bool:
+        """Decide (seeded) whether a webhook knob (`webhook_drop_rate`, ...) hits a delivery."""
+        with self._lock:
+            rate = float(getattr(self._settings, knob))
+            hit = rate > 0 and self._rng.random() < rate
+            if hit:
+                self._count(knob.removesuffix("_rate"))
+            return hit
+
+    def webhooks_paused(self, count: bool = False) -> bool:
+        """Is webhook sending paused? With `count`, a delivery queued now counts as held."""
+        with self._lock:
+            paused = self._settings.webhooks_paused
+            if paused and count:
+                self._count("webhooks_paused")
+            return paused
 
     def pick(self, options: list[int]) -> int:
         """Seeded choice, e.g. of a 5xx status code."""

@@ -2,7 +2,8 @@
 
 Reproduces what breaks real QBO integrations: rotating refresh tokens, a plain-text 401,
 per-realm throttling, `requestid` replay of retried writes, SyncToken conflicts, the
-validation Faults, and (through the fault knobs) a write whose answer never arrives.
+validation Faults, and (through the fault knobs) a write whose answer never arrives. Change
+data capture (`/cdc`) and webhook notifications tell the app what changed in the company.
 `/_sandbox/...` is the bookkeeper's side of the company, for tests and drift injection.
 """
 
@@ -24,6 +25,7 @@ from integrations_pipelines.sandbox.faults import (
     FaultSettings,
     apply_field_drift,
 )
+from integrations_pipelines.sandbox.quickbooks_cdc import change_data_capture
 from integrations_pipelines.sandbox.quickbooks_edge import IntuitEdge, tid_headers
 from integrations_pipelines.sandbox.quickbooks_errors import (
     QboFault,
@@ -108,6 +110,20 @@ def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
             return reply(fault.status, fault.body(store.now_text()))
         return reply(200, {"QueryResponse": _drifted(store, result), "time": store.now_text()})
 
+    async def cdc(request: Request) -> Response:
+        blocked = gate(request, "cdc")
+        if blocked is not None:
+            return blocked
+        params = request.query_params
+        try:
+            result = change_data_capture(store, params.get("entities"),
+                                         params.get("changedSince"))
+        except QboFault as fault:
+            return reply(fault.status, fault.body(store.now_text()))
+        for part in result["CDCResponse"][0]["QueryResponse"]:
+            _drifted(store, part)
+        return reply(200, result)
+
     async def write(request: Request) -> Response:
         entity = ENTITIES.get(request.path_params["entity"].lower())
         blocked = gate(request, f"write:{entity}")
@@ -137,6 +153,7 @@ def build_quickbooks_app(store: QuickBooksStore) -> FaultMiddleware:
     routes = [
         Route("/oauth2/v1/tokens/bearer", token, methods=["POST"]),
         Route("/v3/company/{realm}/query", query, methods=["GET", "POST"]),
+        Route("/v3/company/{realm}/cdc", cdc, methods=["GET"]),
         Route("/v3/company/{realm}/{entity}", write, methods=["POST"]),
         Route("/v3/company/{realm}/{entity}/{ident}", read, methods=["GET"]),
         *_admin_routes(store),
@@ -252,6 +269,18 @@ def _admin_routes(store: QuickBooksStore) -> list[Route]:
     async def stats(request: Request) -> Response:
         return JSONResponse({**store.stats, "faults_injected": dict(store.faults.injected)})
 
+    async def webhooks(request: Request) -> Response:
+        if request.method == "POST":
+            body = await request.json()
+            if not isinstance(body, dict) or set(body) - {"url", "verifier_token", "entities"}:
+                return JSONResponse({"error": "expected {url, verifier_token, entities}"},
+                                    status_code=400)
+            return JSONResponse(store.webhooks.configure(**body))
+        return JSONResponse(store.webhooks.settings())
+
+    async def deliveries(request: Request) -> Response:
+        return JSONResponse({"deliveries": store.webhooks.deliveries()})
+
     return [
         Route("/_sandbox/invoices", invoices, methods=["GET", "POST"]),
         Route("/_sandbox/invoices/{ident}", invoice, methods=["PATCH", "DELETE"]),
@@ -261,4 +290,6 @@ def _admin_routes(store: QuickBooksStore) -> list[Route]:
         Route("/_sandbox/faults", faults, methods=["GET", "POST"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
+        Route("/_sandbox/webhooks", webhooks, methods=["GET", "POST"]),
+        Route("/_sandbox/webhooks/deliveries", deliveries, methods=["GET"]),
     ]

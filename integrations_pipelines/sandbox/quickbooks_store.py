@@ -2,7 +2,10 @@
 
 Every write goes through the same rules as the HTTP API; the admin methods (raw insert,
 bookkeeper edits, deletes, token revocation) are what a person does in the QBO UI and what
-tests use to create drift. Thread-safe: the server thread and the test thread share it.
+tests use to create drift. Every change, through the API or in the UI, is also queued as a
+webhook notification (`store.webhooks`, see `quickbooks_webhooks`), and deletions are
+remembered with their time for change data capture (`quickbooks_cdc`). Thread-safe: the
+server thread, the webhook sender and the test thread share it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from integrations_pipelines.sandbox.quickbooks_errors import (
 )
 from integrations_pipelines.sandbox.quickbooks_query import parse_query, run_query
 from integrations_pipelines.sandbox.quickbooks_tokens import TokenAuthority
+from integrations_pipelines.sandbox.quickbooks_webhooks import QuickBooksWebhooks
 from integrations_pipelines.sandbox.shopify_store import atomic_write
 
 SEED_ITEMS = [("1", "Sales"), ("2", "Shipping"), ("3", "Refunds"), ("4", "Gift cards outstanding"),
@@ -44,7 +48,8 @@ SEED_ITEMS = [("1", "Sales"), ("2", "Shipping"), ("3", "Refunds"), ("4", "Gift c
 SETTINGS = ("multicurrency", "home_currency", "reject_astral_chars", "enforce_unique_docnumber",
             "country", "automated_sales_tax", "ast_rate", "tax_codes",
             "max_results_cap", "default_max_results", "per_second", "per_minute",
-            "max_concurrent", "throttle_retry_after")
+            "max_concurrent", "throttle_retry_after", "webhook_batch_seconds",
+            "webhook_retry_scale", "cdc_max_objects")
 
 
 class QuickBooksStore:
@@ -78,8 +83,17 @@ class QuickBooksStore:
         utc_offset_hours: float = -8,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        webhook_url: str | None = None,
+        verifier_token: str = "sandbox-verifier-token",
+        webhook_batch_seconds: float = 1.0,
+        webhook_retry_scale: float = 0.1,
+        cdc_max_objects: int = 1000,
     ) -> None:
         self.realm_id = realm_id
+        self.webhook_batch_seconds = webhook_batch_seconds
+        self.webhook_retry_scale = webhook_retry_scale
+        self.cdc_max_objects = cdc_max_objects
+        self.webhooks = QuickBooksWebhooks(self, webhook_url, verifier_token)
         self.faults = faults if isinstance(faults, Faults) else Faults(faults)
         codes = tax_codes if tax_codes is not None else (
             dict(US_TAX_CODES) if country == "US" else dict(UK_TAX_CODES))
@@ -107,6 +121,7 @@ class QuickBooksStore:
         self.invoices: dict[str, dict[str, Any]] = {}
         self.items: dict[str, dict[str, Any]] = {}
         self.deleted: dict[str, dict[str, Any]] = {}
+        self.deleted_at: dict[str, str] = {}  # invoice Id -> when it was deleted (QBO time)
         self.voided: set[str] = set()
         self.replies: dict[str, tuple[int, dict[str, Any]]] = {}
         self.stats: Counter[str] = Counter()
@@ -217,6 +232,7 @@ class QuickBooksStore:
                                      "MetaData": existing["MetaData"]})
             self.customers[built["Id"]] = built
             self.stats["writes"] += 1
+            self._changed("Customer", built, "Create" if existing is None else "Update")
             return copy.deepcopy(built)
 
     def save_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -236,7 +252,16 @@ class QuickBooksStore:
                                      "MetaData": existing["MetaData"]})
             self.invoices[built["Id"]] = built
             self.stats["writes"] += 1
+            self._changed("Invoice", built, "Create" if existing is None else "Update")
             return copy.deepcopy(built)
+
+    def _changed(self, entity: str, row: dict[str, Any], operation: str) -> None:
+        self.webhooks.record(entity, row["Id"], operation, row["MetaData"]["LastUpdatedTime"])
+
+    def _deleted(self, row: dict[str, Any]) -> None:
+        self.deleted[row["Id"]] = row
+        self.deleted_at[row["Id"]] = self.now_text()
+        self.webhooks.record("Invoice", row["Id"], "Delete", self.deleted_at[row["Id"]])
 
     def _doc_taken(self, doc: str, own_id: str | None) -> bool:
         return any(i.get("DocNumber") == doc and i["Id"] != own_id
@@ -250,13 +275,14 @@ class QuickBooksStore:
             self.invoices[voided["Id"]] = voided
             self.voided.add(voided["Id"])
             self.stats["writes"] += 1
+            self._changed("Invoice", voided, "Void")
             return copy.deepcopy(voided)
 
     def delete_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
         """Delete: gone from reads and queries; returns QBO's deleted stub."""
         with self._lock:
             current = self._current("Invoice", body)
-            self.deleted[current["Id"]] = self.invoices.pop(current["Id"])
+            self._deleted(self.invoices.pop(current["Id"]))
             self.stats["writes"] += 1
             return {"status": "Deleted", "domain": "QBO", "Id": current["Id"]}
 
@@ -268,6 +294,12 @@ class QuickBooksStore:
                 parsed, list(self._table(parsed.entity).values()),
                 default_max=self.default_max_results, max_cap=self.max_results_cap,
                 offset_hours=self.utc_offset_hours))
+
+    def change_log(self, entity: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """For change data capture: an entity's live rows and (invoices) deletion times."""
+        with self._lock:
+            rows = copy.deepcopy(list(self._table(entity).values()))
+            return rows, dict(self.deleted_at) if entity == "Invoice" else {}
 
     # -- requestid -----------------------------------------------------------------------
     def replay(self, request_id: str) -> tuple[int, dict[str, Any]] | None:
@@ -306,6 +338,7 @@ class QuickBooksStore:
             row = self._stamp({**copy.deepcopy(invoice), "Id": str(invoice.get("Id") or
                                                                   self._new_id())}, new=True)
             self.invoices[row["Id"]] = row
+            self._changed("Invoice", row, "Create")
             return copy.deepcopy(row)
 
     def patch_invoice_raw(self, ident: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -317,6 +350,7 @@ class QuickBooksStore:
             row = self._stamp({**current, **copy.deepcopy(changes), "Id": current["Id"],
                                "SyncToken": current["SyncToken"]})
             self.invoices[row["Id"]] = row
+            self._changed("Invoice", row, "Update")
             return copy.deepcopy(row)
 
     def delete_invoice_raw(self, ident: str) -> bool:
@@ -324,17 +358,23 @@ class QuickBooksStore:
         with self._lock:
             row = self.invoices.pop(str(ident), None)
             if row is not None:
-                self.deleted[row["Id"]] = row
+                self._deleted(row)
             return row is not None
 
     def reset(self) -> None:
-        """Back to the construction state: seed items only, initial knobs and tokens."""
+        """Back to the construction state: seed items only, initial knobs and tokens, the
+        initial webhook endpoint and nothing queued to send."""
         with self._lock:
+            self.webhooks.reset()
             self._clear()
             self.update_settings(self._initial[0])
             self.faults.reset()
             self.faults.update(self._initial[1])
             self.tokens.restore(copy.deepcopy(self._initial[2]))
+
+    def close(self) -> None:
+        """Stop the webhook sender thread (the server's `stop` calls this)."""
+        self.webhooks.close()
 
     # -- persistence ---------------------------------------------------------------------
     def to_json(self) -> str:
@@ -347,6 +387,7 @@ class QuickBooksStore:
                 "invoices": self.invoices, "deleted": self.deleted,
                 "voided": sorted(self.voided), "next_id": self._next_id,
                 "replies": {k: list(v) for k, v in self.replies.items()},
+                "deleted_at": self.deleted_at, "webhooks": self.webhooks.settings(),
             })
 
     @classmethod
@@ -362,6 +403,12 @@ class QuickBooksStore:
         store.deleted, store.voided = data["deleted"], set(data["voided"])
         store._next_id = int(data["next_id"])
         store.replies = {k: (v[0], v[1]) for k, v in data["replies"].items()}
+        store.deleted_at = dict(data.get("deleted_at", {}))
+        saved = data.get("webhooks", {})  # what the caller passes wins over what was saved
+        store.webhooks.configure(
+            url=None if "webhook_url" in kwargs else saved.get("url"),
+            verifier_token=None if "verifier_token" in kwargs else saved.get("verifier_token"),
+            entities=saved.get("entities"))
         return store
 
     def save(self, path: str | Path) -> None:

@@ -60,7 +60,11 @@ class SandboxServer:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask uvicorn to exit and wait for its thread."""
+        """Ask uvicorn to exit and wait for its thread; the app's store (if it has one) is
+        closed too, which stops its webhook sender: a stopped vendor sends nothing."""
+        close = getattr(getattr(self.app, "store", None), "close", None)
+        if callable(close):
+            close()
         if self._server is None or self._thread is None:
             return
         self._server.should_exit = True

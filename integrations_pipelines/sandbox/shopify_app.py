@@ -3,7 +3,8 @@
 Reproduces what breaks real clients: the `status=open` default, cursor pagination through
 the `Link` header with an opaque `page_info` that tolerates only `limit` and `fields`, the
 250 page-size limit, the leaky-bucket rate limit with its call-limit header and float
-`Retry-After`, and schema drift. `/_sandbox/...` is the merchant's admin, for tests.
+`Retry-After`, and schema drift. The `webhooks.json` resource subscribes the app to the
+webhooks `shopify_webhooks` delivers. `/_sandbox/...` is the merchant's admin, for tests.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from integrations_pipelines.sandbox.faults import FaultMiddleware, apply_field_d
 from integrations_pipelines.sandbox.shopify_orders import parse_time
 from integrations_pipelines.sandbox.shopify_store import LeakyBucket, ShopifyStore
 from integrations_pipelines.sandbox.shopify_versions import served_version
+from integrations_pipelines.sandbox.shopify_webhooks import SubscriptionError
 
 __all__ = ["LeakyBucket", "ShopifyStore", "build_shopify_app"]
 
@@ -72,8 +74,8 @@ def build_shopify_app(store: ShopifyStore) -> FaultMiddleware:
             status, headers, body = throttled(wait)
             return Response(body, status_code=status, headers=headers)
         try:
-            payload, extra = handler(request)
-            status = 200
+            payload, extra, *rest = handler(request)
+            status = rest[0] if rest else 200
         except ApiError as error:
             payload, extra, status = {"errors": error.errors}, {}, error.status
         version = {"X-Shopify-API-Version": served_version(request.path_params["version"],
@@ -135,10 +137,66 @@ def build_shopify_app(store: ShopifyStore) -> FaultMiddleware:
     async def order_ep(request: Request) -> Response:
         return await api(request, get_order, "order")
 
+    def create_webhook(request: Request, raw: bytes) -> tuple[dict[str, Any], dict, int]:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            raise ApiError(400, "Bad Request") from None
+        given = body.get("webhook") if isinstance(body, dict) else None
+        if not isinstance(given, dict):
+            raise ApiError(400, {"webhook": "Required parameter missing or invalid"})
+        version = served_version(request.path_params["version"], store.now().date())
+        try:
+            made = store.webhooks.subscribe(given.get("topic"), given.get("address"), version,
+                                            given.get("format", "json"))
+        except SubscriptionError as error:
+            raise ApiError(422, error.errors) from None
+        return {"webhook": made}, {}, 201
+
+    def list_webhooks(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
+        params = request.query_params
+        found = store.webhooks.subscriptions(params.get("topic"), params.get("address"))
+        since = params.get("since_id")
+        if since is not None:
+            found = [w for w in found if w["id"] > int(since)] if since.isdigit() else []
+        return {"webhooks": found[:_limit(params.get("limit"))]}, {}
+
+    def count_webhooks(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
+        params = request.query_params
+        return {"count": len(store.webhooks.subscriptions(params.get("topic"),
+                                                          params.get("address")))}, {}
+
+    def one_webhook(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
+        ident = request.path_params["webhook_id"]
+        if request.method == "DELETE":
+            if not store.webhooks.unsubscribe(ident):
+                raise ApiError(404, "Not Found")
+            return {}, {}
+        found = store.webhooks.subscription(ident)
+        if found is None:
+            raise ApiError(404, "Not Found")
+        return {"webhook": found}, {}
+
+    async def webhooks_ep(request: Request) -> Response:
+        if request.method == "POST":
+            raw = await request.body()
+            return await api(request, lambda r: create_webhook(r, raw), "webhooks_create")
+        return await api(request, list_webhooks, "webhooks")
+
+    async def webhooks_count_ep(request: Request) -> Response:
+        return await api(request, count_webhooks, "webhooks_count")
+
+    async def webhook_ep(request: Request) -> Response:
+        return await api(request, one_webhook, f"webhook_{request.method.lower()}")
+
     routes = [
         Route("/admin/api/{version}/orders.json", orders_ep),
         Route("/admin/api/{version}/orders/count.json", count_ep),
         Route("/admin/api/{version}/orders/{order_id:int}.json", order_ep),
+        Route("/admin/api/{version}/webhooks.json", webhooks_ep, methods=["GET", "POST"]),
+        Route("/admin/api/{version}/webhooks/count.json", webhooks_count_ep),
+        Route("/admin/api/{version}/webhooks/{webhook_id:int}.json", webhook_ep,
+              methods=["GET", "DELETE"]),
         *_admin_routes(store),
     ]
 
@@ -286,6 +344,9 @@ def _admin_routes(store: ShopifyStore) -> list[Route]:
         return JSONResponse({**store.stats, "bucket_used": store.bucket.used(),
                              "faults_injected": dict(store.faults.injected)})
 
+    async def deliveries(request: Request) -> Response:
+        return JSONResponse({"deliveries": store.webhooks.deliveries()})
+
     return [
         Route("/_sandbox/orders", orders, methods=["GET", "POST"]),
         Route("/_sandbox/orders/{order_id:int}/refund", refund, methods=["POST"]),
@@ -294,4 +355,5 @@ def _admin_routes(store: ShopifyStore) -> list[Route]:
         Route("/_sandbox/faults", faults, methods=["GET", "POST"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
+        Route("/_sandbox/webhooks/deliveries", deliveries, methods=["GET"]),
     ]

@@ -1,8 +1,13 @@
 """In-memory state of the Shopify sandbox: the shop's orders, its rate-limit bucket, faults.
 
 The store is what a merchant changes in the Shopify admin (refunds, cancellations, edits),
-so every admin operation is a plain method here as well as an HTTP endpoint. Thread-safe:
-the server thread and the test thread may both use it.
+so every admin operation is a plain method here as well as an HTTP endpoint. Each change
+also fires the webhooks Shopify fires for it (`store.webhooks`, see `shopify_webhooks`):
+a new order `orders/create`; a changed one `orders/updated`; a refund `refunds/create` (the
+refund) and `orders/updated`; a cancellation `orders/cancelled` and `orders/updated` (and
+`refunds/create` when cancelling refunds a paid order); a deletion `orders/delete`
+(`{"id": ...}`). Thread-safe: the server thread, the webhook sender and the test thread may
+all use it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from integrations_pipelines.sandbox.shopify_orders import (
     bump_updated,
     parse_time,
 )
+from integrations_pipelines.sandbox.shopify_webhooks import ShopifyWebhooks
 
 
 class LeakyBucket:
@@ -81,9 +87,13 @@ class ShopifyStore:
         faults: Faults | FaultSettings | dict[str, Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        webhook_secret: str = "sandbox-webhook-secret",
+        webhook_retry_base_seconds: float = 1.0,
+        webhook_removal_after: int = 1,
     ) -> None:
         self.access_token = access_token
         self.shop_domain = shop_domain
+        self.webhook_secret = webhook_secret  # the app's client secret: signs deliveries
         self.bucket = LeakyBucket(bucket_capacity, leak_rate, clock)
         self.faults = faults if isinstance(faults, Faults) else Faults(faults)
         self._initial_faults = self.faults.snapshot()
@@ -93,6 +103,7 @@ class ShopifyStore:
         self._initial = [copy.deepcopy(o) for o in orders]
         self._orders: dict[int, dict[str, Any]] = {}
         self._next_id = 9_100_000_000_000_000_000
+        self.webhooks = ShopifyWebhooks(self, webhook_retry_base_seconds, webhook_removal_after)
         self.upsert_orders(self._initial)
 
     # -- reading -------------------------------------------------------------------------
@@ -132,11 +143,14 @@ class ShopifyStore:
 
     # -- merchant actions ----------------------------------------------------------------
     def upsert_orders(self, orders: Iterable[dict[str, Any]]) -> int:
-        """Insert or replace orders by id; returns how many."""
+        """Insert or replace orders by id (orders/create or orders/updated); returns how many."""
         count = 0
         with self._lock:
             for order in orders:
-                self._orders[int(order["id"])] = copy.deepcopy(order)
+                key = int(order["id"])
+                topic = "orders/updated" if key in self._orders else "orders/create"
+                self._orders[key] = copy.deepcopy(order)
+                self.webhooks.emit(topic, order)
                 count += 1
         return count
 
@@ -160,17 +174,25 @@ class ShopifyStore:
         """Refund `amount` (presentment currency); returns the new refund."""
         with self._lock:
             order = self._require(order_id)
-            return copy.deepcopy(apply_refund(
+            refund = apply_refund(
                 order, amount=str(amount), at=self._when(at), refund_id=self._take_id(),
-                transaction_id=self._take_id(), note=note))
+                transaction_id=self._take_id(), note=note)
+            self.webhooks.emit("refunds/create", refund)
+            self.webhooks.emit("orders/updated", order)
+            return copy.deepcopy(refund)
 
     def cancel_order(self, order_id: int, reason: str | None = None,
                      at: datetime | str | None = None) -> dict[str, Any]:
         """Cancel an order (voided if unpaid, else refunded); returns the order."""
         with self._lock:
             order = self._require(order_id)
+            refunds_before = len(order.get("refunds") or [])
             apply_cancel(order, at=self._when(at), reason=reason or "other",
                          refund_id=self._take_id(), transaction_id=self._take_id())
+            for refund in (order.get("refunds") or [])[refunds_before:]:
+                self.webhooks.emit("refunds/create", refund)
+            self.webhooks.emit("orders/cancelled", order)
+            self.webhooks.emit("orders/updated", order)
             return copy.deepcopy(order)
 
     def patch_order(self, order_id: int, changes: dict[str, Any],
@@ -181,16 +203,22 @@ class ShopifyStore:
             order.update(copy.deepcopy({k: v for k, v in changes.items() if k != "id"}))
             if "updated_at" not in changes:
                 bump_updated(order, self._when(at))
+            self.webhooks.emit("orders/updated", order)
             return copy.deepcopy(order)
 
     def delete_order(self, order_id: int) -> bool:
-        """Remove an order; False if there was none."""
+        """Remove an order (orders/delete); False if there was none."""
         with self._lock:
-            return self._orders.pop(int(order_id), None) is not None
+            found = self._orders.pop(int(order_id), None) is not None
+            if found:
+                self.webhooks.emit("orders/delete", {"id": int(order_id)})
+            return found
 
     def reset(self) -> None:
-        """Back to the construction state: initial orders and faults, empty bucket, no stats."""
+        """Back to the construction state: initial orders and faults, empty bucket, no stats,
+        no webhook subscriptions and nothing queued to send."""
         with self._lock:
+            self.webhooks.reset()
             self._orders = {}
             self.upsert_orders(self._initial)
             self.faults.reset()
@@ -198,11 +226,15 @@ class ShopifyStore:
             self.bucket.reset()
             self.stats.clear()
 
+    def close(self) -> None:
+        """Stop the webhook sender thread (the server's `stop` calls this)."""
+        self.webhooks.close()
+
     # -- persistence ---------------------------------------------------------------------
     def to_json(self) -> str:
-        """The shop's orders as JSON (ids stay exact integers)."""
+        """The shop's orders and webhook subscriptions as JSON (ids stay exact integers)."""
         return json.dumps({"orders": self.list_orders(), "access_token": self.access_token,
-                           "next_id": self._next_id})
+                           "next_id": self._next_id, "webhooks": self.webhooks.snapshot()})
 
     @classmethod
     def from_json(cls, text: str, **kwargs: Any) -> ShopifyStore:
@@ -211,6 +243,7 @@ class ShopifyStore:
         kwargs.setdefault("access_token", data.get("access_token", "shpat_sandbox_token"))
         store = cls(data["orders"], **kwargs)
         store._next_id = max(store._next_id, int(data.get("next_id", 0)))
+        store.webhooks.restore(data.get("webhooks", []))
         return store
 
     def save(self, path: str | Path) -> None:

@@ -26,7 +26,8 @@ import sqlalchemy as sa
 
 from integrations_pipelines.state.tables import sync_ledger
 
-__all__ = ["InvoiceChange", "cdc_changes", "days_to_reconcile", "notified_changes"]
+__all__ = ["CLOUD_EVENT_OPERATIONS", "InvoiceChange", "cdc_changes", "days_to_reconcile",
+           "notified_changes"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,20 @@ def _time(value: object) -> datetime | None:
         return None
 
 
+CLOUD_EVENT_OPERATIONS = {"created": "Create", "updated": "Update", "deleted": "Delete",
+                          "voided": "Void", "merged": "Merge", "emailed": "Emailed"}
+
+
 def notified_changes(body: str, realm_id: str) -> list[InvoiceChange]:
     """The invoice changes of one webhook notification for our company (other realms and
-    entities are someone else's)."""
+    entities are someone else's), in the legacy `eventNotifications` format or as
+    CloudEvents (`type: qbo.invoice.updated.v1`, `intuitentityid`, `intuitaccountid`)."""
     document = json.loads(body)
+    if isinstance(document, list):
+        return [_cloud_event(e) for e in document
+                if isinstance(e, dict) and str(e.get("intuitaccountid")) == str(realm_id)
+                and str(e.get("type", "")).startswith("qbo.invoice.")
+                and e.get("intuitentityid") is not None]
     changes = []
     for notification in document.get("eventNotifications") or []:
         if str(notification.get("realmId")) != str(realm_id):
@@ -59,6 +70,13 @@ def notified_changes(body: str, realm_id: str) -> list[InvoiceChange]:
                 changes.append(InvoiceChange(str(entity["id"]), str(entity.get("operation")),
                                              _time(entity.get("lastUpdated"))))
     return changes
+
+
+def _cloud_event(event: dict) -> InvoiceChange:
+    verb = str(event["type"]).split(".")[2] if str(event["type"]).count(".") >= 3 else ""
+    return InvoiceChange(str(event["intuitentityid"]),
+                         CLOUD_EVENT_OPERATIONS.get(verb, verb.capitalize()),
+                         _time(event.get("time")))
 
 
 def cdc_changes(invoices: Iterable[dict]) -> list[InvoiceChange]:

@@ -140,8 +140,7 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
             return body
         try:
             document = json.loads(body)
-            status = PENDING if isinstance(document, dict) and "eventNotifications" in \
-                document else IGNORED
+            status = PENDING if quickbooks_webhooks.is_notification(document) else IGNORED
         except ValueError:
             status = MALFORMED
         delivery = Delivery(

@@ -22,6 +22,7 @@ from integrations_pipelines.defs.shopify_to_quickbooks.webhooks import WEBHOOKS_
 from integrations_pipelines.sandbox.server import SandboxServer
 from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
 from integrations_pipelines.state.tables import sync_ledger, webhook_inbox
+from integrations_pipelines.sync.books_changes import CLOUD_EVENT_OPERATIONS
 from integrations_pipelines.vendors.quickbooks import webhooks as qbo_webhooks
 from integrations_pipelines.vendors.shopify.webhooks import sign
 from integrations_pipelines.webhooks.app import WebhookSecrets, build_receiver
@@ -50,9 +51,19 @@ def push(url: str, topic: str, body: dict, webhook_id: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def notify(url: str, realm: str, entities: list[dict]) -> None:
-    raw = json.dumps({"eventNotifications": [{"realmId": realm, "dataChangeEvent": {
-        "entities": entities}}]}).encode()
+def notify(url: str, realm: str, entities: list[dict], cloud_events: bool = False) -> None:
+    """A signed QuickBooks notification, in the legacy format or as CloudEvents (the format
+    Intuit moves every app to)."""
+    document: object = {"eventNotifications": [{"realmId": realm, "dataChangeEvent": {
+        "entities": entities}}]}
+    if cloud_events:
+        verbs = {v: k for k, v in CLOUD_EVENT_OPERATIONS.items()}
+        document = [{"specversion": "1.0", "id": f"evt-{n}", "source": "intuit.test",
+                     "type": f"qbo.{e['name'].lower()}.{verbs[e['operation']]}.v1",
+                     "datacontenttype": "application/json", "time": e["lastUpdated"],
+                     "intuitentityid": e["id"], "intuitaccountid": realm, "data": {}}
+                    for n, e in enumerate(entities)]
+    raw = json.dumps(document).encode()
     answer = httpx.post(f"{url}{BOOKS_ROUTE}", content=raw, timeout=10, headers={
         "Content-Type": "application/json", "intuit-signature": qbo_webhooks.sign(raw, VERIFIER)})
     assert answer.status_code == 200, answer.text
@@ -167,8 +178,9 @@ def test_changes_that_no_webhook_delivered_trip_the_dead_man(sandboxes, engine,
         str(o["id"]) for o in orders}
 
 
+@pytest.mark.parametrize("cloud_events", [False, True], ids=["legacy", "cloudevents"])
 def test_a_hand_edit_notified_by_quickbooks_reconciles_its_day_and_our_own_writes_do_not(
-        sandboxes, engine, dagster_instance, receiver) -> None:
+        sandboxes, engine, dagster_instance, receiver, cloud_events) -> None:
     orders = [o for o in generate_shop(seed=10, start=DAY, days=1, orders_per_day=30)
               if not edge_tags(o) and o["financial_status"] == "paid"][:3]
     env = sandboxes(orders)
@@ -182,9 +194,10 @@ def test_a_hand_edit_notified_by_quickbooks_reconciles_its_day_and_our_own_write
         {"name": "Invoice", "id": edited["Id"], "operation": "Update",
          "lastUpdated": changed["MetaData"]["LastUpdatedTime"]},
         {"name": "Customer", "id": "1", "operation": "Update",
-         "lastUpdated": changed["MetaData"]["LastUpdatedTime"]}])
+         "lastUpdated": changed["MetaData"]["LastUpdatedTime"]}], cloud_events)
     notify(receiver, "another-realm", [{"name": "Invoice", "id": edited["Id"],
-                                         "operation": "Update", "lastUpdated": "2026-12-01"}])
+                                         "operation": "Update", "lastUpdated": "2026-12-01"}],
+           cloud_events)
     daemon = Daemon(env.defs, dagster_instance)
     with engine.begin() as conn:  # let the settle time pass
         conn.execute(webhook_inbox.update().values(
@@ -206,3 +219,65 @@ def test_a_hand_edit_notified_by_quickbooks_reconciles_its_day_and_our_own_write
     reconciled = checks["invoices_match_shopify_orders"]
     assert not reconciled.passed
     assert reconciled.metadata["wrong_values"].value == 1
+
+
+def test_the_sandbox_pushes_duplicated_reordered_and_dropped_deliveries_and_the_books_end_right(
+        sandboxes, engine, dagster_instance, receiver) -> None:
+    """Shopify's sandbox subscribed over its Admin API, delivering with every fault knob on:
+    what arrives is synced in version order, what was dropped is found by polling, and every
+    invoice ends as Shopify's order says, each change written once."""
+    orders = [o for o in generate_shop(seed=11, start=DAY, days=1, orders_per_day=60)
+              if not edge_tags(o) and o["financial_status"] == "paid"][:12]
+    env = sandboxes(orders)
+    assert run_partition(env.defs, dagster_instance, DAY.isoformat()).success
+    version = CATALOG.shopify.api_version
+    for topic in ("orders/create", "orders/updated", "orders/cancelled", "refunds/create"):
+        answer = httpx.post(f"{env.shop_url}/admin/api/{version}/webhooks.json", timeout=10,
+                            headers={"X-Shopify-Access-Token": env.shop.access_token},
+                            json={"webhook": {"topic": topic, "format": "json",
+                                              "address": f"{receiver}{SHOP_ROUTE}"}})
+        assert answer.status_code == 201, answer.text
+    env.shop.webhook_secret = SECRET  # the app's client secret, as the receiver knows it
+    env.shop.faults.update({"webhook_duplicate_rate": 0.3, "webhook_reorder_rate": 0.3,
+                            "webhook_drop_rate": 0.15, "seed": 5})
+    for n, order in enumerate(orders):
+        if n % 3 == 0:
+            env.shop.refund_order(order["id"], "3.00")
+        elif n % 3 == 1:
+            env.shop.cancel_order(order["id"])
+        env.shop.patch_order(order["id"], {"note": f"edit {n}"})
+    assert env.shop.webhooks.wait_idle(60)
+    injected = env.shop.faults.injected
+    assert injected.get("webhook_duplicate") and injected.get("webhook_reorder")
+    assert injected.get("webhook_drop")
+
+    daemon = Daemon(env.defs, dagster_instance)
+    [request] = daemon.tick("webhook_inbox_sensor").run_requests
+    pushed = _materialization(_launch(env, dagster_instance,
+                                      "shopify_to_quickbooks_webhooks_job", request),
+                              WEBHOOKS_KEY).metadata
+    assert pushed["inbox_pending"].value == 0
+    with engine.connect() as conn:  # one row per delivery id, duplicates refused
+        ids = conn.execute(sa.select(webhook_inbox.c.delivery_id)).scalars().all()
+    assert len(ids) == len(set(ids)) and len(ids) > len(orders)
+
+    time.sleep(CATALOG.change_capture.lag_seconds + 1)
+    polled = _materialization(env.defs.resolve_job_def(
+        "shopify_to_quickbooks_changes_job").execute_in_process(instance=dagster_instance),
+        CHANGES_KEY).metadata
+    # Together the two paths wrote each changed invoice exactly once (a note edit changes no
+    # invoice: those orders stay unchanged).
+    written = sum(pushed[k].value + polled[k].value
+                  for k in ("invoices_updated", "invoices_voided", "invoices_created"))
+    assert written == len([n for n in range(len(orders)) if n % 3 != 2])
+    for order in orders:
+        now = env.shop.get_order(order["id"])
+        invoice = _invoice(env.books, f"S{order['order_number']}")
+        if now.get("cancelled_at"):
+            assert invoice["PrivateNote"].startswith("Voided")
+        else:
+            total = now["current_total_price_set"]["presentment_money"]["amount"]
+            assert Decimal(str(invoice["TotalAmt"])) == Decimal(total)
+    night = run_partition(env.defs, dagster_instance, DAY.isoformat())
+    checks = {c.check_name: c.passed for c in night.get_asset_check_evaluations()}
+    assert checks["invoices_match_shopify_orders"]

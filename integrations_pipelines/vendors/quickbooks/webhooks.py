@@ -1,4 +1,10 @@
-"""QuickBooks Online's webhook signing scheme.
+"""QuickBooks Online's webhook signing scheme and its two notification formats.
+
+The legacy body is `{"eventNotifications": [{"realmId", "dataChangeEvent": {"entities":
+[{"name", "id", "operation", "lastUpdated"}]}}]}`; Intuit is moving every app to CloudEvents
+(a JSON list of `{"specversion": "1.0", "id", "type": "qbo.invoice.updated.v1", "time",
+"intuitentityid", "intuitaccountid", "data"}`). Both are accepted; both are signed the same way.
+
 
 Intuit signs each notification with the app's verifier token: the `intuit-signature` header
 is the base64 HMAC-SHA256 of the raw body. A notification carries no delivery id, so the
@@ -12,7 +18,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 
-__all__ = ["TOPIC", "delivery_id", "sign", "verify"]
+__all__ = ["TOPIC", "delivery_id", "is_notification", "sign", "verify"]
 
 TOPIC = "dataChangeEvent"
 
@@ -31,6 +37,14 @@ def verify(body: bytes, headers: Mapping[str, str], tokens: Sequence[str]) -> bo
     for token in tokens:
         matched |= hmac.compare_digest(sign(body, token).encode(), given.strip().encode())
     return matched
+
+
+def is_notification(document: object) -> bool:
+    """A body in one of the two formats QuickBooks notifies in."""
+    if isinstance(document, dict):
+        return "eventNotifications" in document
+    return isinstance(document, list) and bool(document) and all(
+        isinstance(e, dict) and "specversion" in e for e in document)
 
 
 def delivery_id(body: bytes) -> str:
