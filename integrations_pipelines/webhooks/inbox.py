@@ -49,6 +49,14 @@ class Delivery:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
+# Built once: compiling a multi-row VALUES statement per batch cost three times the insert
+# itself (benchmarks/webhook_receiver_benchmark.py); executemany with this statement uses
+# SQLAlchemy's insertmanyvalues, RETURNING included.
+INSERT = (pg_insert(webhook_inbox)
+          .on_conflict_do_nothing(constraint="uq_webhook_delivery")
+          .returning(webhook_inbox.c.vendor, webhook_inbox.c.delivery_id))
+
+
 def insert_deliveries(engine: sa.Engine, deliveries: Sequence[Delivery]) -> set[str]:
     """Insert in one transaction; returns the delivery ids that were new."""
     rows, seen = [], set()
@@ -57,11 +65,8 @@ def insert_deliveries(engine: sa.Engine, deliveries: Sequence[Delivery]) -> set[
         if key not in seen:
             seen.add(key)
             rows.append(delivery.row())
-    stmt = (pg_insert(webhook_inbox).values(rows)
-            .on_conflict_do_nothing(constraint="uq_webhook_delivery")
-            .returning(webhook_inbox.c.vendor, webhook_inbox.c.delivery_id))
     with engine.begin() as conn:
-        return {f"{r.vendor}:{r.delivery_id}" for r in conn.execute(stmt)}
+        return {f"{r.vendor}:{r.delivery_id}" for r in conn.execute(INSERT, rows)}
 
 
 class GroupCommitter:
