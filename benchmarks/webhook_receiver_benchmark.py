@@ -50,6 +50,12 @@ factory with a configured `GroupCommitter` / uvicorn setting instead of the prod
 command (for trying tunables); the report says which. The default run takes about a
 minute and a half.
 
+Measured on the shared 2-core machine (defaults, 2026-12-04): the receiver 3,510 durable
+deliveries/s (p50 16 ms, p99 47 ms) against a ceiling of 20,382/s, 60 deliveries a commit,
+0 lost, 0 duplicated. Before the inbox's INSERT was compiled once it was 2,104/s: the
+per-batch statement compilation cost more CPU than PostgreSQL did. Next costs, per delivery
+on the server's main thread: `json.loads` (~34 us), Starlette header lookups (~20 us).
+
 Benchmarks measure; they never run in CI.
 """
 
