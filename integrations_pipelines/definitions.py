@@ -1,70 +1,40 @@
-"""The one Definitions object: assets, checks, jobs, schedules, sensors and resources."""
+"""The one Definitions object: each catalog entry's pair merged with the project-wide
+alerting and the resources (`dg.Definitions.merge`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
+from integrations_pipelines.catalog import load_catalog
 from integrations_pipelines.defs import alerting
+from integrations_pipelines.defs.pairs import pair_for
 from integrations_pipelines.defs.resources import (
     IntegrationStore,
     QuickBooksResource,
     ShopifyResource,
 )
-from integrations_pipelines.defs.shopify_to_quickbooks import assets as s2q
-from integrations_pipelines.defs.shopify_to_quickbooks.change_capture import (
-    change_capture_sensor,
-    order_changes,
-    shopify_to_quickbooks_changes_job,
-)
-from integrations_pipelines.defs.shopify_to_quickbooks.contract_checks import CONTRACT_CHECKS
-from integrations_pipelines.defs.shopify_to_quickbooks.dead_letter_replay import (
-    dead_letter_replay_job,
-)
-from integrations_pipelines.defs.shopify_to_quickbooks.jobs import (
-    rolling_reconciliation,
-    shopify_to_quickbooks_job,
-    shopify_to_quickbooks_job_schedule,
-    shopify_to_quickbooks_rolling_reconciliation_job,
-)
-from integrations_pipelines.defs.shopify_to_quickbooks.repair import (
-    invoice_repair,
-    shopify_to_quickbooks_repair_job,
-)
-from integrations_pipelines.defs.shopify_to_quickbooks.sampling import (
-    shopify_to_quickbooks_reconciliation_sample_job,
-)
-from integrations_pipelines.defs.shopify_to_quickbooks.webhooks import (
-    books_changed_sensor,
-    shopify_to_quickbooks_webhooks_job,
-    webhook_deliveries,
-    webhook_inbox_sensor,
-    webhooks_deliver_changes,
-)
 
 
-def build_definitions(resources: dict | None = None) -> dg.Definitions:
+def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions:
     """Definitions with resources from the environment, or the given overrides (tests)."""
-    return dg.Definitions(
-        assets=[*alerting.with_freshness_policies([s2q.shopify_orders, s2q.invoice_sync,
-                                                   s2q.quickbooks_invoices, invoice_repair]),
-                order_changes, webhook_deliveries,
-                *alerting.ALERTING_ASSETS],
-        asset_checks=[*alerting.ALERTING_CHECKS, *CONTRACT_CHECKS, webhooks_deliver_changes],
-        jobs=[shopify_to_quickbooks_job, shopify_to_quickbooks_repair_job,
-              shopify_to_quickbooks_reconciliation_sample_job, dead_letter_replay_job,
-              shopify_to_quickbooks_changes_job, shopify_to_quickbooks_rolling_reconciliation_job,
-              shopify_to_quickbooks_webhooks_job],
-        schedules=[shopify_to_quickbooks_job_schedule, rolling_reconciliation],
-        sensors=[*alerting.ALERTING_SENSORS, change_capture_sensor, webhook_inbox_sensor,
-                 books_changed_sensor],
+    pairs = [(entry, pair_for(entry)) for entry in load_catalog().values()]
+    oauth = sorted({system for _, pair in pairs for system in pair.oauth_systems})
+    wiring = dg.Definitions(
         resources={
-            "store": IntegrationStore(),
-            "shopify": ShopifyResource(),
-            "quickbooks": QuickBooksResource(),
+            "store": IntegrationStore(database_url=dg.EnvVar("DATABASE_URL")),
+            "shopify": ShopifyResource(base_url=dg.EnvVar("SHOPIFY_BASE_URL"),
+                                       access_token=dg.EnvVar("SHOPIFY_ACCESS_TOKEN")),
+            "quickbooks": QuickBooksResource(client_id=dg.EnvVar("QBO_CLIENT_ID"),
+                                             client_secret=dg.EnvVar("QBO_CLIENT_SECRET"),
+                                             realm_id=dg.EnvVar("QBO_REALM_ID")),
             "alerting": alerting.AlertingResource(),
             **(resources or {}),
         },
     )
+    return dg.Definitions.merge(alerting.alerting_definitions(oauth),
+                                *(pair.build(entry) for entry, pair in pairs), wiring)
 
 
 defs = build_definitions()

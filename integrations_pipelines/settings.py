@@ -59,8 +59,13 @@ class ShopifySettings:
         return cls(
             base_url=_require("SHOPIFY_BASE_URL", "e.g. https://your-shop.myshopify.com"),
             access_token=_require("SHOPIFY_ACCESS_TOKEN", "the Admin API access token"),
-            api_version=os.environ.get("SHOPIFY_API_VERSION") or None,
+            api_version=shopify_api_version_pin(),
         )
+
+
+def shopify_api_version_pin() -> str | None:
+    """SHOPIFY_API_VERSION: an emergency pin over the catalog's API version, if set."""
+    return os.environ.get("SHOPIFY_API_VERSION") or None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """Dagster resources: the integration store and the vendor connections.
 
-Configuration is read from the environment when a resource is used (never at import), so
+Configuration comes from the environment when a resource is used (never at import), so
 the same Definitions run against the sandboxes in the demo and tests and against the real
-vendors in production. Fields set explicitly override the environment.
+vendors in production. `definitions.py` gives the required fields as `dg.EnvVar`s, which
+Dagster resolves at execution and shows in the UI by name, never by value; optional
+fields (endpoints with a production default, version pins) fall back to the environment
+through `settings`. Fields set explicitly (tests) override both.
 """
 
 
@@ -92,7 +95,8 @@ class ShopifyResource(RetryBudget):
         """A client for the shop; `api_version` is the catalog's, unless pinned here or by
         SHOPIFY_API_VERSION."""
         conf = settings.ShopifySettings.from_env() if not (self.base_url and self.access_token) \
-            else settings.ShopifySettings(self.base_url, self.access_token)
+            else settings.ShopifySettings(self.base_url, self.access_token,
+                                          settings.shopify_api_version_pin())
         conf = replace(conf, api_version=self.api_version or conf.api_version or api_version)
         budget = shop_budget(store.engine(), conf.base_url, self.bucket_size,
                              self.leak_per_second)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,24 +29,36 @@ class LedgerEntry:
     destination_updated_at: datetime | None = None  # the invoice's LastUpdatedTime after it
 
 
-def get(conn: sa.Connection, integration: str, source_id: str) -> sa.Row | None:
-    return conn.execute(
-        sa.select(sync_ledger).where(
+_ENTRY_COLUMNS = [sync_ledger.c[name] for name in (
+    "integration", "source_id", "business_date", "source_version", "destination_id",
+    "destination_key", "payload_hash", "status", "destination_updated_at")]
+
+
+def _entry(row: sa.Row[Any]) -> LedgerEntry:
+    return LedgerEntry(**row._mapping)
+
+
+def get(conn: sa.Connection, integration: str, source_id: str) -> LedgerEntry | None:
+    """The last completed write of one source record, if any."""
+    row = conn.execute(
+        sa.select(*_ENTRY_COLUMNS).where(
             sync_ledger.c.integration == integration, sync_ledger.c.source_id == source_id
         )
     ).first()
+    return _entry(row) if row is not None else None
 
 
-def get_many(conn: sa.Connection, integration: str, source_ids: list[str]) -> dict[str, sa.Row]:
+def get_many(conn: sa.Connection, integration: str,
+             source_ids: list[str]) -> dict[str, LedgerEntry]:
     """The ledger entries of many source records at once, by source id."""
     if not source_ids:
         return {}
     rows = conn.execute(
-        sa.select(sync_ledger).where(
+        sa.select(*_ENTRY_COLUMNS).where(
             sync_ledger.c.integration == integration, sync_ledger.c.source_id.in_(source_ids)
         )
     )
-    return {row.source_id: row for row in rows}
+    return {row.source_id: _entry(row) for row in rows}
 
 
 def upsert(conn: sa.Connection, entry: LedgerEntry) -> None:

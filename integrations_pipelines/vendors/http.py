@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import httpx
 from tenacity import (
@@ -61,6 +61,16 @@ class FailureRecord:
     status: int | None
     error: str
     retried: bool
+
+
+class _ErrorContext(TypedDict):
+    """The keyword arguments every `VendorError` raised for a response is built with."""
+
+    vendor: str
+    endpoint: str
+    status: int | None
+    body: str | None
+    request_id: str | None
 
 
 def _worth_retrying(exc: BaseException) -> bool:
@@ -116,9 +126,13 @@ class VendorHttpClient:
         | None = None,
         sleep: Callable[[float], None] = time.sleep,
         request_id_header: str | None = None,
+        retry_hint_header: str | None = None,
     ) -> None:
         self.vendor = vendor
         self._request_id_header = request_id_header
+        # A vendor's own "should this be retried" answer header ("true"/"false"), e.g. the
+        # one Stripe sends; None for vendors that send none.
+        self._retry_hint_header = retry_hint_header
         self.metrics = metrics or HttpMetrics()
         self._auth_headers = auth_headers
         self._on_unauthorized = on_unauthorized
@@ -223,7 +237,7 @@ class VendorHttpClient:
             error_cls = (
                 TransientVendorError if idempotent or not reached else PermanentVendorError
             )
-            err = error_cls(
+            err: VendorError = error_cls(
                 f"{type(exc).__name__}: {exc}" + ("" if error_cls is TransientVendorError
                                                   else " (not retried: the write may have "
                                                   "reached the vendor and has no idempotency "
@@ -245,22 +259,25 @@ class VendorHttpClient:
     def _classify(self, response: httpx.Response, endpoint: str) -> VendorError:
         status = response.status_code
         body = response.text
-        kw = {"vendor": self.vendor, "endpoint": endpoint, "status": status, "body": body,
-              "request_id": (response.headers.get(self._request_id_header)
-                             if self._request_id_header else None)}
+        kw: _ErrorContext = {
+            "vendor": self.vendor, "endpoint": endpoint, "status": status, "body": body,
+            "request_id": (response.headers.get(self._request_id_header)
+                           if self._request_id_header else None)}
         if status == 429:
             return RateLimitedError(
                 "rate limited", retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 **kw,
             )
-        should_retry = response.headers.get("Stripe-Should-Retry")
+        should_retry = (response.headers.get(self._retry_hint_header)
+                        if self._retry_hint_header else None)
         if should_retry == "true":
             return TransientVendorError("vendor asks for a retry", **kw)
         if status in TRANSIENT_STATUSES and should_retry != "false":
             return TransientVendorError("server error or timeout", **kw)
         if status == 401:
             return AuthenticationError("credentials rejected", **kw)
-        parsed = self._error_parser(response, kw) if self._error_parser else None
+        # A copy: the parser's API takes a plain dict (TypedDicts are not dict[str, Any]).
+        parsed = self._error_parser(response, dict(kw)) if self._error_parser else None
         return parsed or PermanentVendorError(f"request rejected: {body[:300]}", **kw)
 
     def _record_failure(self, endpoint: str, status: int | None, err: VendorError,

@@ -1,14 +1,15 @@
 """Pacing from the rate-limit headers vendors send, so we slow down before they say no.
 
-Many vendors tell on every answer how many calls remain in the current window: Xero's
-`X-MinLimit-Remaining` (60/min per tenant) and `X-DayLimit-Remaining` (5000/day), the
-generic `X-RateLimit-Remaining` with `X-RateLimit-Reset`, HubSpot's
-`X-HubSpot-RateLimit-Remaining`. `RemainingHeaderPacer` spreads the remaining calls over the
-time left in the window instead of spending them at once and meeting a 429; a window that
-cannot be waited out inside a run (a daily limit) fails loudly instead of sleeping for
-hours. Shopify's leaky-bucket header has its own pacer (`shopify/pacing.py`); Stripe's
-`Stripe-Should-Retry` is honoured by the HTTP client's error classification; QuickBooks
-sends no such header, so its published limits are kept by the shared budget (`budget.py`).
+Many vendors tell on every answer how many calls remain in the current window: Xero's minute
+and day headers (`vendors/xero/pacing.py` builds those pacers), the generic `X-RateLimit-
+Remaining` with `X-RateLimit-Reset`, HubSpot's `X-HubSpot-RateLimit-Remaining`.
+`RemainingHeaderPacer` spreads the remaining calls over the time left in the window instead
+of spending them at once and meeting a 429; a window that cannot be waited out inside a run
+(a daily limit) fails loudly instead of sleeping for hours. Shopify's leaky-bucket header
+has its own pacer (`shopify/pacing.py`); a vendor's retry-hint header (Stripe's `Stripe-
+Should-Retry`) is honoured by the HTTP client's error classification when its client names
+it; QuickBooks sends no such header, so its published limits are kept by the shared budget
+(`budget.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 import httpx
 
@@ -98,16 +100,18 @@ class RemainingHeaderPacer:
         self._sleep(wait)
 
 
-def xero_pacers(**kw: object) -> list[RemainingHeaderPacer]:
-    """Xero, per tenant: 60 calls a minute (spread), 5000 a day (fail loudly when spent)."""
-    return [
-        RemainingHeaderPacer("xero", "X-MinLimit-Remaining", 60.0, **kw),  # type: ignore[arg-type]
-        RemainingHeaderPacer("xero", "X-DayLimit-Remaining", 86_400.0,  # type: ignore[arg-type]
-                             spread=False, max_wait_s=0.0, **kw),
-    ]
+class PacerOptions(TypedDict, total=False):
+    """The `RemainingHeaderPacer` keyword options a pacer factory passes through."""
+
+    headroom: int
+    spread: bool
+    max_wait_s: float
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
 
 
-def generic_pacer(vendor: str, window_s: float = 60.0, **kw: object) -> RemainingHeaderPacer:
+def generic_pacer(vendor: str, window_s: float = 60.0,
+                  **kw: Unpack[PacerOptions]) -> RemainingHeaderPacer:
     """The common `X-RateLimit-Remaining` / `X-RateLimit-Reset` pair."""
-    return RemainingHeaderPacer(vendor, "X-RateLimit-Remaining", window_s,  # type: ignore[arg-type]
+    return RemainingHeaderPacer(vendor, "X-RateLimit-Remaining", window_s,
                                 reset_header="X-RateLimit-Reset", **kw)

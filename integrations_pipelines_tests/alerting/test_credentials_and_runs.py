@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from integrations_pipelines import cli
 from integrations_pipelines.catalog import integration
 from integrations_pipelines.defs.alerting import AlertingResource
-from integrations_pipelines.defs.alerting.tokens import TOKEN_CHECK_KEY, TOKEN_HEALTH_KEY
+from integrations_pipelines.defs.alerting.tokens import token_check_key, token_health_key
 from integrations_pipelines.sandbox.shop_generator import generate_shop
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines_tests.alerting.conftest import CHANNEL, UI, Daemon
@@ -77,9 +77,9 @@ def test_revoked_token_alerts_once_for_the_token_and_the_run_then_resolves(
                      "refresh token was revoked or has expired"]
     # Token health is visible on its asset in the UI without a run.
     [record] = dagster_instance.event_log_storage.get_asset_check_execution_history(
-        TOKEN_CHECK_KEY, limit=1)
+        token_check_key("quickbooks"), limit=1)
     assert record.status.value == "FAILED"
-    [observed] = dagster_instance.fetch_observations(TOKEN_HEALTH_KEY, limit=1).records
+    [observed] = dagster_instance.fetch_observations(token_health_key("quickbooks"), limit=1).records
     assert observed.asset_observation.metadata["revoked"].value is True
 
     # Re-authorized (the vendor's consent flow), stored with the CLI, partition re-run.
@@ -113,7 +113,7 @@ def test_refresh_token_near_expiry_warns(sandboxes, engine, dagster_instance, po
         ":warning: WARNING shopify_to_quickbooks: Token expiring: the refresh token of "
         f"'quickbooks:{env.books.realm_id}' expires in 5 days ({expires:%Y-%m-%d} UTC)")
     [record] = dagster_instance.event_log_storage.get_asset_check_execution_history(
-        TOKEN_CHECK_KEY, limit=1)
+        token_check_key("quickbooks"), limit=1)
     evaluation = record.event.dagster_event.event_specific_data
     assert (evaluation.passed, evaluation.severity) == (False, dg.AssetCheckSeverity.WARN)
 

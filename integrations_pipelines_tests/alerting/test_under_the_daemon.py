@@ -15,7 +15,7 @@ from dagster._daemon.sensor import execute_sensor_iteration
 
 from integrations_pipelines.defs.alerting import AlertingResource
 from integrations_pipelines.defs.alerting.incidents_view import INCIDENTS_KEY
-from integrations_pipelines.defs.alerting.tokens import TOKEN_CHECK_KEY
+from integrations_pipelines.defs.alerting.tokens import token_check_key
 from integrations_pipelines.vendors.errors import CredentialsRevokedError
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines_tests.alerting.conftest import CHANNEL, Daemon, daemon_workspace
@@ -74,7 +74,7 @@ def test_sensors_run_by_default_under_the_sensor_daemon(
         message["blocks"][-2]["text"]["text"]
     # The daemon recorded what the sensors reported on their assets.
     [check] = dagster_instance.event_log_storage.get_asset_check_execution_history(
-        TOKEN_CHECK_KEY, limit=1)
+        token_check_key("quickbooks"), limit=1)
     assert check.status.value == "FAILED"
     [view] = dagster_instance.fetch_observations(INCIDENTS_KEY, limit=1).records
     assert view.asset_observation.metadata["open_incidents"].value == 1

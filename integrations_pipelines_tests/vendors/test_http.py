@@ -89,6 +89,23 @@ def test_server_errors_back_off_and_give_up_within_the_budget(scripted) -> None:
     assert http.metrics.summary()["down"]["retried"] == 4
 
 
+def test_a_vendors_retry_hint_header_overrides_the_status_rule(scripted) -> None:
+    """A client that names a retry-hint header (Stripe's) retries a 409 the vendor marks
+    retryable and does not retry a 500 it marks final; a client without one ignores it."""
+    script, server = scripted
+    script.answers["hinted"] = [(409, {"Should-Retry": "true"})]
+    script.answers["final"] = [(500, {"Should-Retry": "false"})]
+    script.answers["plain"] = [(409, {"Should-Retry": "true"})]
+    slept: list[float] = []
+    with client(server, slept, retry_hint_header="Should-Retry") as http:
+        assert http.request("POST", "/hinted", endpoint="hinted").status_code == 200
+        with pytest.raises(PermanentVendorError):
+            http.request("GET", "/final", endpoint="final")
+    with client(server, slept) as http, pytest.raises(PermanentVendorError):
+        http.request("POST", "/plain", endpoint="plain")
+    assert (script.seen["hinted"], script.seen["final"], script.seen["plain"]) == (2, 1, 1)
+
+
 @pytest.mark.parametrize("status", [400, 404, 405, 422])
 def test_permanent_failures_are_not_retried(scripted, status: int) -> None:
     script, server = scripted

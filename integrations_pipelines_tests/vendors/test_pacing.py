@@ -13,11 +13,8 @@ from starlette.routing import Route
 
 from integrations_pipelines.sandbox.server import SandboxServer
 from integrations_pipelines.vendors.http import VendorHttpClient
-from integrations_pipelines.vendors.pacing import (
-    RateLimitExhaustedError,
-    generic_pacer,
-    xero_pacers,
-)
+from integrations_pipelines.vendors.pacing import RateLimitExhaustedError, generic_pacer
+from integrations_pipelines.vendors.xero.pacing import xero_pacers
 
 
 def _limited_app() -> Starlette:

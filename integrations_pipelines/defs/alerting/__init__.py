@@ -4,8 +4,8 @@
   by Dagster's freshness daemon) and `freshness_alert_sensor`;
 - `volume`: the expected-volume checks `order_volume_matches_baseline` and
   `invoices_keep_up_with_orders`;
-- `tokens`: `quickbooks/token_health`, its check `refresh_token_is_healthy` and
-  `token_health_sensor`;
+- `tokens`: `<system>/token_health` per OAuth system, its check `refresh_token_is_healthy`
+  and `token_health_sensor`;
 - `runs`: `run_failure_alert_sensor` and `run_recovery_sensor`;
 - `check_alerts`: `asset_check_alert_sensor` (Dagster OSS does not alert on failed checks);
 - `schedules`: `missed_schedule_sensor`;
@@ -14,6 +14,10 @@
 Every sensor runs by default under the daemon and reports through `alerts.IncidentManager`:
 one Slack message per incident, reminders while it stays open, one "resolved" message.
 """
+
+from collections.abc import Sequence
+
+import dagster as dg
 
 from integrations_pipelines.defs.alerting.check_alerts import asset_check_alert_sensor
 from integrations_pipelines.defs.alerting.freshness import (
@@ -28,26 +32,35 @@ from integrations_pipelines.defs.alerting.resource import AlertingResource
 from integrations_pipelines.defs.alerting.runs import run_failure_alert_sensor, run_recovery_sensor
 from integrations_pipelines.defs.alerting.schedules import missed_schedule_sensor
 from integrations_pipelines.defs.alerting.tokens import (
-    refresh_token_is_healthy,
-    token_health,
+    token_health_check,
     token_health_sensor,
+    token_health_spec,
 )
 from integrations_pipelines.defs.alerting.volume import (
     invoices_keep_up_with_orders,
     order_volume_matches_baseline,
 )
 
-ALERTING_ASSETS = [incidents_asset, token_health]
-ALERTING_CHECKS = [order_volume_matches_baseline, invoices_keep_up_with_orders,
-                   refresh_token_is_healthy]
+ALERTING_ASSETS = [incidents_asset]
+ALERTING_CHECKS = [order_volume_matches_baseline, invoices_keep_up_with_orders]
 ALERTING_SENSORS = [run_failure_alert_sensor, run_recovery_sensor, asset_check_alert_sensor,
-                    freshness_alert_sensor, token_health_sensor, missed_schedule_sensor,
-                    open_incidents_sensor]
+                    freshness_alert_sensor, missed_schedule_sensor, open_incidents_sensor]
+
+
+def alerting_definitions(oauth_systems: Sequence[str]) -> dg.Definitions:
+    """The project-wide alerting: the sensors and checks above, and token health for each
+    system whose connections use OAuth."""
+    return dg.Definitions(
+        assets=[*ALERTING_ASSETS, *(token_health_spec(s) for s in oauth_systems)],
+        asset_checks=[*ALERTING_CHECKS, *(token_health_check(s) for s in oauth_systems)],
+        sensors=[*ALERTING_SENSORS, token_health_sensor(oauth_systems)],
+    )
 
 __all__ = [
     "ALERTING_ASSETS",
     "ALERTING_CHECKS",
     "ALERTING_SENSORS",
     "AlertingResource",
+    "alerting_definitions",
     "with_freshness_policies",
 ]

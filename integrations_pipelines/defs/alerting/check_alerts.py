@@ -20,19 +20,20 @@ from integrations_pipelines.alerts.messages import Alert
 from integrations_pipelines.defs.alerting.resource import AlertingResource
 from integrations_pipelines.defs.alerting.routing import (
     INTEGRATION_TAG,
+    asset_tags,
     covers,
     integration_for_asset,
     parse_subject,
     partition_label,
 )
-from integrations_pipelines.defs.alerting.tokens import TOKEN_CHECK_KEY
+from integrations_pipelines.defs.alerting.tokens import TOKEN_CHECK
 from integrations_pipelines.defs.alerting.volume import BEHIND_CHECK, VOLUME_CHECK
 from integrations_pipelines.defs.resources import IntegrationStore
 
 BATCH = 500
 MAX_DETAILS = 10
 KINDS = {VOLUME_CHECK: AlertKind.VOLUME, BEHIND_CHECK: AlertKind.VOLUME}
-OWNED_ELSEWHERE = {TOKEN_CHECK_KEY}
+OWNED_ELSEWHERE = {TOKEN_CHECK}  # by check name: the token sensor alerts on its own
 EVALUATION = dg.DagsterEventType.ASSET_CHECK_EVALUATION
 CAUSE_KEYS = ("likely_cause", "cause")
 
@@ -107,7 +108,7 @@ def _latest_evaluations(context: dg.SensorEvaluationContext, records: list[Any],
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         key = dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name)
-        if key in OWNED_ELSEWHERE:
+        if key.name in OWNED_ELSEWHERE:
             continue
         run_id = record.event_log_entry.run_id or ""
         if run_id and run_id not in tags_by_run:
@@ -115,7 +116,8 @@ def _latest_evaluations(context: dg.SensorEvaluationContext, records: list[Any],
             tags_by_run[run_id] = run.tags if run is not None else {}
         tags = tags_by_run.get(run_id, {})
         partition = evaluation.partition or partition_label(tags)
-        integration = tags.get(INTEGRATION_TAG) or integration_for_asset(evaluation.asset_key.path)
+        integration = tags.get(INTEGRATION_TAG) or integration_for_asset(
+            evaluation.asset_key.path, asset_tags(context.repository_def, evaluation.asset_key))
         latest[(key, partition)] = (evaluation, partition, run_id, integration)
     return latest
 

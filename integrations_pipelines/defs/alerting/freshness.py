@@ -14,7 +14,7 @@ classes are not exported, and the clock is the one the freshness daemon uses.)
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -25,7 +25,7 @@ from integrations_pipelines.alerts.kinds import AlertKind, Severity
 from integrations_pipelines.alerts.messages import Alert
 from integrations_pipelines.catalog import Integration, load_catalog
 from integrations_pipelines.defs.alerting.resource import AlertingResource
-from integrations_pipelines.defs.alerting.routing import integration_for_asset
+from integrations_pipelines.defs.alerting.routing import asset_tags, integration_for_asset
 from integrations_pipelines.defs.resources import IntegrationStore
 
 DAY = timedelta(days=1)
@@ -100,8 +100,10 @@ def _clock(offset: timedelta) -> str:
 
 
 def freshness_alert(key: dg.AssetKey, state: str, policy: dg.FreshnessPolicy,
-                    last: dg.EventLogEntry | None, now: datetime) -> Alert:
-    """The alert for an asset whose freshness state is FAIL or WARN."""
+                    last: dg.EventLogEntry | None, now: datetime,
+                    tags: Mapping[str, str] | None = None) -> Alert:
+    """The alert for an asset whose freshness state is FAIL or WARN (`tags`: the asset's,
+    which name its integration)."""
     details: dict[str, object] = {"state": state, "rule": describe_policy(policy)}
     summary = f"{key.to_user_string()} is stale ({describe_policy(policy)})"
     run_id = None
@@ -116,7 +118,7 @@ def freshness_alert(key: dg.AssetKey, state: str, policy: dg.FreshnessPolicy,
                        last_partition=materialization.partition if materialization else None)
         run_id = last.run_id or None
     return Alert(
-        integration=integration_for_asset(key.path), kind=AlertKind.FRESHNESS,
+        integration=integration_for_asset(key.path, tags), kind=AlertKind.FRESHNESS,
         subject=incident_subject(asset=key.to_user_string()), summary=summary, details=details,
         cause=FEED_CAUSE if getattr(policy, "fail_window", None) is not None else STALE_CAUSE,
         run_id=run_id, asset_key=key.path,
@@ -148,10 +150,13 @@ def freshness_alert_sensor(context: dg.SensorEvaluationContext, store: Integrati
         subject = incident_subject(asset=key.to_user_string())
         if state in ("FAIL", "WARN"):
             last = context.instance.get_latest_materialization_event(key)
-            manager.raise_or_update(freshness_alert(key, state, policies[key], last, now))
+            manager.raise_or_update(freshness_alert(
+                key, state, policies[key], last, now, asset_tags(context.repository_def, key)))
             stale.append(key.to_user_string())
         elif state == "PASS":
-            manager.resolve(integration_for_asset(key.path), AlertKind.FRESHNESS, subject,
+            manager.resolve(integration_for_asset(key.path,
+                                                  asset_tags(context.repository_def, key)),
+                            AlertKind.FRESHNESS, subject,
                             summary=f"{key.to_user_string()} is fresh again",
                             asset_key=key.path)
     return dg.SkipReason(f"stale: {', '.join(stale)}" if stale else

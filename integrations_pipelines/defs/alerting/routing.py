@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import dagster as dg
+
 from integrations_pipelines.catalog import load_catalog
 
 PARTITION_TAG = "dagster/partition"
@@ -25,12 +27,23 @@ def integrations_for_system(system: str) -> list[str]:
             if system in (name, entry.source, entry.destination)]
 
 
-def integration_for_asset(asset_key: Sequence[str]) -> str:
-    """The integration an asset belongs to: its key's first part names an integration or a
-    system of one (the first in the catalog); otherwise that first part itself."""
+def integration_for_asset(asset_key: Sequence[str],
+                          tags: Mapping[str, str] | None = None) -> str:
+    """The integration an asset belongs to: its `integration` tag (the factory sets it on
+    every asset a pair builds, so two pairs sharing a system route apart); else its key's
+    first part when that names an integration or a system of exactly one; otherwise that
+    first part itself (all integrations of a shared system then hear of it through it)."""
+    if tags and tags.get(INTEGRATION_TAG):
+        return tags[INTEGRATION_TAG]
     first = asset_key[0] if asset_key else "dagster"
     found = integrations_for_system(first)
-    return found[0] if found else first
+    return found[0] if len(found) == 1 else first
+
+
+def asset_tags(repository: dg.RepositoryDefinition, key: dg.AssetKey) -> Mapping[str, str]:
+    """The tags an asset was defined with (empty for a key the code no longer defines)."""
+    graph = repository.asset_graph
+    return graph.get(key).tags if graph.has(key) else {}
 
 
 def integration_for_run(tags: Mapping[str, str], job_name: str) -> str:

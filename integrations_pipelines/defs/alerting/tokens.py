@@ -1,7 +1,8 @@
 """Credentials as a first-class health signal: the token health of each OAuth connection.
 
-`quickbooks/token_health` (an asset the project does not materialize: the token manager
-keeps `oauth_tokens` current) carries the check `refresh_token_is_healthy`. The
+`<system>/token_health` (an asset the project does not materialize: the token manager
+keeps `oauth_tokens` current), one per system whose connections use OAuth (the pairs
+declare them: `quickbooks` today), carries the check `refresh_token_is_healthy`. The
 `token_health_sensor` evaluates every stored connection each tick: a refresh token that
 expires within `token_warn_days` opens a warning, one that was rejected (revoked), has
 expired or keeps failing to refresh opens a critical incident, and a healthy one resolves
@@ -30,10 +31,7 @@ from integrations_pipelines.defs.resources import IntegrationStore
 from integrations_pipelines.state.tables import oauth_tokens
 from integrations_pipelines.vendors.oauth import TokenHealth
 
-SYSTEM = "quickbooks"
-TOKEN_HEALTH_KEY = dg.AssetKey([SYSTEM, "token_health"])
 TOKEN_CHECK = "refresh_token_is_healthy"
-TOKEN_CHECK_KEY = dg.AssetCheckKey(TOKEN_HEALTH_KEY, TOKEN_CHECK)
 REPORT_EVERY = timedelta(hours=6)
 CAUSES = {
     AlertKind.TOKEN_REVOKED: "a person revoked the app's access in the vendor's admin, the "
@@ -42,15 +40,27 @@ CAUSES = {
     "vendor set a hard end to the authorization",
 }
 
-token_health = dg.AssetSpec(
-    TOKEN_HEALTH_KEY,
-    group_name=SYSTEM,
-    kinds={SYSTEM, "postgres"},
-    owners=owners(SYSTEM),
-    description="The OAuth credentials of each QuickBooks connection (`oauth_tokens`): when "
-    "the access and refresh tokens expire, the last refresh, failures in a row and whether "
-    "the refresh token was revoked. Observed by `token_health_sensor`.",
-)
+def token_health_key(system: str) -> dg.AssetKey:
+    """The asset that shows the OAuth connections of `system`."""
+    return dg.AssetKey([system, "token_health"])
+
+
+def token_check_key(system: str) -> dg.AssetCheckKey:
+    """The check on `system`'s token health (its evaluations come from the sensor)."""
+    return dg.AssetCheckKey(token_health_key(system), TOKEN_CHECK)
+
+
+def token_health_spec(system: str) -> dg.AssetSpec:
+    """The token-health asset of one OAuth system."""
+    return dg.AssetSpec(
+        token_health_key(system),
+        group_name=system,
+        kinds={system, "postgres"},
+        owners=owners(system),
+        description=f"The OAuth credentials of each {system} connection (`oauth_tokens`): "
+        "when the access and refresh tokens expire, the last refresh, failures in a row and "
+        "whether the refresh token was revoked. Observed by `token_health_sensor`.",
+    )
 
 
 def token_healths(conn: sa.Connection, system: str | None = None) -> list[TokenHealth]:
@@ -86,6 +96,11 @@ def health_figures(health: TokenHealth, now: datetime) -> dict[str, Any]:
     }
 
 
+def system_of(connection: str) -> str:
+    """The system of a connection named `<system>:<account>`."""
+    return connection.split(":", 1)[0]
+
+
 def connection_alert(found: TokenAlert, health: TokenHealth, integration: str,
                      now: datetime) -> Alert:
     """The incident observation for one connection of one integration."""
@@ -95,7 +110,7 @@ def connection_alert(found: TokenAlert, health: TokenHealth, integration: str,
         integration=integration, kind=found.kind, severity=found.severity,
         subject=incident_subject(connection=found.connection), summary=found.reason,
         details=details, cause=CAUSES.get(found.kind),
-        asset_key=TOKEN_HEALTH_KEY.path if found.connection.startswith(f"{SYSTEM}:") else None,
+        asset_key=token_health_key(system_of(found.connection)).path,
     )
 
 
@@ -123,26 +138,33 @@ def check_evaluation(healths: Sequence[TokenHealth], now: datetime, rules: Alert
     return False, severity, worst_alert.reason, metadata
 
 
-@dg.asset_check(
-    asset=TOKEN_HEALTH_KEY,
-    name=TOKEN_CHECK,
-    description="Every QuickBooks connection's refresh token works and is more than "
-    "`token_warn_days` (14) days from expiry: WARN when it expires soon, ERROR when it was "
-    "revoked, has expired or keeps failing to refresh.",
-)
-def refresh_token_is_healthy(store: IntegrationStore,
-                             alerting: AlertingResource) -> dg.AssetCheckResult:
-    with store.engine().connect() as conn:
-        healths = token_healths(conn, SYSTEM)
-    passed, severity, description, metadata = check_evaluation(
-        healths, datetime.now(UTC), alerting)
-    return dg.AssetCheckResult(passed=passed, severity=severity, description=description,
-                               metadata=metadata)
+def token_health_check(system: str) -> dg.AssetChecksDefinition:
+    """The check `refresh_token_is_healthy` on one OAuth system's token-health asset."""
+
+    @dg.asset_check(
+        asset=token_health_key(system),
+        name=TOKEN_CHECK,
+        description=f"Every {system} connection's refresh token works and is more than "
+        "`token_warn_days` (14) days from expiry: WARN when it expires soon, ERROR when it "
+        "was revoked, has expired or keeps failing to refresh.",
+    )
+    def refresh_token_is_healthy(store: IntegrationStore,
+                                 alerting: AlertingResource) -> dg.AssetCheckResult:
+        with store.engine().connect() as conn:
+            healths = token_healths(conn, system)
+        passed, severity, description, metadata = check_evaluation(
+            healths, datetime.now(UTC), alerting)
+        return dg.AssetCheckResult(passed=passed, severity=severity, description=description,
+                                   metadata=metadata)
+
+    return refresh_token_is_healthy
 
 
-def _report(healths: list[TokenHealth], now: datetime, rules: AlertingResource,
-            cursor: str | None) -> tuple[list[Any], str]:
-    """The asset events to record when the health changed or is due again, and the cursor."""
+def _report(system: str, healths: list[TokenHealth], now: datetime, rules: AlertingResource,
+            cursor: str | None) -> tuple[list[Any], dict[str, Any]]:
+    """One system's asset events to record when its health changed or is due again, and
+    that system's part of the cursor."""
+    key = token_health_key(system)
     passed, severity, description, metadata = check_evaluation(healths, now, rules)
     fingerprint = json.dumps([passed, severity.value, description,
                               [(h.connection, h.revoked, h.consecutive_failures,
@@ -150,32 +172,65 @@ def _report(healths: list[TokenHealth], now: datetime, rules: AlertingResource,
     last = json.loads(cursor) if cursor else {}
     due = now.timestamp() - last.get("reported_at", 0) >= REPORT_EVERY.total_seconds()
     if last.get("fingerprint") == fingerprint and not due:
-        return [], json.dumps(last)
+        return [], last
     events = [
-        dg.AssetCheckEvaluation(asset_key=TOKEN_HEALTH_KEY, check_name=TOKEN_CHECK,
+        dg.AssetCheckEvaluation(asset_key=key, check_name=TOKEN_CHECK,
                                 passed=passed, severity=severity, description=description,
                                 metadata=metadata),
-        dg.AssetObservation(asset_key=TOKEN_HEALTH_KEY, description=description,
+        dg.AssetObservation(asset_key=key, description=description,
                             metadata=metadata),
     ]
-    return events, json.dumps({"fingerprint": fingerprint, "reported_at": now.timestamp()})
+    return events, {"fingerprint": fingerprint, "reported_at": now.timestamp()}
 
 
-@dg.sensor(
-    name="token_health_sensor",
-    minimum_interval_seconds=600,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Raises an incident days before an OAuth refresh token expires (warning) or "
-    "when it was revoked, expired or keeps failing (critical), resolves it when the "
-    "connection is healthy again, and records quickbooks/token_health's check and figures.",
-)
-def token_health_sensor(context: dg.SensorEvaluationContext, store: IntegrationStore,
-                        alerting: AlertingResource) -> dg.SensorResult:
-    engine = store.engine()
-    with engine.connect() as conn:
-        healths = token_healths(conn)
+def token_health_sensor(systems: Sequence[str]) -> dg.SensorDefinition:
+    """The sensor over every stored OAuth connection, reporting on the token-health assets
+    of `systems` (its cursor keeps each system's last report)."""
+    watched = tuple(systems)
+
+    @dg.sensor(
+        name="token_health_sensor",
+        minimum_interval_seconds=600,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Raises an incident days before an OAuth refresh token expires "
+        "(warning) or when it was revoked, expired or keeps failing (critical), resolves it "
+        "when the connection is healthy again, and records the check and figures of "
+        + ", ".join(f"{system}/token_health" for system in watched) + ".",
+    )
+    def token_health_sensor(context: dg.SensorEvaluationContext, store: IntegrationStore,
+                            alerting: AlertingResource) -> dg.SensorResult:
+        engine = store.engine()
+        with engine.connect() as conn:
+            healths = token_healths(conn)
+        now = datetime.now(UTC)
+        unhealthy = _raise_and_resolve(alerting, engine, healths, now)
+        previous = json.loads(context.cursor) if context.cursor else {}
+        events: list[Any] = []
+        cursor: dict[str, Any] = {}
+        for system in watched:
+            mine = [h for h in healths if system_of(h.connection) == system]
+            found, cursor[system] = _report(system, mine, now, alerting,
+                                            _system_cursor(previous, system))
+            events.extend(found)
+        return dg.SensorResult(
+            asset_events=events, cursor=json.dumps(cursor),
+            skip_reason=None if events else (
+                "; ".join(unhealthy) or f"{len(healths)} connection(s) healthy"),
+        )
+
+    return token_health_sensor
+
+
+def _system_cursor(previous: dict[str, Any], system: str) -> str | None:
+    """One system's part of the sensor's cursor (None: report now)."""
+    part = previous.get(system)
+    return json.dumps(part) if isinstance(part, dict) else None
+
+
+def _raise_and_resolve(alerting: AlertingResource, engine: sa.Engine,
+                       healths: Sequence[TokenHealth], now: datetime) -> list[str]:
+    """Open, update or resolve each connection's incidents; the unhealthy ones, in words."""
     manager = alerting.manager(engine)
-    now = datetime.now(UTC)
     unhealthy = []
     for health in healths:
         found = token_alert(health, now, warn_before=timedelta(days=alerting.token_warn_days),
@@ -193,10 +248,4 @@ def token_health_sensor(context: dg.SensorEvaluationContext, store: IntegrationS
                                 "is not near expiry")
         if found is not None:
             unhealthy.append(f"{health.connection}: {found.kind.value}")
-    events, cursor = _report([h for h in healths if h.connection.startswith(f"{SYSTEM}:")],
-                             now, alerting, context.cursor)
-    return dg.SensorResult(
-        asset_events=events, cursor=cursor,
-        skip_reason=None if events else (
-            "; ".join(unhealthy) or f"{len(healths)} connection(s) healthy"),
-    )
+    return unhealthy

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from integrations_pipelines.settings import QuickBooksSettings
 from integrations_pipelines.vendors.budget import RateLimit, SharedRequestBudget
 from integrations_pipelines.vendors.contracts import ContractGuard
-from integrations_pipelines.vendors.errors import QuickBooksFault, VendorError
+from integrations_pipelines.vendors.errors import VendorError
 from integrations_pipelines.vendors.http import Pacer, VendorHttpClient
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.oauth import OAuthApp, TokenManager
+from integrations_pipelines.vendors.quickbooks.errors import QuickBooksFault
 from integrations_pipelines.vendors.quickbooks.models import ENTITY_MODELS
 
 MAX_REQUEST_ID = 50
