@@ -16,6 +16,16 @@ from integrations_pipelines.settings import dagster_storage_url
 from integrations_pipelines.state.db import engine_for, upgrade
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts the whole deployment (the `sandboxes` fixture of alerting/conftest:
+    the project's Definitions on both sandboxes and Slack, ticked like the daemon) is slow,
+    wherever it lives; other slow tests say so with `pytest.mark.slow`."""
+    for item in items:
+        if "sandboxes" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def pg_base_url() -> Iterator[str]:
     """One PostgreSQL server for the session; each test gets its own databases."""

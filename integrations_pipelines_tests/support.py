@@ -52,6 +52,13 @@ def definitions_for(resources: dict[str, dg.ConfigurableResource]) -> dg.Definit
     return build_definitions(resources)
 
 
+def live_invoice(books: Any, doc: str) -> dict[str, Any]:
+    """The one invoice numbered `doc` that the QuickBooks sandbox's company has not deleted."""
+    [invoice] = [i for i in books.all_invoices()
+                 if i["DocNumber"] == doc and i["_sandbox_status"] != "deleted"]
+    return invoice
+
+
 def sandbox_quickbooks_settings(server: Any, books: Any) -> QuickBooksSettings:
     """How production would be configured to reach this QuickBooks sandbox's company."""
     return QuickBooksSettings(

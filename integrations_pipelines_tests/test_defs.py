@@ -31,8 +31,6 @@ DEFAULT_GROUP = "default"  # what Dagster calls the group of an asset given none
 ASSETS: dict[str, tuple[str, set[str]]] = {
     "shopify/orders": ("shopify", {"shopify", "postgres"}),
     "shopify_to_quickbooks/invoice_sync": ("shopify_to_quickbooks", {"quickbooks", "postgres"}),
-    "shopify_to_quickbooks/invoice_repair": ("shopify_to_quickbooks",
-                                             {"quickbooks", "postgres"}),
     "quickbooks/invoices": ("quickbooks", {"quickbooks", "postgres"}),
     "quickbooks/token_health": ("quickbooks", {"quickbooks", "postgres"}),
     "alerts/incidents": ("alerts", {"postgres", "slack"}),
@@ -47,7 +45,6 @@ ASSETS: dict[str, tuple[str, set[str]]] = {
 FLAGSHIP_PARTITIONED_ASSETS = {
     "shopify/orders",
     "shopify_to_quickbooks/invoice_sync",
-    "shopify_to_quickbooks/invoice_repair",
     "quickbooks/invoices",
 }
 
@@ -55,9 +52,7 @@ FLAGSHIP_PARTITIONED_ASSETS = {
 DEPENDENCIES: dict[str, set[str]] = {
     "shopify/orders": set(),
     "shopify_to_quickbooks/invoice_sync": {"shopify/orders"},
-    "shopify_to_quickbooks/invoice_repair": {"shopify_to_quickbooks/invoice_sync"},
-    "quickbooks/invoices": {"shopify_to_quickbooks/invoice_sync",
-                            "shopify_to_quickbooks/invoice_repair"},
+    "quickbooks/invoices": {"shopify_to_quickbooks/invoice_sync"},
     "quickbooks/token_health": set(),
     "alerts/incidents": set(),
     "shopify_to_quickbooks/order_changes": set(),
@@ -101,7 +96,7 @@ JOBS: dict[str, tuple[set[str], dict[str, str], bool]] = {
         {"shopify/orders", "shopify_to_quickbooks/invoice_sync", "quickbooks/invoices"},
         {"integration": "shopify_to_quickbooks"}, True),
     "shopify_to_quickbooks_repair_job": (
-        {"shopify_to_quickbooks/invoice_repair", "quickbooks/invoices"},
+        {"quickbooks/invoices"},
         {"integration": "shopify_to_quickbooks"}, True),
     "shopify_to_quickbooks_reconciliation_sample_job": (set(), {}, False),
     "dead_letter_replay_job": (set(), {"kind": "replay", "integration": FLAGSHIP}, False),
@@ -324,7 +319,6 @@ def test_dagster_definitions_validate_passes_without_environment(tmp_path):
 POOLS = {
     "shopify/orders": "shopify",
     "shopify_to_quickbooks/invoice_sync": "quickbooks",
-    "shopify_to_quickbooks/invoice_repair": "quickbooks",
     "quickbooks/invoices": "quickbooks",
     "shopify_to_quickbooks/order_changes": "quickbooks",
     "shopify_to_quickbooks/webhook_deliveries": "quickbooks",
@@ -353,3 +347,15 @@ def test_the_deployment_dequeues_one_run_per_partition_at_a_time(tmp_path) -> No
     assert list(queue.tag_concurrency_limits) == [
         {"key": "dagster/partition", "limit": 1, "value": {"applyLimitPerUniqueValue": True}}]
     instance.dispose()
+
+
+def test_every_asset_of_a_pair_names_its_integration_for_alert_routing() -> None:
+    """Alerts of an asset go to its integration's channel: the pair's assets carry the
+    `integration` tag (the project-wide ones, token health and incidents, do not)."""
+    graph = defs.resolve_asset_graph()
+    tagged = {node.key.to_user_string(): node.tags.get("integration")
+              for node in graph.asset_nodes}
+    shared = {"quickbooks/token_health", "alerts/incidents"}
+    assert {key: tag for key, tag in tagged.items() if key not in shared} == {
+        key: FLAGSHIP for key in ASSETS if key not in shared}
+    assert all(tagged[key] is None for key in shared)

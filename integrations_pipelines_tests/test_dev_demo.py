@@ -6,11 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from integrations_pipelines.dev_demo import bookkeeper_drift
+from integrations_pipelines_tests.builders import booked_invoice
 
 
 def _invoice(books, doc: str, day: str, total: str) -> dict:
-    return books.insert_invoice_raw({"DocNumber": doc, "TxnDate": day, "TotalAmt": total,
-                                     "CustomerRef": {"value": "1"}, "Line": []})
+    return books.insert_invoice_raw(booked_invoice(doc, total, TxnDate=day,
+                                                   CustomerRef={"value": "1"}, Line=[]))
 
 
 def test_bookkeeper_deletes_one_invoice_and_changes_another_of_the_day(qbo_sandbox) -> None:

@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 10
 DEFAULT_RATE_LIMIT_RETRIES = 2
+
+
+class _WebClientOptions(TypedDict, total=False):
+    """The `WebClient` options passed only when set (else slack_sdk's own defaults)."""
+
+    base_url: str
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ class BotNotifier:
                  timeout: int = DEFAULT_TIMEOUT_SECONDS,
                  rate_limit_retries: int = DEFAULT_RATE_LIMIT_RETRIES) -> None:
         self._token = token
-        kwargs = {"base_url": base_url.rstrip("/") + "/"} if base_url else {}
+        kwargs: _WebClientOptions = {"base_url": base_url.rstrip("/") + "/"} if base_url else {}
         self._client = WebClient(
             token=token, timeout=timeout,
             retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries)],

@@ -99,6 +99,8 @@ def check_volume(history: Mapping[date, int], day: date, actual: int | None = No
         expected = float(fallback_expected)
         source = "the configured expected volume (history too short)"
     else:
+        # At least min_samples (>= 1) samples are known, so their median is.
+        assert expected is not None
         source = f"the median of the last {len(base.samples)} {day:%A}s"
     if expected < rules.quiet_below:
         return verdict(True, f"quiet day: {day:%A}s usually have no records", quiet=True,

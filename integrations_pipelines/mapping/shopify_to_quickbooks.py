@@ -163,11 +163,8 @@ def _lines(money: OrderMoney, integration: Integration
     return lines, tax_by_code
 
 
-def map_order(order: Order, integration: Integration
-              ) -> InvoiceDraft | MappingRejected | MappingSkipped:
-    """The invoice an order should be, why it cannot be one, or why it is not booked."""
-    if order.test and integration.shopify.test_orders == "skip":
-        return MappingSkipped("test_order")
+def _refusal(order: Order) -> MappingRejected | None:
+    """Why an order's own figures cannot make an invoice, if they cannot."""
     if not order.line_items:
         return MappingRejected("no_line_items", "the order has no line items to invoice")
     currency = order.presentment_currency
@@ -188,6 +185,26 @@ def map_order(order: Order, integration: Integration
             "discount_exceeds_total",
             f"discount {discount} {currency} exceeds the line items' total {goods}; "
             "QuickBooks rejects a negative invoice. Fix the order in Shopify, then replay.")
+    return None
+
+
+def _exchange_rate(order: Order) -> Decimal:
+    """QuickBooks' ExchangeRate: shop money per presentment money of the order total."""
+    shop_total = order.total_price_set.shop_money.amount
+    presentment_total = order.total_price_set.presentment_money.amount
+    if presentment_total and order.currency != order.presentment_currency:
+        return (shop_total / presentment_total).quantize(Decimal("0.000001"))
+    return Decimal(1)
+
+
+def map_order(order: Order, integration: Integration
+              ) -> InvoiceDraft | MappingRejected | MappingSkipped:
+    """The invoice an order should be, why it cannot be one, or why it is not booked."""
+    if order.test and integration.shopify.test_orders == "skip":
+        return MappingSkipped("test_order")
+    refused = _refusal(order)
+    if refused is not None:
+        return refused
     money = order_money(order)
     if isinstance(money, MoneyProblem):
         return MappingRejected(money.code, money.reason)
@@ -196,18 +213,14 @@ def map_order(order: Order, integration: Integration
         return built
     lines, tax_by_code = built
     options = integration.quickbooks
-    shop_total = order.total_price_set.shop_money.amount
-    presentment_total = order.total_price_set.presentment_money.amount
-    rate = ((shop_total / presentment_total).quantize(Decimal("0.000001"))
-            if (presentment_total and order.currency != currency) else Decimal(1))
     us = options.country == "US"
     draft = InvoiceDraft(
         source_id=str(order.id),
         doc_number=external_key(order),
         txn_date=business_date(order, integration.timezone),
         customer=customer_draft(order),
-        currency=currency,
-        exchange_rate=rate,
+        currency=order.presentment_currency,
+        exchange_rate=_exchange_rate(order),
         lines=tuple(lines),
         tax=money.tax,
         tax_by_code=() if us else tuple(sorted((c, t) for c, t in tax_by_code.items() if t)),
@@ -220,5 +233,5 @@ def map_order(order: Order, integration: Integration
     )
     if draft.total != money.total:  # the books' own arithmetic must give Shopify's figure
         return MappingRejected("totals_disagree", f"the invoice would total {draft.total} "
-                               f"{currency}, Shopify states {money.total}")
+                               f"{draft.currency}, Shopify states {money.total}")
     return draft

@@ -3,11 +3,11 @@
 The judge is independent: it compares what each system states about itself, never what our
 mapping computed, so a mapping error fails the check instead of being agreed with.
 For one window of business days:
-- source: every order in `raw_shopify_orders` at its current version, as Shopify states it:
-  its current total and tax (`current_total_price_set`, `current_total_tax_set`, presentment
-  money: after refunds and edits), currency, customer and cancelled state. A cancelled order
-  expects a voided invoice, which QuickBooks keeps at zero. Test orders are left out when the
-  catalog skips them.
+- source: every order of the shop in the raw store (`raw_records`) at its current version,
+  as Shopify states it: its current total and tax (`current_total_price_set`,
+  `current_total_tax_set`, presentment money: after refunds and edits), currency, customer
+  and cancelled state. A cancelled order expects a voided invoice, which QuickBooks keeps at
+  zero. Test orders are left out when the catalog skips them.
 - destination: the QuickBooks invoices dated in the window that belong to the integration
   (DocNumber shaped like the external key `S<order number>`, or the `shopify:order:` marker
   in PrivateNote), as QuickBooks reports them: `TotalAmt` (which QuickBooks computes from the
@@ -45,15 +45,17 @@ from integrations_pipelines.mapping.shopify_to_quickbooks import (
 )
 from integrations_pipelines.reconciliation.diagnosis import AUTH_STATUSES, Evidence
 from integrations_pipelines.reconciliation.fields import FieldSpec
+from integrations_pipelines.state import raw
 from integrations_pipelines.state.tables import (
     dead_letters,
     http_failures,
     oauth_tokens,
-    raw_quickbooks_invoices,
-    raw_shopify_orders,
     sync_ledger,
 )
+from integrations_pipelines.vendors.quickbooks import records as quickbooks_records
+from integrations_pipelines.vendors.quickbooks.writer import is_voided
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.vendors.shopify.records import ORDERS
 
 INVOICE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("currency", "currency"),
@@ -142,7 +144,7 @@ def destination_frame(invoices: Iterable[dict[str, Any]], ledger: pd.DataFrame) 
             "total": _amount(inv.get("TotalAmt")),
             "tax": _amount((inv.get("TxnTaxDetail") or {}).get("TotalTax")),
             "customer_tag": tag.group(1) if tag else None,
-            "voided": note.startswith("Voided"),
+            "voided": is_voided(inv),
         })
     frame = pd.DataFrame(rows, columns=list(DESTINATION_COLUMNS)).astype({"key": object})
     return _without_settled_duplicates(frame, ledger)
@@ -192,18 +194,13 @@ def load_window(
     """The frames of business days [start, end).
 
     `invoices`: the destination's records as QuickBooks returns them (a fresh read, as the
-    repair does); by default the last read-back in `raw_quickbooks_invoices` for `realm_id`
-    (None: every realm). `run_ids`: the runs that worked on the window, whose failed
+    repair does); by default the last read-back in the raw store for `realm_id` (None:
+    every realm). `run_ids`: the runs that worked on the window, whose failed
     QuickBooks calls are evidence.
     """
     name = integration.name
-    raw = conn.execute(
-        sa.select(raw_shopify_orders.c.payload)
-        .where(raw_shopify_orders.c.business_date >= start,
-               raw_shopify_orders.c.business_date < end)
-        .order_by(raw_shopify_orders.c.order_id)
-    ).scalars().all()
-    source = source_frame((Order.model_validate(p) for p in raw), integration)
+    stored = raw.window(conn, ORDERS, start, end)
+    source = source_frame((Order.model_validate(r.payload) for r in stored), integration)
     if invoices is None:
         invoices = _read_back(conn, start, end, realm_id)
     numbered = [i["DocNumber"] for i in invoices if i.get("DocNumber")]
@@ -235,11 +232,12 @@ def load_window(
 
 def _read_back(conn: sa.Connection, start: date, end: date,
                realm_id: str | None) -> list[dict[str, Any]]:
-    inv = raw_quickbooks_invoices
-    query = sa.select(inv.c.payload).where(inv.c.txn_date >= start, inv.c.txn_date < end)
-    if realm_id is not None:
-        query = query.where(inv.c.realm_id == realm_id)
-    return list(conn.execute(query.order_by(inv.c.invoice_id)).scalars())
+    if realm_id is None:
+        stored = raw.window_of_every_account(conn, quickbooks_records.SYSTEM,
+                                             quickbooks_records.INVOICES, start, end)
+    else:
+        stored = raw.window(conn, quickbooks_records.invoices_kind(realm_id), start, end)
+    return [r.payload for r in stored]
 
 
 def _open_letters(conn: sa.Connection, integration: str, start: date, end: date,

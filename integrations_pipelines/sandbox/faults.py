@@ -233,7 +233,7 @@ def abort_connection(scope: Scope, send: Send) -> None:
     """
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if transport is None:
+    if cycle is None or transport is None:
         raise RuntimeError("cannot reach the server transport to drop the connection")
     transport.abort()
     cycle.disconnected = True

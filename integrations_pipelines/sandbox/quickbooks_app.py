@@ -201,13 +201,14 @@ def _perform(store: QuickBooksStore, entity: str | None, operation: str | None,
     try:
         if not isinstance(body, dict):
             raise invalid("Request body is not a valid JSON object")
-        actions: dict[tuple[str | None, str | None], Callable[[dict], dict[str, Any]]] = {
+        actions: dict[tuple[str | None, str | None],
+                      Callable[[dict[str, Any]], dict[str, Any]]] = {
             ("Customer", None): store.save_customer, ("Customer", "update"): store.save_customer,
             ("Invoice", None): store.save_invoice, ("Invoice", "update"): store.save_invoice,
             ("Invoice", "void"): store.void_invoice, ("Invoice", "delete"): store.delete_invoice,
         }
         action = actions.get((entity, operation))
-        if action is None:
+        if action is None or entity is None:  # no action is keyed by a missing entity
             raise invalid(f"Operation {operation or 'create'} is not supported for {entity}")
         result = action(body)
     except QboFault as fault:

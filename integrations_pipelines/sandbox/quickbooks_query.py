@@ -67,9 +67,12 @@ def _tokenize(text: str) -> list[tuple[str, Any, int]]:
             col = len(text) - len(text[pos:].lstrip()) + 1
             raise query_parse(f'Lexical error at line 1, column {col}. Encountered: '
                               f'"{text[col - 1]}"')
-        col = match.start(match.lastgroup) + 1
+        group = match.lastgroup
+        assert group is not None  # every alternative of TOKEN is a named group
+        col = match.start(group) + 1
         if match.lastgroup == "quote":
-            chars, i = [], match.end()
+            chars: list[str] = []
+            i = match.end()
             while True:
                 if i >= len(text):
                     raise query_parse(f"Lexical error at line 1, column {len(text) + 1}. "

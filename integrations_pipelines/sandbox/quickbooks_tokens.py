@@ -45,7 +45,8 @@ class TokenAuthority:
             return False
         return decoded == f"{self.client_id}:{self.client_secret}"
 
-    def refresh(self, authorization: str | None, form: dict[str, str]) -> tuple[int, dict]:
+    def refresh(self, authorization: str | None,
+                form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """Answer `POST /oauth2/v1/tokens/bearer`: (status, JSON body)."""
         if not self._client_ok(authorization):
             return 401, {"error": "invalid_client"}
@@ -57,7 +58,9 @@ class TokenAuthority:
         with self._lock:
             now = self._clock()
             entry = self._refresh.get(token)
-            if entry is None or now >= entry[0] or (entry[1] is not None and now >= entry[1]):
+            # entry[0] (expires_at) is always set; only entry[1] is None while newest.
+            if (entry is None or entry[0] is None or now >= entry[0]
+                    or (entry[1] is not None and now >= entry[1])):
                 return 400, {"error": "invalid_grant"}
             for other in self._refresh.values():
                 if other[1] is None:

@@ -221,7 +221,7 @@ def _build(rng: random.Random, order_id: int, number: int, created: datetime, pl
     customer = None if "guest_checkout" in plan else _customer(rng, plan, pres_cur, customers)
     email = None if "missing_email" in plan else (
         customer["email"] if customer else f"guest{order_id % 100000}@example.com")
-    discount = None
+    discount: tuple[str, Decimal | str, str] | None = None
     items = sum((spec.price * spec.quantity for spec in lines), Decimal("0"))
     if "discount_exceeds_total" in plan:
         discount = ("IMPORTED-CREDIT", items + Decimal(rng.randrange(5, 40)), "fixed_amount")

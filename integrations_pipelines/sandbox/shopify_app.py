@@ -137,7 +137,7 @@ def build_shopify_app(store: ShopifyStore) -> FaultMiddleware:
     async def order_ep(request: Request) -> Response:
         return await api(request, get_order, "order")
 
-    def create_webhook(request: Request, raw: bytes) -> tuple[dict[str, Any], dict, int]:
+    def create_webhook(request: Request, raw: bytes) -> tuple[dict[str, Any], dict[str, str], int]:
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -264,7 +264,8 @@ def _encode(cursor: dict[str, Any]) -> str:
 
 def _decode(token: str) -> dict[str, Any]:
     try:
-        cursor = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        cursor: dict[str, Any] = json.loads(
+            base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         if cursor["direction"] not in ("next", "previous") or "filters" not in cursor:
             raise ValueError(token)
         return cursor

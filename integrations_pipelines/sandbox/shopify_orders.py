@@ -39,7 +39,8 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def money_set(shop: Decimal, presentment: Decimal, shop_cur: str, pres_cur: str) -> dict:
+def money_set(shop: Decimal, presentment: Decimal, shop_cur: str,
+              pres_cur: str) -> dict[str, dict[str, str]]:
     """A Shopify `*_set` object: the amount in shop and in presentment currency."""
     return {
         "shop_money": {"amount": fmt(shop), "currency_code": shop_cur},

@@ -141,7 +141,8 @@ def build_slack_app(store: SlackStore) -> Starlette:
         form = dict(parse_qsl(raw.decode(errors="replace")))
         if "payload" in form:  # webhooks also take form-encoded `payload=<json>`
             try:
-                return json.loads(form["payload"])
+                payload: dict[str, Any] | None = json.loads(form["payload"])
+                return payload
             except ValueError:
                 return None
         return form

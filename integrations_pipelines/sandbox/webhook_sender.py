@@ -78,18 +78,24 @@ class WebhookSender:
             time.sleep(0.01)
         return True
 
+    def _stop_requested(self) -> bool:
+        """`close()` asked the thread to stop (read under `_wake`). A call, not the attribute
+        in `_run`: mypy would keep the first check's narrowing across `step()`, though
+        another thread sets the flag meanwhile."""
+        return self._stopping
+
     def _run(self) -> None:
         with httpx.Client(timeout=self.timeout_seconds) as client:
             while True:
                 with self._wake:
-                    if self._stopping:
+                    if self._stop_requested():
                         return
                     self._dirty = False
                 wait = self.step(client)
                 if wait is not None and wait <= 0:
                     continue
                 with self._wake:
-                    if self._stopping:
+                    if self._stop_requested():
                         return
                     if not self._dirty:
                         self._wake.wait(POLL_SECONDS if wait is None else min(wait, POLL_SECONDS))

@@ -11,42 +11,55 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = sa.MetaData()
 
-raw_shopify_orders = sa.Table(
-    "raw_shopify_orders",
+raw_records = sa.Table(
+    "raw_records",
     metadata,
-    sa.Column("order_id", sa.BigInteger, primary_key=True, comment="Shopify's 64-bit order id"),
+    sa.Column("system", sa.Text, primary_key=True, comment="the vendor, e.g. shopify"),
+    sa.Column("record_type", sa.Text, primary_key=True, comment="e.g. orders, invoices"),
+    sa.Column(
+        "account",
+        sa.Text,
+        primary_key=True,
+        comment="the vendor account: a QuickBooks realm id, a shop ('default' for one shop)",
+    ),
+    sa.Column("record_key", sa.Text, primary_key=True, comment="the vendor's id of the record"),
     sa.Column(
         "business_date",
         sa.Date,
         nullable=False,
-        index=True,
-        comment="day of created_at in the integration's timezone: the partition",
+        comment="the day the record belongs to (the partition): an order's creation day in "
+        "the integration's timezone, an invoice's TxnDate",
     ),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column(
-        "updated_at",
+        "version",
         sa.DateTime(timezone=True),
         nullable=False,
-        comment="the source version of this row",
+        comment="the vendor's version of the record (Shopify updated_at, QuickBooks "
+        "MetaData.LastUpdatedTime; the extraction time when the vendor states none): a "
+        "stored newer version is never replaced by an older one",
     ),
-    sa.Column("payload", JSONB, nullable=False, comment="the order as Shopify returned it"),
+    sa.Column(
+        "external_key",
+        sa.Text,
+        nullable=True,
+        comment="the key other systems know the record by, e.g. a QuickBooks DocNumber",
+    ),
+    sa.Column(
+        "facts",
+        JSONB,
+        nullable=False,
+        server_default=sa.text("'{}'::jsonb"),
+        comment="the few typed facts other code filters on (vendor-defined; decimals as text)",
+    ),
+    sa.Column("payload", JSONB, nullable=False, comment="the record as the vendor returned it"),
     sa.Column("extracted_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("run_id", sa.Text, nullable=True),
-)
-
-raw_quickbooks_invoices = sa.Table(
-    "raw_quickbooks_invoices",
-    metadata,
-    sa.Column("realm_id", sa.Text, primary_key=True),
-    sa.Column("invoice_id", sa.Text, primary_key=True),
-    sa.Column("doc_number", sa.Text, nullable=True, index=True, comment="the external key"),
-    sa.Column("txn_date", sa.Date, nullable=False, index=True),
-    sa.Column("sync_token", sa.Text, nullable=False),
-    sa.Column("currency", sa.Text, nullable=True),
-    sa.Column("total_amt", sa.Numeric(18, 2), nullable=False),
-    sa.Column("voided", sa.Boolean, nullable=False),
-    sa.Column("payload", JSONB, nullable=False),
-    sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_raw_records_business_date", "system", "record_type", "account",
+             "business_date"),
+    sa.Index("ix_raw_records_external_key", "system", "record_type", "account",
+             "external_key"),
+    comment="what each vendor returned, one row per record of one kind "
+    "(system, record_type, account): every source shares this table",
 )
 
 sync_ledger = sa.Table(

@@ -2,8 +2,9 @@
 
 One record never blocks the others: an order that does not fit our model, or that
 PostgreSQL cannot store (U+0000 in a note), becomes a dead letter with its reason and its
-payload kept safely (`state/payloads.py`); every other order of the window is stored. The
-window is replaced whole in one transaction, so a re-run leaves exactly one row per order.
+payload kept safely (`state/payloads.py`); every other order of the window is stored in the
+raw store (`raw_records`, shaped by `vendors/shopify/records.py`). The window is replaced
+whole in one transaction, so a re-run leaves exactly one row per order.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from integrations_pipelines.state.payloads import has_nul
 from integrations_pipelines.sync import dead_letters
 from integrations_pipelines.vendors.contracts import Screened
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.vendors.shopify.records import ORDERS, order_record
 
 __all__ = ["ExtractionOutcome", "store_changed_orders", "store_orders"]
 
@@ -49,9 +51,9 @@ def _source_id(payload: Any) -> str:
 
 def _screen(integration: Integration, screened: Iterable[Screened[Order]], default_day: date,
             outcome: ExtractionOutcome,
-            ) -> tuple[list[dict[str, Any]], list[dead_letters.DeadLetter], list[Order]]:
-    """Rows to store, letters to record, and the valid orders, one record at a time."""
-    rows: list[dict[str, Any]] = []
+            ) -> tuple[list[raw.RawRecord], list[dead_letters.DeadLetter], list[Order]]:
+    """Records to store, letters to record, and the valid orders, one record at a time."""
+    rows: list[raw.RawRecord] = []
     letters: list[dead_letters.DeadLetter] = []
     valid: list[Order] = []
     for item in screened:
@@ -76,9 +78,7 @@ def _screen(integration: Integration, screened: Iterable[Screened[Order]], defau
                 "in Shopify (it usually comes from a copy-paste into a note), then re-run.",
                 payload=item.payload))
             continue
-        rows.append({"order_id": order.id, "business_date": day,
-                     "created_at": order.created_at, "updated_at": order.updated_at,
-                     "payload": item.payload})
+        rows.append(order_record(order, item.payload, day))
         valid.append(order)
     outcome.stored = len(rows)
     return rows, letters, valid
@@ -92,7 +92,7 @@ def store_orders(engine: sa.Engine, integration: Integration, start: date, end: 
     with engine.begin() as conn:
         for letter in letters:
             dead_letters.record(conn, letter)
-        raw.replace_shopify_orders(conn, start, end, rows, run_id)
+        raw.replace_window(conn, ORDERS, start, end, rows, run_id)
     return outcome
 
 
@@ -107,5 +107,5 @@ def store_changed_orders(engine: sa.Engine, integration: Integration, today: dat
     with engine.begin() as conn:
         for letter in letters:
             dead_letters.record(conn, letter)
-        raw.upsert_shopify_orders(conn, rows, run_id)
-    return outcome, [(order, row["payload"]) for order, row in zip(valid, rows, strict=True)]
+        raw.upsert_newer(conn, ORDERS, rows, run_id)
+    return outcome, [(order, row.payload) for order, row in zip(valid, rows, strict=True)]

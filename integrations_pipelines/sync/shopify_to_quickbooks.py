@@ -4,12 +4,15 @@ The engine (`sync/engine.py`) plans the window, skips by ledger hash, guards aga
 versions, dead-letters and commits one order at a time; the pair's mapping
 (`mapping/shopify_to_quickbooks.py`) turns an order into an invoice draft; QuickBooks'
 writer (`vendors/quickbooks/writer.py`) finds, creates, updates or voids the invoice. This
-module only wires the three together with the catalog entry's options.
+module wires the three together with the catalog entry's options, and repairs a window
+through that same path (`repair_window`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 
@@ -19,14 +22,20 @@ from integrations_pipelines.mapping.shopify_to_quickbooks import (
     business_date,
     map_order,
 )
+from integrations_pipelines.reconciliation.frames import load_window
+from integrations_pipelines.reconciliation.result import Outcome
+from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
+from integrations_pipelines.state import raw
 from integrations_pipelines.sync.engine import SKIPPED, RecordSync, SyncOutcome
 from integrations_pipelines.sync.roles import MappingRejected, MappingSkipped
-from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
+from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, quote
 from integrations_pipelines.vendors.quickbooks.drafts import InvoiceDraft
 from integrations_pipelines.vendors.quickbooks.writer import InvoiceWriter, request_id
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
 
-__all__ = ["SKIPPED", "InvoiceSync", "Mapper", "SyncOutcome", "request_id"]
+__all__ = ["SKIPPED", "VOID_DUPLICATES", "InvoiceSync", "Mapper", "RepairOutcome",
+           "SyncOutcome", "repair_window", "request_id", "void_duplicates"]
 
 Mapper = Callable[[Order, Integration], InvoiceDraft | MappingRejected | MappingSkipped]
 
@@ -38,3 +47,61 @@ def InvoiceSync(engine: sa.Engine, qbo: QuickBooksClient, integration: Integrati
     writer = InvoiceWriter(qbo, owner_marker=ORDER_MARKER, source_label="Shopify order",
                            adopt_existing=integration.quickbooks.existing_invoices == "adopt")
     return RecordSync(engine, integration, writer, mapper, business_date)
+
+
+VOID_DUPLICATES = "void_duplicates"
+RESYNCED = (Outcome.MISSING, Outcome.STALE, Outcome.WRONG_VALUES)
+
+
+@dataclass(frozen=True)
+class RepairOutcome:
+    """What a repair of one window found and did."""
+
+    report: WindowReconciliation
+    policy: str
+    resynced: int
+    sync: SyncOutcome
+    voided: list[str]
+    classes: tuple[Outcome, ...]
+
+
+def void_duplicates(client: QuickBooksClient, report: WindowReconciliation) -> list[str]:
+    """Void every live record of a duplicated key except the one kept; their ids."""
+    records = report.duplicate_records()
+    surplus = records[~records["keep"] & ~records["voided"]]
+    for row in surplus.itertuples(index=False):
+        client.void_invoice(str(row.destination_id), str(row.sync_token),
+                            request_id("void-duplicate", str(row.destination_id),
+                                       str(row.sync_token)))
+    return [str(x) for x in surplus["destination_id"].tolist()]
+
+
+def repair_window(engine: sa.Engine, client: QuickBooksClient, integration: Integration,
+                  start: date, end: date) -> RepairOutcome:
+    """Re-sync exactly the discrepant invoices of business days [start, end).
+
+    The window's invoices are read fresh from QuickBooks and reconciled with the last
+    extracted orders. Missing, stale and wrong_values: those orders are re-synced through
+    the same idempotent path as the nightly sync, forcing the write for their ids (the
+    ledger believes a deleted or hand-edited invoice is current, so its unchanged-skip must
+    not apply). Duplicate: under `duplicate_policy: void_duplicates`, every record but the
+    ledger's (else the oldest) is voided and the order re-synced onto the one kept; under
+    `report_only` (the default) nothing is touched. Extra: reported only (an invoice without
+    an order may be a person's deliberate document). A renumbered invoice (missing + extra)
+    is repaired through its order: the sync finds it by the ledger's id.
+    """
+    where = (f"TxnDate >= {quote(start.isoformat())} and TxnDate < {quote(end.isoformat())}")
+    policy = integration.duplicate_policy
+    invoices = list(client.query("Invoice", where))
+    with engine.connect() as conn:
+        report = reconcile_window(load_window(conn, integration, start, end, client.realm_id,
+                                              invoices=invoices))
+    voided = void_duplicates(client, report) if policy == VOID_DUPLICATES else []
+    classes = (*RESYNCED, Outcome.DUPLICATE) if policy == VOID_DUPLICATES else RESYNCED
+    order_ids = set(report.order_ids(*classes))
+    with engine.connect() as conn:
+        rows = [r for r in raw.window(conn, SHOP_ORDERS, start, end)
+                if r.record_key in order_ids]
+    outcome = InvoiceSync(engine, client, integration).run(
+        ((Order.model_validate(r.payload), r.payload) for r in rows), force=order_ids)
+    return RepairOutcome(report, policy, len(rows), outcome, voided, classes)

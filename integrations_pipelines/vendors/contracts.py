@@ -71,7 +71,7 @@ def unknown_fields(instance: pydantic.BaseModel, prefix: str = "") -> dict[str, 
     """Field paths in a validated instance that neither the model nor its `known_extra`
     list names, with the JSON type of the value found there; nested models are walked."""
     found: dict[str, str] = {}
-    known = getattr(type(instance), "known_extra", frozenset())
+    known: frozenset[str] = getattr(type(instance), "known_extra", frozenset())
     for key, value in (instance.model_extra or {}).items():
         if key not in known:
             found[f"{prefix}{key}"] = type(value).__name__
@@ -205,18 +205,18 @@ class ContractGuard:
             sample_payload=self.redactor.redact_value(sample), first_seen_at=now,
             last_seen_at=now, occurrences=count, last_run_id=self.run_id,
         )
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             constraint="uq_contract_observation",
             set_={"detail": stmt.excluded.detail, "sample_payload": stmt.excluded.sample_payload,
                   "last_seen_at": now, "last_run_id": stmt.excluded.last_run_id,
                   "occurrences": table.c.occurrences + stmt.excluded.occurrences},
         ).returning(table.c.id)
         with self.engine.begin() as conn:
-            return int(conn.execute(stmt).scalar_one())
+            return int(conn.execute(upsert).scalar_one())
 
 
 def observations(conn: sa.Connection, *, vendor: str, kind: str,
-                 run_id: str | None = None) -> Iterator[sa.Row]:
+                 run_id: str | None = None) -> Iterator[sa.Row[Any]]:
     """Recorded observations of a vendor and kind, those last seen by `run_id` if given."""
     query = sa.select(contract_observations).where(contract_observations.c.vendor == vendor,
                                                    contract_observations.c.kind == kind)

@@ -109,7 +109,8 @@ class TokenManager:
         with self.engine.connect() as conn:
             row = self._row(conn, lock=False)
         if self._fresh(row):
-            return row.access_token
+            token: str = row.access_token  # a Core row: its columns are untyped
+            return token
         return self._refresh(rejected_token=None)
 
     def force_refresh(self, rejected_token: str | None = None) -> str:
@@ -143,7 +144,8 @@ class TokenManager:
                 )
             someone_else_refreshed = force and row.access_token not in (None, rejected_token)
             if self._fresh(row) and (not force or someone_else_refreshed):
-                return row.access_token
+                current: str = row.access_token  # a Core row: its columns are untyped
+                return current
             try:
                 token = self._grant(row.refresh_token)
             except VendorError as exc:  # refused, or still failing after the retries
@@ -168,7 +170,8 @@ class TokenManager:
                     )
                 )
                 self.refreshes += 1
-                return token["access_token"]
+                fresh: str = token["access_token"]
+                return fresh
         # The refresh failed: record it (outside the rolled-back work) so token health shows
         # failures in a row, and stop. Only a refusal of the grant itself marks it revoked.
         revoked = isinstance(failure, PermanentVendorError) and "invalid_grant" in (
@@ -203,7 +206,8 @@ class TokenManager:
             # either succeeds or gets `invalid_grant`, which fails loudly below.
             idempotent=True,
         )
-        return response.json()
+        grant: dict[str, Any] = response.json()
+        return grant
 
     def health(self) -> TokenHealth | None:
         """The stored state of this connection's tokens (None before the first use)."""

@@ -4,8 +4,9 @@ Webhooks stop silently: the subscription was removed (Shopify drops one after re
 failed deliveries), the receiver is down or unreachable, a secret was rotated on one side
 only (every delivery then answers 401). The polling path keeps the books right meanwhile,
 so nothing looks wrong until the fast path is needed. This compares the two paths: every
-order whose current version (`updated_at`, in the raw store, whichever path stored it) falls
-in the window should have at least one delivery naming that order at that version or later.
+order whose current version (`updated_at`, the `version` of its row in the raw store,
+whichever path stored it) falls in the window should have at least one delivery naming that
+order at that version or later.
 When most of them have none, deliveries have stopped.
 """
 
@@ -16,7 +17,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from integrations_pipelines.state.tables import raw_shopify_orders, webhook_inbox
+from integrations_pipelines.state.raw import RecordKind, of_kind
+from integrations_pipelines.state.tables import raw_records, webhook_inbox
+from integrations_pipelines.vendors.shopify.records import ORDERS
 
 __all__ = ["Coverage", "webhook_coverage"]
 
@@ -39,18 +42,20 @@ class Coverage:
 
 
 def webhook_coverage(conn: sa.Connection, *, since: datetime, until: datetime,
-                     examples: int = 10) -> Coverage:
-    """Orders changed in [since, until) and those without a Shopify delivery for them."""
-    orders, inbox = raw_shopify_orders.c, webhook_inbox.c
+                     examples: int = 10, kind: RecordKind = ORDERS) -> Coverage:
+    """Orders (of the shop `kind`) changed in [since, until) and those without a Shopify
+    delivery for them."""
+    orders, inbox = raw_records.c, webhook_inbox.c
     delivered = sa.exists().where(
-        inbox.vendor == "shopify",
-        inbox.record_id == sa.cast(orders.order_id, sa.Text),
-        sa.or_(inbox.record_version >= orders.updated_at - CLOCK_SLACK,
+        inbox.vendor == kind.system,
+        inbox.record_id == orders.record_key,
+        sa.or_(inbox.record_version >= orders.version - CLOCK_SLACK,
                sa.and_(inbox.record_version.is_(None),
-                       inbox.received_at >= orders.updated_at - CLOCK_SLACK)))
-    window = sa.and_(orders.updated_at >= since, orders.updated_at < until)
+                       inbox.received_at >= orders.version - CLOCK_SLACK)))
+    window = sa.and_(of_kind(kind), orders.version >= since, orders.version < until)
     changed, undelivered = conn.execute(sa.select(
-        sa.func.count(), sa.func.count().filter(~delivered)).where(window)).one()
-    missing = conn.execute(sa.select(orders.order_id).where(window, ~delivered)
-                           .order_by(orders.updated_at.desc()).limit(examples)).scalars()
-    return Coverage(since, until, changed, undelivered, tuple(str(i) for i in missing))
+        sa.func.count(), sa.func.count().filter(~delivered)).select_from(raw_records)
+        .where(window)).one()
+    missing = conn.execute(sa.select(orders.record_key).where(window, ~delivered)
+                           .order_by(orders.version.desc()).limit(examples)).scalars()
+    return Coverage(since, until, changed, undelivered, tuple(missing))

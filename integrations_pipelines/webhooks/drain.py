@@ -42,6 +42,7 @@ from integrations_pipelines.vendors.contracts import Screened
 from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.vendors.shopify.records import ORDERS
 from integrations_pipelines.vendors.shopify.webhooks import ORDER_TOPICS
 from integrations_pipelines.webhooks.inbox import PENDING, PROCESSED
 
@@ -153,9 +154,8 @@ def _process(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClient,
             by_order[row.record_id].append(row)
     if not by_order:
         return outcomes
-    numeric = [int(i) for i in by_order if i.isdigit()]
     with engine.connect() as conn:
-        held = {str(r.order_id): r.updated_at for r in raw.shopify_orders_by_id(conn, numeric)}
+        held = {r.record_key: r.version for r in raw.records_by_key(conn, ORDERS, list(by_order))}
     delivered: list[dict[str, Any]] = []
     reread: list[int] = []
     for order_id, deliveries in by_order.items():

@@ -3,12 +3,14 @@ Definitions wired to them, and sensors evaluated as the daemon evaluates them.""
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import dagster as dg
 import httpx
@@ -99,13 +101,17 @@ class Sandboxes:
     shop: Any
     qbo_url: str
     books: Any
+    # The variables a deployment sets to reach these sandboxes (what the daemons'
+    # Definitions, `integrations_pipelines.definitions:defs`, read through `dg.EnvVar`).
+    environment: dict[str, str]
 
 
 @pytest.fixture
 def sandboxes(database_url: str, shop_sandbox: Any, qbo_sandbox: Any,
               alerting: AlertingResource):
     """Factory: sandboxes holding the given orders (QuickBooks not throttled: these tests are
-    not about throttling), and the project's Definitions wired to them."""
+    not about throttling), and the project's Definitions wired to them. A test using it is
+    marked slow (the root conftest.py)."""
 
     def start(orders: list[dict[str, Any]], **extra: Any) -> Sandboxes:
         shop_server, shop = shop_sandbox(orders)
@@ -114,8 +120,16 @@ def sandboxes(database_url: str, shop_sandbox: Any, qbo_sandbox: Any,
         resources = sandbox_resources(database_url, shop_server.url, shop.access_token,
                                       qbo_server.url, books)
         resources = {**resources, "alerting": alerting, **extra}
+        environment = {
+            "DATABASE_URL": database_url, "SHOPIFY_BASE_URL": shop_server.url,
+            "SHOPIFY_ACCESS_TOKEN": shop.access_token, "QBO_BASE_URL": qbo_server.url,
+            "QBO_TOKEN_URL": f"{qbo_server.url}/oauth2/v1/tokens/bearer",
+            "QBO_CLIENT_ID": books.tokens.client_id,
+            "QBO_CLIENT_SECRET": books.tokens.client_secret, "QBO_REALM_ID": books.realm_id,
+            "QBO_REFRESH_TOKEN": books.tokens.current_refresh_token,
+        }
         return Sandboxes(definitions_for(resources), resources, shop_server.url, shop,
-                         qbo_server.url, books)
+                         qbo_server.url, books, environment)
 
     return start
 
@@ -137,13 +151,15 @@ def queued_instance(pg_base_url: str) -> Iterator[dg.DagsterInstance]:
 
 
 @contextmanager
-def daemon_workspace(instance: dg.DagsterInstance) -> Iterator[WorkspaceProcessContext]:
+def daemon_workspace(instance: dg.DagsterInstance, environment: Mapping[str, str],
+                     ) -> Iterator[WorkspaceProcessContext]:
     """The project's code location (`integrations_pipelines.definitions:defs`) loaded in this
-    process, as the daemons see it: for Dagster's own scheduler and freshness daemon."""
+    process, as the daemons see it (for Dagster's own scheduler and freshness daemon), in a
+    deployment's `environment` (its resources are `dg.EnvVar`s, resolved when used)."""
     origin = InProcessCodeLocationOrigin(
         LoadableTargetOrigin(module_name="integrations_pipelines.definitions",
                              attribute="defs", working_directory=str(ROOT)),
         location_name="integrations_pipelines")
-    with create_test_daemon_workspace_context(InProcessTestWorkspaceLoadTarget(origin),
-                                              instance) as context:
+    with mock.patch.dict(os.environ, environment), create_test_daemon_workspace_context(
+            InProcessTestWorkspaceLoadTarget(origin), instance) as context:
         yield context

@@ -11,28 +11,22 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import dagster as dg
-import sqlalchemy as sa
 
 from integrations_pipelines.defs.shopify_to_quickbooks.assets import CATALOG, SYNC_KEY
 from integrations_pipelines.defs.shopify_to_quickbooks.change_capture import CHANGES_KEY
 from integrations_pipelines.defs.shopify_to_quickbooks.jobs import rolling_ranges
 from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
-from integrations_pipelines.state import cursors
-from integrations_pipelines.state.tables import change_cursors, raw_shopify_orders
+from integrations_pipelines.state import cursors, raw
+from integrations_pipelines.state.tables import change_cursors
 from integrations_pipelines.sync.change_capture import FEED
+from integrations_pipelines.vendors.shopify.records import ORDERS
 from integrations_pipelines_tests.alerting.conftest import Daemon
-from integrations_pipelines_tests.support import run_partition
+from integrations_pipelines_tests.support import live_invoice, run_partition
 
 DAY = date(2026, 11, 4)
 SENSOR = "change_capture_sensor"
 JOB = "shopify_to_quickbooks_changes_job"
 NAME = "shopify_to_quickbooks"
-
-
-def _invoice(books, doc: str) -> dict:
-    [invoice] = [i for i in books.all_invoices()
-                 if i["DocNumber"] == doc and i["_sandbox_status"] != "deleted"]
-    return invoice
 
 
 def _run_request(daemon: Daemon) -> dg.RunRequest | None:
@@ -70,7 +64,7 @@ def test_refund_cancel_and_edit_days_later_are_resynced_by_one_run(
     assert _run_request(daemon) is None  # and the sensor agrees
 
     docs = {o["id"]: f"S{o['order_number']}" for o in orders}
-    before = {oid: _invoice(env.books, doc) for oid, doc in docs.items()}
+    before = {oid: live_invoice(env.books, doc) for oid, doc in docs.items()}
     env.shop.refund_order(refunded["id"], "5.00")  # now, weeks after the order's day
     env.shop.cancel_order(cancelled["id"])
     env.shop.patch_order(edited["id"], {"email": "new.address@example.com"})
@@ -85,16 +79,15 @@ def test_refund_cancel_and_edit_days_later_are_resynced_by_one_run(
             changes.metadata["invoices_created"].value) == (2, 1, 0)
     assert changes.metadata["days_touched"].value == {DAY.isoformat(): 3}
 
-    after = {oid: _invoice(env.books, doc) for oid, doc in docs.items()}
+    after = {oid: live_invoice(env.books, doc) for oid, doc in docs.items()}
     now = env.shop.get_order(refunded["id"])["current_total_price_set"]["presentment_money"]
     assert Decimal(str(after[refunded["id"]]["TotalAmt"])) == Decimal(now["amount"])
     assert after[cancelled["id"]]["PrivateNote"].startswith("Voided")
     assert after[edited["id"]]["BillEmail"]["Address"] == "new.address@example.com"
     assert after[untouched["id"]]["SyncToken"] == before[untouched["id"]]["SyncToken"]
     with engine.connect() as conn:
-        stored = conn.execute(sa.select(raw_shopify_orders.c.payload).where(
-            raw_shopify_orders.c.order_id == cancelled["id"])).scalar_one()
-    assert stored["cancelled_at"] is not None  # the raw store holds the new version
+        [stored] = raw.records_by_key(conn, ORDERS, [str(cancelled["id"])])
+    assert stored.payload["cancelled_at"] is not None  # the raw store holds the new version
 
     # The day's history shows the change: its partition has a materialization of this run.
     [latest] = dagster_instance.fetch_materializations(

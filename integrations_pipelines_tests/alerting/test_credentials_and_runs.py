@@ -79,7 +79,8 @@ def test_revoked_token_alerts_once_for_the_token_and_the_run_then_resolves(
     [record] = dagster_instance.event_log_storage.get_asset_check_execution_history(
         token_check_key("quickbooks"), limit=1)
     assert record.status.value == "FAILED"
-    [observed] = dagster_instance.fetch_observations(token_health_key("quickbooks"), limit=1).records
+    [observed] = dagster_instance.fetch_observations(token_health_key("quickbooks"),
+                                                     limit=1).records
     assert observed.asset_observation.metadata["revoked"].value is True
 
     # Re-authorized (the vendor's consent flow), stored with the CLI, partition re-run.

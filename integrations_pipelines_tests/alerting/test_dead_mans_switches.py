@@ -50,7 +50,7 @@ def test_skipped_schedule_tick_alerts_once_then_resolves_when_a_run_appears(
         sandboxes, queued_instance, posted):
     env = sandboxes([])
     daemon = Daemon(env.defs, queued_instance)
-    with daemon_workspace(queued_instance) as workspace:
+    with daemon_workspace(queued_instance, env.environment) as workspace:
         scheduler_tick(workspace, at(2026, 10, 1, 1, 0))  # the daemon starts the schedule
         with freeze_time(at(2026, 10, 1, 1, 0)):
             daemon.arm("missed_schedule_sensor")
@@ -94,7 +94,7 @@ def test_skipped_schedule_tick_alerts_once_then_resolves_when_a_run_appears(
 def test_stale_extracted_assets_alert_once_then_resolve(sandboxes, dagster_instance, posted):
     env = sandboxes([])
     daemon = Daemon(env.defs, dagster_instance)
-    with daemon_workspace(dagster_instance) as workspace:
+    with daemon_workspace(dagster_instance, env.environment) as workspace:
         evaluate = freshness_evaluator(workspace, daemon)
 
         with freeze_time(at(2026, 11, 3, 2, 20)):  # the nightly run of Nov 3 lands
@@ -132,7 +132,7 @@ def test_a_change_feed_that_stops_advancing_alerts_then_resolves(
         sandboxes, dagster_instance, posted):
     env = sandboxes([])
     daemon = Daemon(env.defs, dagster_instance)
-    with daemon_workspace(dagster_instance) as workspace:
+    with daemon_workspace(dagster_instance, env.environment) as workspace:
         evaluate = freshness_evaluator(workspace, daemon)
 
         with freeze_time(at(2026, 11, 5, 9, 0)):  # the last change-capture run that worked

@@ -44,12 +44,12 @@ def test_sensors_run_by_default_under_the_sensor_daemon(
     env = sandboxes([])
     connection = revoke_quickbooks_token(env)
     for name, value in {
-        "DATABASE_URL": database_url, "SLACK_BOT_TOKEN": workspace_slack.bot_token,
+        "SLACK_BOT_TOKEN": workspace_slack.bot_token,
         "SLACK_API_BASE_URL": workspace_slack.api_url(server.url),
         "DAGSTER_UI_URL": "http://dagster.internal",
     }.items():
         monkeypatch.setenv(name, value)
-    with daemon_workspace(dagster_instance) as workspace:
+    with daemon_workspace(dagster_instance, env.environment) as workspace:
         list(execute_sensor_iteration(workspace, logging.getLogger("sensors"), None, None))
         # A minute and a half later: the sensors with short intervals tick again.
         with freeze_time(datetime.now(UTC) + timedelta(seconds=90)):

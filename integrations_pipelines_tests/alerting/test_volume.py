@@ -17,7 +17,10 @@ from integrations_pipelines.defs.partitions import Window
 from integrations_pipelines.sandbox.shop_generator import generate_shop
 from integrations_pipelines.state import raw
 from integrations_pipelines.sync import dead_letters
+from integrations_pipelines.vendors.quickbooks.records import invoice_record, invoices_kind
+from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
 from integrations_pipelines_tests.alerting.conftest import CHANNEL, UI, Daemon
+from integrations_pipelines_tests.builders import booked_invoice
 from integrations_pipelines_tests.support import run_partition
 
 NAME = "shopify_to_quickbooks"
@@ -37,8 +40,14 @@ def weekday_count(day: date) -> int:
     return 36 + day.day % 9
 
 
+def order(order_id: int, day: date, created: datetime) -> raw.RawRecord:
+    """A stored order as extraction leaves it (only what the volume checks read)."""
+    return raw.RawRecord(record_key=str(order_id), business_date=day, version=created,
+                         facts={"created_at": created.isoformat()}, payload={"id": order_id})
+
+
 def seed_history(engine: sa.Engine, instance: dg.DagsterInstance, end: date) -> None:
-    """Weeks of extracted days before `end`, as earlier nightly runs left them: the raw table's
+    """Weeks of extracted days before `end`, as earlier nightly runs left them: the raw store's
     orders and a materialization of each day's partition (weekends too, with no orders)."""
     order_id = 1
     day = HISTORY_START
@@ -46,11 +55,10 @@ def seed_history(engine: sa.Engine, instance: dg.DagsterInstance, end: date) -> 
         created = datetime.combine(day, time(12), UTC)
         rows = []
         for _ in range(weekday_count(day)):
-            rows.append({"order_id": order_id, "business_date": day, "created_at": created,
-                         "updated_at": created, "payload": {"id": order_id}})
+            rows.append(order(order_id, day, created))
             order_id += 1
         with engine.begin() as conn:
-            raw.replace_shopify_orders(conn, day, day + timedelta(days=1), rows, None)
+            raw.replace_window(conn, SHOP_ORDERS, day, day + timedelta(days=1), rows, None)
         instance.report_runless_asset_event(
             dg.AssetMaterialization(ORDERS, partition=day.isoformat()))
         day += timedelta(days=1)
@@ -137,14 +145,15 @@ def test_quiet_weekend_and_configured_holiday_raise_nothing(
 def test_destination_behind_source_fails_with_the_missing_count(engine):
     window = Window(datetime(2026, 11, 11, tzinfo=UTC), datetime(2026, 11, 12, tzinfo=UTC))
     created = datetime(2026, 11, 11, 9, tzinfo=UTC)
-    orders = [{"order_id": n, "business_date": WEDNESDAY, "created_at": created,
-               "updated_at": created, "payload": {"id": n}} for n in range(1, 6)]
-    invoices = [{"Id": str(n), "DocNumber": f"S{n}", "TxnDate": "2026-11-11",
-                 "SyncToken": "0", "TotalAmt": 10} for n in range(1, 4)]
+    orders = [order(n, WEDNESDAY, created) for n in range(1, 6)]
+    invoices = [booked_invoice(f"S{n}", 10, Id=str(n), TxnDate="2026-11-11", SyncToken="0")
+                for n in range(1, 4)]
     with engine.begin() as conn:
-        raw.replace_shopify_orders(conn, WEDNESDAY, WEDNESDAY + timedelta(days=1), orders, None)
-        raw.replace_quickbooks_invoices(conn, "realm-1", WEDNESDAY,
-                                        WEDNESDAY + timedelta(days=1), invoices)
+        raw.replace_window(conn, SHOP_ORDERS, WEDNESDAY, WEDNESDAY + timedelta(days=1), orders,
+                           None)
+        raw.replace_window(conn, invoices_kind("realm-1"), WEDNESDAY,
+                           WEDNESDAY + timedelta(days=1), [invoice_record(i) for i in invoices],
+                           None)
         behind = invoices_behind_result(conn, NAME, "realm-1", window)
         other_company = invoices_behind_result(conn, NAME, "realm-2", window)
         # An order with an open dead letter has its reason and replay path: accounted for.

@@ -18,6 +18,9 @@ import sqlalchemy as sa
 from integrations_pipelines.state.tables import contract_observations
 
 # A small retry budget, so an outage outlasts it in about a second.
+# Every fault, each in its own end-to-end Dagster run against the sandboxes.
+pytestmark = pytest.mark.slow
+
 SHORT_RETRIES = {"retry_max_attempts": 3, "retry_max_elapsed_s": 5.0}
 
 

@@ -21,6 +21,9 @@ from integrations_pipelines_tests.chaos.test_each_fault import (
     Scenario,
 )
 
+# Random mixes of faults, each an end-to-end Dagster run against the sandboxes.
+pytestmark = pytest.mark.slow
+
 SEEDS = range(1, 7)
 # Revoked QuickBooks credentials need a person to reconnect; their own test covers that.
 POOL = [s for s in RECOVERABLE + UNRECOVERABLE if s.name != "shopify_credentials_revoked"]

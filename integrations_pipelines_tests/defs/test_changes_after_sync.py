@@ -7,27 +7,30 @@ import copy
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from integrations_pipelines.catalog import integration
-from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
 from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.shopify.models import Order
-from integrations_pipelines_tests.support import definitions_for, run_partition, sandbox_resources
+from integrations_pipelines_tests.builders import clean_orders
+from integrations_pipelines_tests.support import (
+    definitions_for,
+    live_invoice,
+    run_partition,
+    sandbox_resources,
+)
+
+# The whole Dagster job, twice, against the sandboxes.
+pytestmark = pytest.mark.slow
 
 DAY = date(2026, 11, 4)
 SYNC_NODE = "shopify_to_quickbooks__invoice_sync"
 
 
-def _invoice(books, doc: str) -> dict:
-    [invoice] = [i for i in books.all_invoices()
-                 if i["DocNumber"] == doc and i["_sandbox_status"] != "deleted"]
-    return invoice
-
-
 def test_refund_cancel_edit_and_stale_version(database_url, engine, dagster_instance,
                                               shop_sandbox, qbo_sandbox):
-    orders = [o for o in generate_shop(seed=8, start=DAY, days=1, orders_per_day=30)
-              if not edge_tags(o) and o["financial_status"] == "paid"][:3]
+    orders = clean_orders(8, DAY, 30, paid=True, count=3)
     assert len(orders) == 3
     refunded, cancelled, edited = orders
     shop_server, shop = shop_sandbox(orders)
@@ -38,7 +41,7 @@ def test_refund_cancel_edit_and_stale_version(database_url, engine, dagster_inst
     defs = definitions_for(resources)
     assert run_partition(defs, dagster_instance, DAY.isoformat()).success
     docs = {o["id"]: f"S{o['order_number']}" for o in orders}
-    before = {oid: _invoice(books, doc) for oid, doc in docs.items()}
+    before = {oid: live_invoice(books, doc) for oid, doc in docs.items()}
     stale_payload = copy.deepcopy(shop.get_order(refunded["id"]))
 
     shop.refund_order(refunded["id"], "5.00", at="2026-11-05T10:00:00Z")
@@ -50,7 +53,7 @@ def test_refund_cancel_edit_and_stale_version(database_url, engine, dagster_inst
     assert (sync["invoices_updated"].value, sync["invoices_voided"].value,
             sync["invoices_created"].value) == (2, 1, 0)
 
-    after = {oid: _invoice(books, doc) for oid, doc in docs.items()}
+    after = {oid: live_invoice(books, doc) for oid, doc in docs.items()}
     assert {i["Id"] for i in after.values()} == {i["Id"] for i in before.values()}
     # Shopify's own statement of the order after the refund is what the books now say.
     now = shop.get_order(refunded["id"])["current_total_price_set"]["presentment_money"]
@@ -66,5 +69,5 @@ def test_refund_cancel_edit_and_stale_version(database_url, engine, dagster_inst
         outcome = InvoiceSync(engine, qbo, integration("shopify_to_quickbooks")).run(
             [(Order.model_validate(stale_payload), stale_payload)])
     assert outcome.stale_skipped == 1 and outcome.updated == 0
-    assert _invoice(books, docs[refunded["id"]])["SyncToken"] == (
+    assert live_invoice(books, docs[refunded["id"]])["SyncToken"] == (
         after[refunded["id"]]["SyncToken"])

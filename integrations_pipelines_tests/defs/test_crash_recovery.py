@@ -16,11 +16,15 @@ import sys
 import time
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
-from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
 from integrations_pipelines.state.tables import sync_ledger
+from integrations_pipelines_tests.builders import UNMAPPABLE_EDGES, clean_orders
 from integrations_pipelines_tests.support import definitions_for, run_partition, sandbox_resources
+
+# A run killed in a subprocess, then the whole job again.
+pytestmark = pytest.mark.slow
 
 DAY = date(2026, 11, 3)
 
@@ -53,8 +57,7 @@ def _live_invoices(books) -> list[dict]:
 
 def test_kill_between_create_and_ledger_commit_leaves_one_invoice(
         database_url, engine, dagster_instance, shop_sandbox, qbo_sandbox):
-    orders = [o for o in generate_shop(seed=5, start=DAY, days=1, orders_per_day=12)
-              if not edge_tags(o) & {"no_line_items", "discount_exceeds_total"}]
+    orders = clean_orders(5, DAY, 12, without=UNMAPPABLE_EDGES)
     shop_server, shop = shop_sandbox(orders)
     qbo_server, books = qbo_sandbox
     books.update_settings({"per_second": 1000, "per_minute": 100000})

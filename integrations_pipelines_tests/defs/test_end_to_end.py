@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from integrations_pipelines.sandbox.shop_generator import MONEY_SHAPES, edge_tags, generate_shop
@@ -17,6 +18,9 @@ from integrations_pipelines_tests.support import (
     run_partition,
     sandbox_resources,
 )
+
+# Five days of 100 orders a day through the whole Dagster job.
+pytestmark = pytest.mark.slow
 
 START = date(2026, 11, 1)
 DAYS = 5

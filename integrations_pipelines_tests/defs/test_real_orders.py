@@ -23,6 +23,8 @@ from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
 from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.quickbooks.client import connect
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.vendors.shopify.records import ORDERS, order_record
+from integrations_pipelines_tests.builders import booked_invoice
 from integrations_pipelines_tests.support import (
     definitions_for,
     run_partition,
@@ -92,10 +94,10 @@ def test_an_invoice_with_our_doc_number_that_we_did_not_write_is_a_conflict(
     server, books = qbo_sandbox
     orders = plain_orders(2)
     doc = f"S{orders[0]['order_number']}"
-    foreign = books.insert_invoice_raw({
-        "DocNumber": doc, "TxnDate": DAY.isoformat(), "TotalAmt": 99.0, "SyncToken": "0",
-        "CustomerRef": {"value": "1", "name": "Legacy Customer"}, "Line": [],
-        "PrivateNote": "entered by hand"})
+    foreign = books.insert_invoice_raw(booked_invoice(
+        doc, 99.0, TxnDate=DAY.isoformat(), SyncToken="0",
+        CustomerRef={"value": "1", "name": "Legacy Customer"}, Line=[],
+        PrivateNote="entered by hand"))
     outcome = _sync(engine, books, server, orders)
     assert (outcome.conflicts, outcome.created) == (1, 1)
     letter = letters(engine)[str(orders[0]["id"])]
@@ -114,9 +116,8 @@ def test_an_invoice_with_our_doc_number_that_we_did_not_write_is_a_conflict(
 
 def _store_raw(engine, orders: list[dict]) -> None:
     with engine.begin() as conn:
-        raw.replace_shopify_orders(conn, DAY, DAY + timedelta(days=1), [
-            {"order_id": o["id"], "business_date": DAY, "created_at": o["created_at"],
-             "updated_at": o["updated_at"], "payload": o} for o in orders], "test")
+        raw.replace_window(conn, ORDERS, DAY, DAY + timedelta(days=1), [
+            order_record(Order.model_validate(o), o, DAY) for o in orders], "test")
 
 
 def _judge(engine, books, where):

@@ -19,7 +19,7 @@ REPAIR_JOB = "shopify_to_quickbooks_repair_job"
 SAMPLE_JOB = "shopify_to_quickbooks_reconciliation_sample_job"
 ORDERS_KEY = dg.AssetKey(["shopify", "orders"])
 INVOICES_KEY = dg.AssetKey(["quickbooks", "invoices"])
-REPAIR_NODE = "shopify_to_quickbooks__invoice_repair"
+REPAIR_NODE = "quickbooks__invoices"  # the read-back, run with repair: true
 UNMAPPABLE = 1016  # its line items are removed: dead-lettered by the mapping
 LATE = 1024  # arrives in Shopify only after the first sync
 

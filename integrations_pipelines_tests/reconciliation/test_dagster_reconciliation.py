@@ -30,6 +30,9 @@ from integrations_pipelines_tests.reconciliation.drift import (
 )
 from integrations_pipelines_tests.support import definitions_for, sandbox_resources
 
+# The nightly job and the repair job, end to end in Dagster.
+pytestmark = pytest.mark.slow
+
 NAME = "shopify_to_quickbooks"
 CLEAN = {"missing": 0, "extra": 0, "duplicate": 0, "stale": 0, "wrong_values": 0}
 
@@ -127,9 +130,10 @@ def test_every_class_is_found_explained_sampled_and_repaired(
     assert counts(after) == CLEAN | {"ok": 23, "dead_lettered": 1}
     assert evaluation(repaired, "every_synced_order_has_one_invoice").passed
     done = repaired.asset_materializations_for_node(REPAIR_NODE)[0].metadata
-    assert (done["orders_resynced"].value, done["invoices_created"].value,
-            done["invoices_updated"].value, done["duplicates_voided"].value) == (7, 2, 5, 1)
-    assert done["voided_invoice_ids"].value == [copy]
+    assert (done["repair_orders_resynced"].value, done["repair_invoices_created"].value,
+            done["repair_invoices_updated"].value,
+            done["repair_duplicates_voided"].value) == (7, 2, 5, 1)
+    assert done["repair_voided_invoice_ids"].value == [copy]
     invoices = {i["Id"]: i for i in bookkeeper.invoices()}
     assert {i: v["_sandbox_status"] for i, v in invoices.items()
             if v["_sandbox_status"] != "active"} == {deleted: "deleted", copy: "voided"}
@@ -170,7 +174,8 @@ def test_nightly_run_fails_on_drift_and_report_only_repair_voids_nothing(
     assert counts(after) == CLEAN | {"extra": 1, "duplicate": 1, "ok": 22, "dead_lettered": 1}
     assert keys(after) == {"extra": ["S99999"], "duplicate": ["S1011"]}
     done = repaired.asset_materializations_for_node(REPAIR_NODE)[0].metadata
-    assert (done["orders_resynced"].value, done["duplicates_voided"].value,
-            done["duplicates_reported"].value, done["extra_reported"].value) == (2, 0, 1, 1)
+    assert (done["repair_orders_resynced"].value, done["repair_duplicates_voided"].value,
+            done["repair_duplicates_reported"].value,
+            done["repair_extra_reported"].value) == (2, 0, 1, 1)
     statuses = {i["Id"]: i["_sandbox_status"] for i in bookkeeper.invoices()}
     assert {i: s for i, s in statuses.items() if s != "active"} == {deleted: "deleted"}

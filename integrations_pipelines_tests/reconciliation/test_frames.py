@@ -18,16 +18,12 @@ from integrations_pipelines.state import raw
 from integrations_pipelines.state.tables import http_failures, oauth_tokens
 from integrations_pipelines.sync import dead_letters
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.vendors.shopify.records import ORDERS, order_record
+from integrations_pipelines_tests.builders import integration_invoice as _invoice
 
 DAY = date(2026, 11, 9)
 REALM = "4620816365000000001"
 CATALOG = integration("shopify_to_quickbooks")
-
-
-def _invoice(ident: str, doc: str | None, note: str = "shopify:order:1 #1001", **kw) -> dict:
-    return {"Id": ident, "DocNumber": doc, "PrivateNote": note, "SyncToken": "0",
-            "CurrencyRef": {"value": "USD"}, "TotalAmt": 10, "Line": [],
-            "CustomerRef": {"value": "1", "name": "Ava Smith [shopify:7:USD]"}} | kw
 
 
 def test_only_the_integrations_invoices_count_and_voided_copies_are_settled():
@@ -53,10 +49,8 @@ def _store_orders(conn: sa.Connection, orders: list[dict]) -> None:
     rows = []
     for payload in orders:
         order = Order.model_validate(payload)
-        rows.append({"order_id": order.id, "business_date": business_date(order),
-                     "created_at": order.created_at, "updated_at": order.updated_at,
-                     "payload": payload})
-    raw.replace_shopify_orders(conn, DAY, DAY + timedelta(days=1), rows, "extract")
+        rows.append(order_record(order, payload, business_date(order)))
+    raw.replace_window(conn, ORDERS, DAY, DAY + timedelta(days=1), rows, "extract")
 
 
 def _causes(conn: sa.Connection, run_ids: set[str]) -> dict[str, str]:

@@ -9,9 +9,10 @@ import httpx
 from integrations_pipelines.sandbox.quickbooks_store import QuickBooksStore
 from integrations_pipelines.sandbox.server import SandboxServer, start_quickbooks, start_shopify
 from integrations_pipelines.sandbox.shopify_store import ShopifyStore
+from integrations_pipelines_tests.builders import invoice_body
 
 from .conftest import CLIENT, REALM, TOKEN, refresh
-from .test_quickbooks import customer, invoice_body
+from .test_quickbooks import customer
 
 
 def test_shopify_credentials_revoked_at_start_and_at_run_time(

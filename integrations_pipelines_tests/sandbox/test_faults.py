@@ -10,9 +10,10 @@ import pytest
 from integrations_pipelines.sandbox.quickbooks_store import QuickBooksStore
 from integrations_pipelines.sandbox.server import SandboxServer, start_shopify
 from integrations_pipelines.sandbox.shopify_store import ShopifyStore
+from integrations_pipelines_tests.builders import invoice_body
 
 from .conftest import TOKEN
-from .test_quickbooks import customer, invoice_body
+from .test_quickbooks import customer
 
 
 def test_drop_response_after_write_really_writes(

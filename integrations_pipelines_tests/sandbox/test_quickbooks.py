@@ -9,6 +9,7 @@ import pytest
 
 from integrations_pipelines.sandbox.quickbooks_store import QuickBooksStore
 from integrations_pipelines.sandbox.server import SandboxServer
+from integrations_pipelines_tests.builders import invoice_body
 
 from .conftest import REALM, refresh
 
@@ -18,22 +19,6 @@ def customer(qbo: httpx.Client, name: str, currency: str = "USD") -> dict[str, A
                                            "CurrencyRef": {"value": currency}})
     assert response.status_code == 200, response.text
     return response.json()["Customer"]
-
-
-def invoice_body(customer_id: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "CustomerRef": {"value": customer_id}, "DocNumber": "1001", "TxnDate": "2026-11-02",
-        "Line": [
-            {"Amount": 30.0, "Description": "Ceramic Mug", "DetailType": "SalesItemLineDetail",
-             "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 3, "UnitPrice": 10}},
-            {"Amount": 7.5, "DetailType": "SalesItemLineDetail",
-             "SalesItemLineDetail": {"ItemRef": {"value": "2"}, "Qty": 1, "UnitPrice": 7.5}},
-            {"Amount": 5, "DetailType": "DiscountLineDetail",
-             "DiscountLineDetail": {"PercentBased": False}},
-        ],
-        "TxnTaxDetail": {"TotalTax": 2.1, "TxnTaxCodeRef": {"value": "2"}},
-        **extra,
-    }
 
 
 def fault(response: httpx.Response) -> dict[str, Any]:

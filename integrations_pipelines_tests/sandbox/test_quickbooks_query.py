@@ -5,7 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .test_quickbooks import customer, invoice_body
+from integrations_pipelines_tests.builders import invoice_body
+
+from .test_quickbooks import customer
 
 
 def query(qbo: httpx.Client, text: str) -> httpx.Response:

@@ -16,10 +16,11 @@ import pytest
 from integrations_pipelines.sandbox.quickbooks_store import QuickBooksStore
 from integrations_pipelines.sandbox.server import SandboxServer
 from integrations_pipelines.vendors.quickbooks.webhooks import delivery_id, verify
+from integrations_pipelines_tests.builders import invoice_body
 
 from .conftest import REALM
 from .receiver import Receiver, serve_receiver
-from .test_quickbooks import customer, invoice_body
+from .test_quickbooks import customer
 
 VERIFIER = "intuit-verifier-token-test"
 Company = tuple[SandboxServer, QuickBooksStore, httpx.Client, Receiver]

@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 
 from integrations_pipelines.catalog import integration
-from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
 from integrations_pipelines.sandbox.shopify_orders import apply_cancel, apply_refund
 from integrations_pipelines.settings import QuickBooksSettings
 from integrations_pipelines.state.tables import sync_ledger
@@ -23,7 +22,11 @@ from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
 from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.quickbooks.client import connect
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines_tests.builders import UNMAPPABLE_EDGES, clean_orders
 from integrations_pipelines_tests.support import sandbox_quickbooks_settings
+
+# Two sync processes at once (spawned), three times.
+pytestmark = pytest.mark.slow
 
 DAY = date(2026, 11, 3)
 INTEGRATION = integration("shopify_to_quickbooks")
@@ -61,8 +64,7 @@ def test_two_processes_syncing_one_day_leave_one_current_invoice_per_order(
         seed, database_url, engine, qbo_sandbox) -> None:
     server, books = qbo_sandbox
     books.update_settings({"per_second": 1000, "per_minute": 100000})
-    before = [o for o in generate_shop(seed=seed, start=DAY, days=1, orders_per_day=30)
-              if not edge_tags(o) & {"no_line_items", "discount_exceeds_total", "test_order"}]
+    before = clean_orders(seed, DAY, 30, without=UNMAPPABLE_EDGES | {"test_order"})
     after = _later(before, seed)
     settings = sandbox_quickbooks_settings(server, books)
     spawn = multiprocessing.get_context("spawn")

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from integrations_pipelines.catalog import integration
 from integrations_pipelines.cli import main
-from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
 from integrations_pipelines.state.tables import dead_letters as letters_table
 from integrations_pipelines.state.tables import sync_ledger
 from integrations_pipelines.sync import dead_letters
@@ -25,6 +24,7 @@ from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
 from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, connect
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines_tests.builders import UNMAPPABLE_EDGES, clean_orders
 from integrations_pipelines_tests.support import (
     definitions_for,
     sandbox_quickbooks_settings,
@@ -40,8 +40,7 @@ REJECTED = "quickbooks_2500"  # Invalid Reference Id: item 99 does not exist
 
 def shop() -> list[dict]:
     """Two days of orders; one order loses its line items (unmappable by any mapping)."""
-    orders = [o for o in generate_shop(seed=21, start=DAY, days=2, orders_per_day=6)
-              if not edge_tags(o) & {"no_line_items", "discount_exceeds_total", "test_order"}]
+    orders = clean_orders(21, DAY, 6, days=2, without=UNMAPPABLE_EDGES | {"test_order"})
     orders[1]["line_items"] = []
     return orders
 

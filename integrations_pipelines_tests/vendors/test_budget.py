@@ -72,6 +72,7 @@ def _hammer(settings: QuickBooksSettings, engine: sa.Engine, requests: int,
             client.find_customers("DisplayName = 'nobody'")
 
 
+@pytest.mark.slow  # two whole syncs at once against a throttling company
 @pytest.mark.parametrize("shared", [True, False], ids=["shared_budget", "no_budget"])
 def test_two_syncs_at_once_stay_under_the_realms_limit(engine, qbo_sandbox, shared) -> None:
     """Two clients of one realm hammering it at once (as two runs would): with the shared

@@ -18,6 +18,7 @@ from integrations_pipelines.vendors.quickbooks.client import connect
 from integrations_pipelines.vendors.quickbooks.models import Invoice
 from integrations_pipelines.vendors.shopify.client import ShopifyClient, make_http_client
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines_tests.builders import one_line_invoice_body
 from integrations_pipelines_tests.support import sandbox_quickbooks_settings
 
 DAY = date(2026, 11, 3)
@@ -26,13 +27,6 @@ START = datetime(2026, 11, 3, tzinfo=UTC)
 
 def orders(n: int) -> list[dict]:
     return generate_shop(seed=7, start=DAY, days=1, orders_per_day=n)
-
-
-def invoice(customer_id: str, doc_number: str) -> dict:
-    return {"DocNumber": doc_number, "TxnDate": "2026-11-03", "CustomerRef": {"value": customer_id},
-            "Line": [{"Amount": 5.0, "DetailType": "SalesItemLineDetail",
-                      "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 1,
-                                              "UnitPrice": 5.0}}]}
 
 
 def observed(engine: sa.Engine) -> dict[tuple[str, str, str], sa.Row]:
@@ -144,14 +138,15 @@ def test_quickbooks_client_validates_writes_and_reads_past_a_lowered_page_cap(
     with client.http:
         cust = client.create_customer({"DisplayName": "Amara Okafor"}, "customer-1")
         for number in range(7):
-            client.create_invoice(invoice(cust["Id"], f"S{number}"), f"invoice-{number}")
+            client.create_invoice(one_line_invoice_body(cust["Id"], f"S{number}"),
+                                  f"invoice-{number}")
         books.faults.update({"schema_drift": {"page_size_cap": 3}})
         found = list(client.query("Invoice", "TxnDate = '2026-11-03'"))
         assert sorted(i["DocNumber"] for i in found) == [f"S{n}" for n in range(7)]
         books.faults.update({"schema_drift": {"page_size_cap": None,
                                               "amounts_as_strings": True}})
         with pytest.raises(ContractViolation, match=r"Invoice\.TotalAmt"):
-            client.create_invoice(invoice(cust["Id"], "S9"), "invoice-9")
+            client.create_invoice(one_line_invoice_body(cust["Id"], "S9"), "invoice-9")
     # The write happened; only its answer broke the contract: the run fails, and the
     # re-run finds the invoice by DocNumber instead of creating a second one.
     assert [i["DocNumber"] for i in books.all_invoices()].count("S9") == 1

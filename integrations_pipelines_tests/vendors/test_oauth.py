@@ -55,6 +55,7 @@ def test_access_token_is_refreshed_before_it_expires_and_rotation_is_kept(
     assert row.last_refreshed_at is not None and row.consecutive_failures == 0
 
 
+@pytest.mark.slow  # spawns processes
 def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(
         engine, database_url, qbo_sandbox) -> None:
     """The token endpoint is slow (1.5 s) and both processes ask at the same instant: the

@@ -20,14 +20,14 @@ from integrations_pipelines.defs.shopify_to_quickbooks.assets import CATALOG
 from integrations_pipelines.defs.shopify_to_quickbooks.change_capture import CHANGES_KEY
 from integrations_pipelines.defs.shopify_to_quickbooks.webhooks import WEBHOOKS_KEY
 from integrations_pipelines.sandbox.server import SandboxServer
-from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
 from integrations_pipelines.state.tables import sync_ledger, webhook_inbox
 from integrations_pipelines.sync.books_changes import CLOUD_EVENT_OPERATIONS
 from integrations_pipelines.vendors.quickbooks import webhooks as qbo_webhooks
 from integrations_pipelines.vendors.shopify.webhooks import sign
 from integrations_pipelines.webhooks.app import WebhookSecrets, build_receiver
 from integrations_pipelines_tests.alerting.conftest import Daemon
-from integrations_pipelines_tests.support import run_partition
+from integrations_pipelines_tests.builders import clean_orders
+from integrations_pipelines_tests.support import live_invoice, run_partition
 
 DAY = date(2026, 11, 4)
 SECRET, VERIFIER = "shpss_webhooks", "intuit-verifier"
@@ -69,12 +69,6 @@ def notify(url: str, realm: str, entities: list[dict], cloud_events: bool = Fals
     assert answer.status_code == 200, answer.text
 
 
-def _invoice(books, doc: str) -> dict:
-    [invoice] = [i for i in books.all_invoices()
-                 if i["DocNumber"] == doc and i["_sandbox_status"] != "deleted"]
-    return invoice
-
-
 def _launch(env, instance, job: str, request: dg.RunRequest,
             succeeds: bool = True) -> dg.ExecuteInProcessResult:
     """Run what a sensor asked for, as the run launcher would."""
@@ -98,8 +92,7 @@ def _inbox(engine) -> list[sa.Row]:
 
 def test_pushed_changes_are_synced_once_in_version_order(sandboxes, engine, dagster_instance,
                                                          receiver) -> None:
-    orders = [o for o in generate_shop(seed=8, start=DAY, days=1, orders_per_day=30)
-              if not edge_tags(o) and o["financial_status"] == "paid"][:4]
+    orders = clean_orders(8, DAY, 30, paid=True, count=4)
     refunded, cancelled, edited, late = orders
     env = sandboxes([refunded, cancelled, edited])  # `late` is not in the shop yet
     assert run_partition(env.defs, dagster_instance, DAY.isoformat()).success
@@ -136,12 +129,12 @@ def test_pushed_changes_are_synced_once_in_version_order(sandboxes, engine, dags
 
     now = env.shop.get_order(refunded["id"])["current_total_price_set"]["presentment_money"]
     doc = f"S{refunded['order_number']}"
-    assert Decimal(str(_invoice(env.books, doc)["TotalAmt"])) == Decimal(now["amount"])
-    edited_invoice = _invoice(env.books, f"S{edited['order_number']}")
+    assert Decimal(str(live_invoice(env.books, doc)["TotalAmt"])) == Decimal(now["amount"])
+    edited_invoice = live_invoice(env.books, f"S{edited['order_number']}")
     assert edited_invoice["BillEmail"]["Address"] == "second@example.com"  # newest wins
-    assert _invoice(env.books, f"S{cancelled['order_number']}")["PrivateNote"].startswith(
+    assert live_invoice(env.books, f"S{cancelled['order_number']}")["PrivateNote"].startswith(
         "Voided")
-    assert _invoice(env.books, f"S{late['order_number']}")["PrivateNote"].startswith("Voided")
+    assert live_invoice(env.books, f"S{late['order_number']}")["PrivateNote"].startswith("Voided")
     rows = _inbox(engine)
     assert {r.status for r in rows} == {"processed"} and all(r.outcome for r in rows)
     assert daemon.tick("webhook_inbox_sensor").run_requests == []
@@ -160,8 +153,7 @@ def test_pushed_changes_are_synced_once_in_version_order(sandboxes, engine, dags
 
 def test_changes_that_no_webhook_delivered_trip_the_dead_man(sandboxes, engine,
                                                              dagster_instance) -> None:
-    orders = [o for o in generate_shop(seed=9, start=DAY, days=1, orders_per_day=30)
-              if not edge_tags(o) and o["financial_status"] == "paid"][:4]
+    orders = clean_orders(9, DAY, 30, paid=True, count=4)
     env = sandboxes(orders)
     assert run_partition(env.defs, dagster_instance, DAY.isoformat()).success
     past = datetime.now(UTC) - timedelta(minutes=10)  # changed ten minutes ago, no webhook
@@ -181,11 +173,10 @@ def test_changes_that_no_webhook_delivered_trip_the_dead_man(sandboxes, engine,
 @pytest.mark.parametrize("cloud_events", [False, True], ids=["legacy", "cloudevents"])
 def test_a_hand_edit_notified_by_quickbooks_reconciles_its_day_and_our_own_writes_do_not(
         sandboxes, engine, dagster_instance, receiver, cloud_events) -> None:
-    orders = [o for o in generate_shop(seed=10, start=DAY, days=1, orders_per_day=30)
-              if not edge_tags(o) and o["financial_status"] == "paid"][:3]
+    orders = clean_orders(10, DAY, 30, paid=True, count=3)
     env = sandboxes(orders)
     assert run_partition(env.defs, dagster_instance, DAY.isoformat()).success
-    ours, edited = (_invoice(env.books, f"S{o['order_number']}") for o in orders[:2])
+    ours, edited = (live_invoice(env.books, f"S{o['order_number']}") for o in orders[:2])
     changed = env.books.patch_invoice_raw(edited["Id"], {"TotalAmt": 1.0})  # the bookkeeper
     realm = env.books.realm_id
     notify(receiver, realm, [
@@ -226,8 +217,7 @@ def test_the_sandbox_pushes_duplicated_reordered_and_dropped_deliveries_and_the_
     """Shopify's sandbox subscribed over its Admin API, delivering with every fault knob on:
     what arrives is synced in version order, what was dropped is found by polling, and every
     invoice ends as Shopify's order says, each change written once."""
-    orders = [o for o in generate_shop(seed=11, start=DAY, days=1, orders_per_day=60)
-              if not edge_tags(o) and o["financial_status"] == "paid"][:12]
+    orders = clean_orders(11, DAY, 60, paid=True, count=12)
     env = sandboxes(orders)
     assert run_partition(env.defs, dagster_instance, DAY.isoformat()).success
     version = CATALOG.shopify.api_version
@@ -272,7 +262,7 @@ def test_the_sandbox_pushes_duplicated_reordered_and_dropped_deliveries_and_the_
     assert written == len([n for n in range(len(orders)) if n % 3 != 2])
     for order in orders:
         now = env.shop.get_order(order["id"])
-        invoice = _invoice(env.books, f"S{order['order_number']}")
+        invoice = live_invoice(env.books, f"S{order['order_number']}")
         if now.get("cancelled_at"):
             assert invoice["PrivateNote"].startswith("Voided")
         else:

@@ -146,6 +146,7 @@ def test_quickbooks_notifications_are_verified_with_the_intuit_signature(receive
     assert row.vendor == "quickbooks" and row.delivery_id == qbo_webhooks.delivery_id(body)
 
 
+@pytest.mark.slow  # a burst of concurrent deliveries
 def test_concurrent_deliveries_share_commits_and_none_is_lost(receiver, engine):
     url, _, committer = receiver
     bodies = [json.dumps({"id": n, "updated_at": "2026-12-04T10:00:00+00:00"}).encode()

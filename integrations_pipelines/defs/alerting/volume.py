@@ -35,12 +35,10 @@ from integrations_pipelines.defs.shopify_to_quickbooks.assets import (
     ORDERS_KEY,
     PARTITIONS,
 )
-from integrations_pipelines.state.tables import (
-    dead_letters,
-    raw_quickbooks_invoices,
-    raw_shopify_orders,
-    sync_ledger,
-)
+from integrations_pipelines.state import accounted, raw
+from integrations_pipelines.sync.shopify_to_quickbooks import SKIPPED
+from integrations_pipelines.vendors.quickbooks.records import invoices_kind
+from integrations_pipelines.vendors.shopify.records import ORDERS
 
 VOLUME_CHECK = "order_volume_matches_baseline"
 BEHIND_CHECK = "invoices_keep_up_with_orders"
@@ -61,11 +59,9 @@ def _days(window: Window) -> list[date]:
 
 def order_history(conn: sa.Connection, instance: dg.DagsterInstance, start: date,
                   end: date) -> dict[date, int]:
-    """Orders per business day in [start, end): the raw table's counts, with 0 for a day
+    """Orders per business day in [start, end): the raw store's counts, with 0 for a day
     that was extracted (its partition materialized) and had no orders."""
-    day = raw_shopify_orders.c.business_date
-    counts = {row[0]: int(row[1]) for row in conn.execute(
-        sa.select(day, sa.func.count()).where(day >= start, day < end).group_by(day))}
+    counts = raw.counts_by_day(conn, ORDERS, start, end)
     extracted = {date.fromisoformat(key) for key in instance.get_materialized_partitions(
         ORDERS_KEY)}
     return {d: counts.get(d, 0) for d in extracted | set(counts) if start <= d < end}
@@ -133,35 +129,16 @@ def order_volume_matches_baseline(context: dg.AssetCheckExecutionContext,
 
 def invoices_behind_result(conn: sa.Connection, integration: str, realm_id: str,
                            window: Window) -> dg.AssetCheckResult:
-    """Counts both sides of the window: orders that should have an invoice, and invoices."""
-    orders = raw_shopify_orders
-    lettered = sa.exists().where(
-        dead_letters.c.integration == integration,
-        dead_letters.c.source_id == sa.cast(orders.c.order_id, sa.Text),
-        dead_letters.c.resolved_at.is_(None),
-    )
-    skipped = sa.exists().where(  # settled by policy without an invoice (test orders)
-        sync_ledger.c.integration == integration,
-        sync_ledger.c.source_id == sa.cast(orders.c.order_id, sa.Text),
-        sync_ledger.c.status == "skipped",
-    )
-    source, dead_lettered, not_booked = conn.execute(
-        sa.select(sa.func.count(), sa.func.count().filter(lettered),
-                  sa.func.count().filter(skipped & ~lettered))
-        .where(orders.c.business_date >= window.first_day,
-               orders.c.business_date < window.end_day)
-    ).one()
-    inv = raw_quickbooks_invoices
-    invoices = conn.execute(
-        sa.select(sa.func.count()).where(inv.c.realm_id == realm_id,
-                                         inv.c.txn_date >= window.first_day,
-                                         inv.c.txn_date < window.end_day)
-    ).scalar_one()
-    expected = source - dead_lettered - not_booked
-    verdict = destination_behind_source(expected, invoices)
+    """Counts both sides of the window: orders that should have an invoice (not
+    dead-lettered, not settled by policy without one, like test orders), and invoices."""
+    source = accounted.expected_in_window(conn, ORDERS, integration, window.first_day,
+                                          window.end_day, skipped_status=SKIPPED)
+    invoices = raw.count_window(conn, invoices_kind(realm_id), window.first_day,
+                                window.end_day)
+    verdict = destination_behind_source(source.expected, invoices)
     metadata: dict[str, Any] = {
-        "orders": source, "dead_lettered": dead_lettered, "skipped": not_booked,
-        "expected_invoices": expected,
+        "orders": source.records, "dead_lettered": source.dead_lettered,
+        "skipped": source.skipped, "expected_invoices": source.expected,
         "invoices": invoices, "missing": verdict.missing, "window": window.label,
     }
     if not verdict.ok:

@@ -1,6 +1,6 @@
 """The three assets of the flagship integration, daily-partitioned by order creation day.
 
-`shopify/orders`  extracted and validated orders of the window, in a raw table;
+`shopify/orders`  extracted and validated orders of the window, in the raw store;
 `shopify_to_quickbooks/invoice_sync`  the idempotent writes into QuickBooks (the ledger);
 `quickbooks/invoices`  the invoices read back from QuickBooks for the same window.
 """
@@ -18,13 +18,16 @@ from integrations_pipelines.defs.resources import (
     QuickBooksResource,
     ShopifyResource,
 )
-from integrations_pipelines.defs.shopify_to_quickbooks import checks, reconciliation
+from integrations_pipelines.defs.shopify_to_quickbooks import checks, reconciliation, repair
 from integrations_pipelines.state import raw
 from integrations_pipelines.sync import extraction
-from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
+from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, repair_window
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.quickbooks.client import quote
+from integrations_pipelines.vendors.quickbooks.records import invoice_record, invoices_kind
+from integrations_pipelines.vendors.quickbooks.writer import is_voided
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
 
 NAME = "shopify_to_quickbooks"
 CATALOG = integration(NAME)
@@ -33,9 +36,10 @@ OWNERS = [CATALOG.owner, CATALOG.owner_email]
 ORDERS_KEY = dg.AssetKey(["shopify", "orders"])
 SYNC_KEY = dg.AssetKey([NAME, "invoice_sync"])
 INVOICES_KEY = dg.AssetKey(["quickbooks", "invoices"])
-REPAIR_KEY = dg.AssetKey([NAME, "invoice_repair"])  # repair.py; read back after it
+TAGS = {"integration": NAME}  # routes the asset's alerts to this integration
 COMMON: dict[str, Any] = {
     "partitions_def": PARTITIONS,
+    "tags": TAGS,
     "backfill_policy": dg.BackfillPolicy.single_run(),
     "owners": OWNERS,
 }
@@ -58,7 +62,8 @@ def http_metadata(metrics: HttpMetrics) -> dict[str, Any]:
     pool="shopify",  # one pool per vendor (dagster.yaml); its runs share the vendor budget
     kinds={"shopify", "postgres"},
     description=f"Shopify orders created on the partition's day (all statuses), validated "
-    f"against the project's Order model and stored in `raw_shopify_orders`. "
+    f"against the project's Order model and stored in the raw store (`raw_records`, "
+    f"shopify/orders). "
     f"Integration: {CATALOG.description}",
     check_specs=[checks.CONTRACT_SPEC, checks.API_VERSION_SPEC],
     **COMMON,
@@ -109,7 +114,7 @@ def invoice_sync(context: dg.AssetExecutionContext, store: IntegrationStore,
     engine = store.engine()
     metrics = HttpMetrics()
     with engine.connect() as conn:
-        rows = raw.shopify_orders(conn, window.first_day, window.end_day)
+        rows = raw.window(conn, SHOP_ORDERS, window.first_day, window.end_day)
     client = quickbooks.client(metrics, store, context.run_id)
     sync = InvoiceSync(engine, client, CATALOG)
     with vendor_failures(f"syncing invoices {window.label}"), client.http:
@@ -141,36 +146,48 @@ def invoice_sync(context: dg.AssetExecutionContext, store: IntegrationStore,
 
 @dg.asset(
     key=INVOICES_KEY,
-    deps=[SYNC_KEY, REPAIR_KEY],
+    deps=[SYNC_KEY],
     pool="quickbooks",
     group_name="quickbooks",
     kinds={"quickbooks", "postgres"},
     description="QuickBooks invoices whose TxnDate lies in the partition's day, read back "
-    "from QuickBooks into `raw_quickbooks_invoices`: what the books really say.",
+    "from QuickBooks into the raw store (`raw_records`, quickbooks/invoices of the "
+    "company): what the books really say. Under the repair job (`repair: true`) the "
+    "window's discrepancies are repaired first.",
     check_specs=[checks.ONE_INVOICE_SPEC, reconciliation.RECONCILED_SPEC],
     **COMMON,
 )
-def quickbooks_invoices(context: dg.AssetExecutionContext, store: IntegrationStore,
+def quickbooks_invoices(context: dg.AssetExecutionContext, config: repair.ReadBackConfig,
+                        store: IntegrationStore,
                         quickbooks: QuickBooksResource) -> dg.MaterializeResult:
     window = run_window(context)
     engine = store.engine()
     metrics = HttpMetrics()
     client = quickbooks.client(metrics, store, context.run_id)
+    repaired: dict[str, Any] = {}
     where = (f"TxnDate >= {quote(window.first_day.isoformat())} "
              f"and TxnDate < {quote(window.end_day.isoformat())}")
-    with vendor_failures(f"reading back invoices {window.label}"), client.http:
-        invoices = list(client.query("Invoice", where))
+    with client.http:  # one connection pool for the repair and the read-back after it
+        if config.repair:
+            with vendor_failures(f"repairing invoices {window.label}"):
+                done = repair_window(engine, client, CATALOG, window.first_day, window.end_day)
+            context.log.info(repair.repair_summary(window.label, done))
+            repaired = repair.repair_metadata(done)
+        with vendor_failures(f"reading back invoices {window.label}"):
+            invoices = list(client.query("Invoice", where))
     with engine.begin() as conn:
-        raw.replace_quickbooks_invoices(conn, client.realm_id, window.first_day,
-                                        window.end_day, invoices)
+        raw.replace_window(conn, invoices_kind(client.realm_id), window.first_day,
+                           window.end_day, [invoice_record(inv) for inv in invoices],
+                           context.run_id)
         one_invoice = checks.one_invoice_check(conn, NAME, client.realm_id, window)
         run_ids = reconciliation.window_run_ids(context.instance, context.partition_keys,
                                                 context.run_id)
         reconciled = reconciliation.reconciliation_check(conn, CATALOG, client.realm_id,
                                                          window, run_ids)
-    voided = sum(1 for inv in invoices if (inv.get("PrivateNote") or "").startswith("Voided"))
+    voided = sum(1 for inv in invoices if is_voided(inv))
     return dg.MaterializeResult(
         metadata={
+            **repaired,
             "invoices_read": len(invoices),
             "invoices_voided": voided,
             "invoices_total_amount": float(sum(float(i["TotalAmt"]) for i in invoices)),

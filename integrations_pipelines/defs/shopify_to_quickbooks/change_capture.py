@@ -29,6 +29,7 @@ from integrations_pipelines.defs.shopify_to_quickbooks.assets import (
     NAME,
     OWNERS,
     SYNC_KEY,
+    TAGS,
     http_metadata,
 )
 from integrations_pipelines.state import cursors
@@ -50,10 +51,11 @@ ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
     pool="quickbooks",
     kinds={"shopify", "quickbooks", "postgres"},
     owners=OWNERS,
+    tags=TAGS,
     freshness_policy=dg.FreshnessPolicy.time_window(
         fail_window=timedelta(minutes=OPTIONS.sla_minutes)),
     description="Orders Shopify changed since the change cursor (refunds, cancellations, "
-    "edits of any earlier day), stored in `raw_shopify_orders` and re-synced into their "
+    "edits of any earlier day), stored in `raw_records` and re-synced into their "
     "invoices; the cursor (`change_cursors`) advances only after both. Stale past the "
     "catalog's change_capture.sla_minutes: the change feed stopped.",
 )

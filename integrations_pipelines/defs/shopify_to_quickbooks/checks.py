@@ -2,24 +2,21 @@
 
 Each one states a promise of the project as a predicate over the window: every extracted
 order matches our contract; every order ended synced or dead-lettered (nothing pending);
-every synced order has exactly one invoice in QuickBooks.
+every synced order has exactly one invoice in QuickBooks. The raw store's queries are in
+`state/raw.py` and `state/accounted.py`.
 """
-
-from __future__ import annotations
 
 import dagster as dg
 import sqlalchemy as sa
 
 from integrations_pipelines.defs.partitions import Window
-from integrations_pipelines.state.tables import (
-    dead_letters,
-    raw_quickbooks_invoices,
-    raw_shopify_orders,
-    sync_ledger,
-)
+from integrations_pipelines.state import accounted, raw
+from integrations_pipelines.state.tables import dead_letters
 from integrations_pipelines.sync.shopify_to_quickbooks import SKIPPED
 from integrations_pipelines.vendors.contracts import VIOLATION, observations
+from integrations_pipelines.vendors.quickbooks.records import VOIDED, invoices_kind
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
+from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
 
 ORDERS = dg.AssetKey(["shopify", "orders"])
 SYNC = dg.AssetKey(["shopify_to_quickbooks", "invoice_sync"])
@@ -66,11 +63,7 @@ def contract_check(conn: sa.Connection, integration: str, window: Window,
                dead_letters.c.business_date >= window.first_day,
                dead_letters.c.business_date < window.end_day)
     ).all()
-    stored = conn.execute(
-        sa.select(sa.func.count()).select_from(raw_shopify_orders)
-        .where(raw_shopify_orders.c.business_date >= window.first_day,
-               raw_shopify_orders.c.business_date < window.end_day)
-    ).scalar_one()
+    stored = raw.count_window(conn, SHOP_ORDERS, window.first_day, window.end_day)
     # Isolated bad orders must not hold back the good ones (WARN); a window where nothing
     # validated is a contract change, and there is nothing valid to hold back (ERROR).
     everything_broke = bool(rows) and stored == 0
@@ -94,38 +87,16 @@ def contract_check(conn: sa.Connection, integration: str, window: Window,
 
 
 def accounted_check(conn: sa.Connection, integration: str, window: Window) -> dg.AssetCheckResult:
-    source_id = sa.cast(raw_shopify_orders.c.order_id, sa.Text)
-    in_window = sa.and_(raw_shopify_orders.c.business_date >= window.first_day,
-                        raw_shopify_orders.c.business_date < window.end_day)
-    settled = (sync_ledger.c.integration == integration,
-               sync_ledger.c.source_id == source_id,
-               sync_ledger.c.source_version >= raw_shopify_orders.c.updated_at)
-    synced = sa.exists().where(*settled)
-    skipped = sa.exists().where(*settled, sync_ledger.c.status == SKIPPED)
-    lettered = sa.exists().where(
-        dead_letters.c.integration == integration, dead_letters.c.source_id == source_id,
-        dead_letters.c.resolved_at.is_(None),
-    )
-    counts = conn.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.count().filter(synced),
-            sa.func.count().filter(sa.and_(~synced, lettered)),
-            sa.func.count().filter(skipped),
-        ).select_from(raw_shopify_orders).where(in_window)
-    ).one()
-    pending = conn.execute(
-        sa.select(raw_shopify_orders.c.order_id)
-        .where(in_window, ~synced, ~lettered).order_by(raw_shopify_orders.c.order_id)
-    ).scalars().all()
+    found = accounted.settled_in_window(conn, SHOP_ORDERS, integration, window.first_day,
+                                        window.end_day, skipped_status=SKIPPED)
+    pending = found.pending
     return dg.AssetCheckResult(
         check_name=ACCOUNTED_SPEC.name, asset_key=SYNC, passed=not pending,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"orders": counts[0], "synced": counts[1] - counts[3],
-                  "skipped_by_policy": counts[3], "dead_lettered": counts[2],
+        metadata={"orders": found.records, "synced": found.settled - found.skipped,
+                  "skipped_by_policy": found.skipped, "dead_lettered": found.dead_lettered,
                   "pending": len(pending),
-                  "pending_examples": dg.MetadataValue.json(
-                      [str(p) for p in pending[:EXAMPLES]])},
+                  "pending_examples": dg.MetadataValue.json(pending[:EXAMPLES])},
     )
 
 
@@ -153,30 +124,19 @@ def conflict_check(conn: sa.Connection, integration: str, window: Window) -> dg.
 
 def one_invoice_check(conn: sa.Connection, integration: str, realm_id: str,
                       window: Window) -> dg.AssetCheckResult:
-    inv = raw_quickbooks_invoices
-    missing = conn.execute(
-        sa.select(sync_ledger.c.source_id, sync_ledger.c.destination_key)
-        .where(sync_ledger.c.integration == integration,
-               sync_ledger.c.status != SKIPPED,
-               sync_ledger.c.business_date >= window.first_day,
-               sync_ledger.c.business_date < window.end_day,
-               ~sa.exists().where(inv.c.realm_id == realm_id,
-                                  inv.c.invoice_id == sync_ledger.c.destination_id))
-    ).all()
-    duplicated = conn.execute(
-        sa.select(inv.c.doc_number, sa.func.count())
-        .where(inv.c.realm_id == realm_id, inv.c.txn_date >= window.first_day,
-               inv.c.txn_date < window.end_day, inv.c.doc_number.is_not(None),
-               inv.c.voided.is_(False))  # a voided copy is a settled duplicate
-        .group_by(inv.c.doc_number).having(sa.func.count() > 1)
-    ).all()
+    invoices = invoices_kind(realm_id)
+    missing = accounted.ledger_without_destination(conn, integration, invoices,
+                                                   window.first_day, window.end_day,
+                                                   skipped_status=SKIPPED)
+    duplicated = raw.duplicated_external_keys(  # a voided copy is a settled duplicate
+        conn, invoices, window.first_day, window.end_day, unless_fact=VOIDED)
     return dg.AssetCheckResult(
         check_name=ONE_INVOICE_SPEC.name, asset_key=INVOICES,
         passed=not missing and not duplicated, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"missing_invoices": len(missing), "duplicated_doc_numbers": len(duplicated),
                   "examples": dg.MetadataValue.json(
-                      [f"missing {m.destination_key} (order {m.source_id})"
-                       for m in missing[:EXAMPLES]]
+                      [f"missing {doc_number} (order {source_id})"
+                       for source_id, doc_number in missing[:EXAMPLES]]
                       + [f"{d[0]} appears {d[1]} times" for d in duplicated[:EXAMPLES]])},
     )
 

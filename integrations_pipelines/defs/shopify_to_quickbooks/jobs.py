@@ -1,5 +1,5 @@
-"""The nightly job of the flagship integration, its schedule, and the nightly rolling
-reconciliation over the days before."""
+"""The nightly job of the flagship integration, its schedule, the repair job, and the
+nightly rolling reconciliation over the days before."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from integrations_pipelines.defs.shopify_to_quickbooks.assets import (
     PARTITIONS,
     SYNC_KEY,
 )
+from integrations_pipelines.defs.shopify_to_quickbooks.repair import REPAIR_RUN_CONFIG
 
 shopify_to_quickbooks_job = dg.define_asset_job(
     f"{NAME}_job",
@@ -23,6 +24,16 @@ shopify_to_quickbooks_job = dg.define_asset_job(
     partitions_def=PARTITIONS,
     description="Extract one day's Shopify orders, sync them into QuickBooks invoices, and "
     "read the invoices back; each step checks its promise before the next one runs.",
+    tags={"integration": NAME},
+)
+
+shopify_to_quickbooks_repair_job = dg.define_asset_job(
+    f"{NAME}_repair_job",
+    selection=dg.AssetSelection.assets(INVOICES_KEY),
+    partitions_def=PARTITIONS,
+    config=REPAIR_RUN_CONFIG,
+    description="Re-sync exactly the discrepant invoices of a partition (or a range), then "
+    "read the window back and re-run its checks: the run passes when nothing is left.",
     tags={"integration": NAME},
 )
 

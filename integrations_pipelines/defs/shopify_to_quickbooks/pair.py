@@ -23,11 +23,8 @@ from integrations_pipelines.defs.shopify_to_quickbooks.jobs import (
     rolling_reconciliation,
     shopify_to_quickbooks_job,
     shopify_to_quickbooks_job_schedule,
-    shopify_to_quickbooks_rolling_reconciliation_job,
-)
-from integrations_pipelines.defs.shopify_to_quickbooks.repair import (
-    invoice_repair,
     shopify_to_quickbooks_repair_job,
+    shopify_to_quickbooks_rolling_reconciliation_job,
 )
 from integrations_pipelines.defs.shopify_to_quickbooks.sampling import (
     shopify_to_quickbooks_reconciliation_sample_job,
@@ -52,7 +49,7 @@ def pair_definitions(entry: Integration) -> dg.Definitions:
                          f"entry {s2q.NAME!r}, not {entry.name!r}")
     return dg.Definitions(
         assets=[*alerting.with_freshness_policies([s2q.shopify_orders, s2q.invoice_sync,
-                                                   s2q.quickbooks_invoices, invoice_repair]),
+                                                   s2q.quickbooks_invoices]),
                 order_changes, webhook_deliveries],
         asset_checks=[*CONTRACT_CHECKS, webhooks_deliver_changes],
         jobs=[shopify_to_quickbooks_job, shopify_to_quickbooks_repair_job,

@@ -32,6 +32,7 @@ from integrations_pipelines.defs.shopify_to_quickbooks.assets import (
     CATALOG,
     NAME,
     OWNERS,
+    TAGS,
     http_metadata,
 )
 from integrations_pipelines.defs.shopify_to_quickbooks.change_capture import (
@@ -75,13 +76,14 @@ STOPPED_CAUSE = (
     pool="quickbooks",
     kinds={"shopify", "quickbooks", "postgres"},
     owners=OWNERS,
+    tags=TAGS,
     check_specs=[dg.AssetCheckSpec(
         INBOX_CHECK, asset=WEBHOOKS_KEY,
         description="After the drain, the webhook inbox holds fewer than "
         "webhooks.inbox_warn_depth pending deliveries and none older than "
         "webhooks.inbox_warn_age_minutes: the drain keeps up with the receiver.")],
     description="Shopify order webhooks taken from the receiver's inbox (`webhook_inbox`), "
-    "newest version per order, stored in `raw_shopify_orders` and re-synced into their "
+    "newest version per order, stored in `raw_records` and re-synced into their "
     "invoices through the nightly run's write path. Metadata: inbox depth and age.",
 )
 def webhook_deliveries(context: dg.AssetExecutionContext, store: IntegrationStore,

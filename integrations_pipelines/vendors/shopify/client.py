@@ -120,7 +120,7 @@ class ShopifyClient:
     def _iter_orders(self, params: dict[str, Any] | None) -> Iterator[Screened[Order]]:
         """Page through orders.json. A page without an `orders` list is a broken envelope:
         nothing on it can be trusted, so that raises."""
-        url = self._path("orders.json")
+        url: str | None = self._path("orders.json")
         while url:
             response = self._get(url, "orders.list", params)
             body = response.json()

@@ -1,0 +1,197 @@
+"""The one raw store: a replaced window holds one row per record, an older version never
+replaces a newer one, kinds (system, record type, account) never see each other's rows, and
+migration 0008 carries every row of the two vendor tables it replaces."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from integrations_pipelines import local_postgres
+from integrations_pipelines.state import raw
+from integrations_pipelines.state.db import alembic_config, engine_for
+from integrations_pipelines.vendors.quickbooks.records import (
+    VOIDED,
+    invoice_record,
+    invoices_kind,
+)
+from integrations_pipelines.vendors.shopify.records import ORDERS
+
+DAY = date(2026, 11, 9)
+NEXT = DAY + timedelta(days=1)
+T0 = datetime(2026, 11, 9, 12, tzinfo=UTC)
+
+
+def _order(order_id: int, version: datetime, day: date = DAY, **payload: Any) -> raw.RawRecord:
+    return raw.RawRecord(record_key=str(order_id), business_date=day, version=version,
+                         facts={"created_at": T0.isoformat()},
+                         payload={"id": order_id, "updated_at": version.isoformat(), **payload})
+
+
+def _invoice(ident: str, doc: str, note: str = "", updated: datetime = T0) -> dict[str, Any]:
+    return {"Id": ident, "DocNumber": doc, "TxnDate": DAY.isoformat(), "SyncToken": "0",
+            "TotalAmt": 10.5, "CurrencyRef": {"value": "USD"}, "PrivateNote": note,
+            "MetaData": {"LastUpdatedTime": updated.isoformat()}}
+
+
+def test_replacing_a_window_leaves_one_row_per_record(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        raw.replace_window(conn, ORDERS, DAY, NEXT, [_order(1, T0), _order(2, T0)], "first")
+        # A re-run, the same order twice in one read (a page repeated), a new order: one row
+        # each, the newest of a repeated one kept.
+        raw.replace_window(conn, ORDERS, DAY, NEXT, [
+            _order(2, T0), _order(10, T0 + timedelta(minutes=5)), _order(10, T0),
+            _order(9, T0)], "second")
+        stored = raw.window(conn, ORDERS, DAY, NEXT)
+    assert [r.record_key for r in stored] == ["2", "9", "10"]  # numeric ids in numeric order
+    assert {r.run_id for r in stored} == {"second"}
+    assert stored[-1].version == T0 + timedelta(minutes=5)
+    with engine.connect() as conn:
+        assert raw.count_window(conn, ORDERS, DAY, NEXT) == 3
+        assert raw.counts_by_day(conn, ORDERS, DAY - timedelta(days=1), NEXT) == {DAY: 3}
+        assert raw.window(conn, ORDERS, NEXT, NEXT + timedelta(days=1)) == []
+
+
+def test_a_record_moved_to_another_day_moves_with_the_window(engine: sa.Engine) -> None:
+    """An invoice whose TxnDate changed is read back under its new day: still one row."""
+    kind = invoices_kind("realm-1")
+    moved = _invoice("7", "S7") | {"TxnDate": NEXT.isoformat()}
+    with engine.begin() as conn:
+        raw.replace_window(conn, kind, DAY, NEXT, [invoice_record(_invoice("7", "S7"))], None)
+        raw.replace_window(conn, kind, NEXT, NEXT + timedelta(days=1),
+                           [invoice_record(moved)], None)
+        assert raw.window(conn, kind, DAY, NEXT) == []
+        [row] = raw.window(conn, kind, DAY, NEXT + timedelta(days=1))
+    assert row.business_date == NEXT
+
+
+def test_an_older_version_never_replaces_a_newer_one(engine: sa.Engine) -> None:
+    newer, older = T0 + timedelta(hours=1), T0
+    with engine.begin() as conn:
+        raw.upsert_newer(conn, ORDERS, [_order(5, newer, note="refunded")], "webhook")
+        raw.upsert_newer(conn, ORDERS, [_order(5, older, note="original")], "late-poll")
+        [kept] = raw.records_by_key(conn, ORDERS, ["5"])
+        assert (kept.version, kept.payload["note"], kept.run_id) == (newer, "refunded", "webhook")
+        # A newer one does replace it, whatever its day; the same version is stored again.
+        later = newer + timedelta(minutes=1)
+        raw.upsert_newer(conn, ORDERS, [_order(5, later, day=NEXT, note="cancelled")], "poll")
+        raw.upsert_newer(conn, ORDERS, [_order(5, later, day=NEXT, note="cancelled")], "again")
+        [kept] = raw.records_by_key(conn, ORDERS, ["5", "404"])
+    assert (kept.version, kept.business_date, kept.payload["note"], kept.run_id) == (
+        later, NEXT, "cancelled", "again")
+
+
+def test_kinds_do_not_see_each_others_rows(engine: sa.Engine) -> None:
+    """Shopify orders and the invoices of two QuickBooks companies share keys and days."""
+    books_a, books_b = invoices_kind("realm-a"), invoices_kind("realm-b")
+    with engine.begin() as conn:
+        raw.replace_window(conn, ORDERS, DAY, NEXT, [_order(1, T0), _order(2, T0)], None)
+        raw.replace_window(conn, books_a, DAY, NEXT, [
+            invoice_record(_invoice("1", "S1")), invoice_record(_invoice("2", "S1")),
+            invoice_record(_invoice("3", "S1", note="Voided - shopify:order:1"))], None)
+        raw.replace_window(conn, books_b, DAY, NEXT, [invoice_record(_invoice("1", "S9"))],
+                           None)
+        # Replacing one kind's window touches no other kind.
+        raw.replace_window(conn, books_b, DAY, NEXT, [invoice_record(_invoice("2", "S8"))],
+                           None)
+        raw.upsert_newer(conn, books_a, [invoice_record(_invoice("1", "S1"))], None)
+    with engine.connect() as conn:
+        assert [r.record_key for r in raw.window(conn, ORDERS, DAY, NEXT)] == ["1", "2"]
+        a = raw.window(conn, books_a, DAY, NEXT)
+        assert [(r.record_key, r.external_key) for r in a] == [("1", "S1"), ("2", "S1"),
+                                                               ("3", "S1")]
+        assert [r.external_key for r in raw.window(conn, books_b, DAY, NEXT)] == ["S8"]
+        assert [r.kind for r in raw.records_by_key(conn, books_b, ["1", "2", "3"])] == [books_b]
+        assert len(raw.records_by_key(conn, ORDERS, ["1", "2", "3"])) == 2
+        every = raw.window_of_every_account(conn, "quickbooks", "invoices", DAY, NEXT)
+        assert [(r.record_key, r.kind.account) for r in every] == [
+            ("1", "realm-a"), ("2", "realm-a"), ("2", "realm-b"), ("3", "realm-a")]
+        # The facts other code filters on: a voided copy is no duplicate.
+        assert a[2].facts == {"doc_number": "S1", "sync_token": "0", "currency": "USD",
+                              "total_amt": "10.5", VOIDED: True}
+        assert raw.duplicated_external_keys(conn, books_a, DAY, NEXT) == [("S1", 3)]
+        assert raw.duplicated_external_keys(conn, books_a, DAY, NEXT,
+                                            unless_fact=VOIDED) == [("S1", 2)]
+        assert raw.duplicated_external_keys(conn, books_b, DAY, NEXT) == []
+
+
+@pytest.fixture
+def bare_url(pg_base_url: str) -> Iterator[str]:
+    """A new database with no schema: the migrations are applied by the test."""
+    name = f"migrate_{uuid.uuid4().hex[:12]}"
+    url = local_postgres.ensure_database(pg_base_url, name)
+    yield url
+    engine_for(url).dispose()
+    local_postgres.drop_database(pg_base_url, name)
+
+
+def test_migration_0008_copies_the_vendor_tables_and_back(bare_url: str) -> None:
+    cfg = alembic_config(bare_url)
+    command.upgrade(cfg, "0007")
+    engine = engine_for(bare_url)
+    voided = {"Id": "31", "DocNumber": "S1002", "PrivateNote": "Voided - shopify:order:9",
+              "MetaData": {"LastUpdatedTime": "2026-11-09T10:00:00-08:00"}}
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO raw_shopify_orders (order_id, business_date, created_at, updated_at,
+                                            payload, extracted_at, run_id)
+            VALUES (9, :day, :t0, :t1, '{"id": 9, "note": "x"}', :t2, 'nightly'),
+                   (10, :day, :t0, :t0, '{"id": 10}', :t2, NULL)
+        """), {"day": DAY, "t0": T0, "t1": T0 + timedelta(hours=1),
+               "t2": T0 + timedelta(hours=2)})
+        conn.execute(sa.text("""
+            INSERT INTO raw_quickbooks_invoices (realm_id, invoice_id, doc_number, txn_date,
+                                                 sync_token, currency, total_amt, voided,
+                                                 payload, read_at)
+            VALUES ('realm-1', '30', 'S1001', :day, '3', 'USD', 12.50, false,
+                    '{"Id": "30", "DocNumber": "S1001"}', :t2),
+                   ('realm-2', '31', 'S1002', :day, '1', NULL, 0, true,
+                    CAST(:voided AS jsonb), :t2)
+        """), {"day": DAY, "t2": T0 + timedelta(hours=2),
+               "voided": json.dumps(voided)})
+
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        assert "raw_records" in tables
+        assert not tables & {"raw_shopify_orders", "raw_quickbooks_invoices"}
+        orders = raw.window(conn, ORDERS, DAY, NEXT)
+        realm_1 = raw.window(conn, invoices_kind("realm-1"), DAY, NEXT)
+        realm_2 = raw.window(conn, invoices_kind("realm-2"), DAY, NEXT)
+    assert [(o.record_key, o.version, o.payload, o.run_id) for o in orders] == [
+        ("9", T0 + timedelta(hours=1), {"id": 9, "note": "x"}, "nightly"),
+        ("10", T0, {"id": 10}, None)]
+    assert datetime.fromisoformat(orders[0].facts["created_at"]) == T0
+    assert orders[0].extracted_at == T0 + timedelta(hours=2)
+    [paid] = realm_1
+    assert (paid.record_key, paid.external_key, paid.business_date) == ("30", "S1001", DAY)
+    assert paid.version == T0 + timedelta(hours=2)  # no LastUpdatedTime: read at
+    assert paid.facts == {"doc_number": "S1001", "sync_token": "3", "currency": "USD",
+                          "total_amt": "12.50", "voided": False}
+    [void] = realm_2
+    assert void.version == datetime(2026, 11, 9, 18, tzinfo=UTC)  # its LastUpdatedTime
+    assert void.facts["voided"] is True and void.payload == voided
+
+    command.downgrade(cfg, "0007")
+    with engine.connect() as conn:
+        assert "raw_records" not in sa.inspect(conn).get_table_names()
+        back = conn.execute(sa.text(
+            "SELECT order_id, created_at, updated_at, run_id FROM raw_shopify_orders "
+            "ORDER BY order_id")).all()
+        books = conn.execute(sa.text(
+            "SELECT realm_id, invoice_id, doc_number, sync_token, currency, total_amt, voided "
+            "FROM raw_quickbooks_invoices ORDER BY invoice_id")).all()
+    assert [tuple(r) for r in back] == [(9, T0, T0 + timedelta(hours=1), "nightly"),
+                                        (10, T0, T0, None)]
+    assert [(r.realm_id, r.invoice_id, r.doc_number, r.sync_token, r.currency,
+             str(r.total_amt), r.voided) for r in books] == [
+        ("realm-1", "30", "S1001", "3", "USD", "12.50", False),
+        ("realm-2", "31", "S1002", "1", None, "0.00", True)]
+    command.upgrade(cfg, "head")  # and up again
