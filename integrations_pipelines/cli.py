@@ -55,7 +55,7 @@ def _cmd_tokens_set(args: argparse.Namespace) -> int:
 def _cmd_reconcile_sample(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from integrations_pipelines.reconciliation.sample import render_sample
+    from integrations_pipelines.reconciliation.shopify_to_quickbooks import render_sample
     from integrations_pipelines.settings import database_url
 
     try:
@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=_cmd_webhooks_serve)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    status: int = args.func(args)
+    return status
 
 
 if __name__ == "__main__":

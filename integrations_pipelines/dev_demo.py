@@ -23,6 +23,7 @@ import threading
 import time
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 
@@ -44,7 +45,7 @@ mutation($params: ExecutionParams!) {
 }"""
 
 
-def _graphql(ui_url: str, query: str, variables: dict) -> dict:
+def _graphql(ui_url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     answer = httpx.post(f"{ui_url}/graphql", json={"query": query, "variables": variables},
                         timeout=30).raise_for_status().json()
     return answer.get("data") or {}
@@ -82,7 +83,7 @@ def bookkeeper_drift(qbo_url: str, day: str) -> list[str]:
     return [deleted["DocNumber"], edited["DocNumber"]]
 
 
-def merchant_refund(shop_url: str, day: str) -> dict | None:
+def merchant_refund(shop_url: str, day: str) -> dict[str, Any] | None:
     """Refund 5.00 of one paid order created on `day`, as the merchant would in Shopify's
     admin; returns the order, or None if there is none."""
     admin = httpx.Client(base_url=f"{shop_url}/_sandbox", timeout=10)
@@ -92,7 +93,7 @@ def merchant_refund(shop_url: str, day: str) -> dict | None:
                   key=lambda o: o["id"])
     if not paid:
         return None
-    order = paid[0]
+    order: dict[str, Any] = paid[0]
     admin.post(f"/orders/{order['id']}/refund",
                json={"amount": "5.00", "note": "demo: a refund days later"}).raise_for_status()
     return order
@@ -108,7 +109,8 @@ def launch_nightly_run(ui_url: str, day: str) -> str:
     result = _graphql(ui_url, LAUNCH_RUN, {"params": params}).get("launchRun") or {}
     if result.get("__typename") != "LaunchRunSuccess":
         raise RuntimeError(f"could not launch the nightly run for {day}: {result}")
-    return result["run"]["runId"]
+    run_id: str = result["run"]["runId"]
+    return run_id
 
 
 def stage_first_incident(ui_url: str, qbo_url: str, backfill_id: str, day: str,
@@ -141,12 +143,13 @@ def stage_first_incident(ui_url: str, qbo_url: str, backfill_id: str, day: str,
                  "webhook_deliveries", order["name"], earlier, order["order_number"], ui_url)
 
 
-def start_in_background(*args: str) -> threading.Thread:
+def start_in_background(ui_url: str, qbo_url: str, backfill_id: str, day: str,
+                        slack_messages_url: str, shop_url: str | None = None) -> threading.Thread:
     """`stage_first_incident` in a daemon thread, so `dev` keeps serving meanwhile."""
 
     def guarded() -> None:
         try:
-            stage_first_incident(*args)
+            stage_first_incident(ui_url, qbo_url, backfill_id, day, slack_messages_url, shop_url)
         except (httpx.HTTPError, RuntimeError, KeyError) as exc:
             log.warning("demo: could not stage the first incident (%s)", exc)
 

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -164,7 +165,7 @@ def _receiver(env: dict[str, str], stack: ExitStack) -> dict[str, str]:
             "QBO_WEBHOOK_VERIFIER_TOKENS": QBO_VERIFIER_TOKEN}
 
 
-def _autosave(save, stack: ExitStack, every_s: float = 30.0) -> None:
+def _autosave(save: Callable[[], None], stack: ExitStack, every_s: float = 30.0) -> None:
     stop = threading.Event()
 
     def loop() -> None:
@@ -221,7 +222,8 @@ def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 
                             timeout=30).json()
         result = (answer.get("data") or {}).get("launchPartitionBackfill") or {}
         if result.get("__typename") == "LaunchBackfillSuccess":
-            return result["backfillId"]
+            backfill_id: str = result["backfillId"]
+            return backfill_id
         time.sleep(2)
     raise RuntimeError(f"could not launch the seed backfill: {answer}")
 

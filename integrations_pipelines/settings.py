@@ -95,16 +95,22 @@ class QuickBooksSettings:
         )
 
 
+@dataclass(frozen=True)
+class WebhookSecrets:
+    """The secrets a delivery may be signed with, newest first (two during a rotation)."""
+
+    shopify: tuple[str, ...] = ()
+    quickbooks: tuple[str, ...] = ()
+
+
 def _secrets(name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())
 
 
-def webhook_secrets():  # -> webhooks.app.WebhookSecrets (imported lazily: no Starlette here)
+def webhook_secrets() -> WebhookSecrets:
     """The secrets webhook deliveries may be signed with, read on every delivery so a
     rotation needs no restart: `SHOPIFY_WEBHOOK_SECRETS` (the app's client secret) and
     `QBO_WEBHOOK_VERIFIER_TOKENS`, each a comma-separated list, newest first; during a
     rotation both the new and the old value are listed."""
-    from integrations_pipelines.webhooks.app import WebhookSecrets
-
     return WebhookSecrets(shopify=_secrets("SHOPIFY_WEBHOOK_SECRETS"),
                           quickbooks=_secrets("QBO_WEBHOOK_VERIFIER_TOKENS"))

@@ -167,11 +167,11 @@ def _extra_lines(order: Order, sold: bool) -> list[MoneyLine] | MoneyProblem:
         return MoneyProblem("tip_currency_unknown", f"a tip of {tip} {order.currency} on an "
                             f"order in {order.presentment_currency}: Shopify states tips in "
                             "the shop currency only, so the invoice cannot be exact")
+    extras: tuple[tuple[LineKind, str, Decimal, Decimal, Decimal | None], ...] = (
+        ("duty", "Duties", duties, duty_tax, duty_rate),
+        ("fee", "Additional fees", fees, ZERO, None), ("tip", "Tip", tip, ZERO, None))
     return [MoneyLine(kind, title, 1, amount, tax, rate)
-            for kind, title, amount, tax, rate in (
-                ("duty", "Duties", duties, duty_tax, duty_rate),
-                ("fee", "Additional fees", fees, ZERO, None), ("tip", "Tip", tip, ZERO, None))
-            if amount]
+            for kind, title, amount, tax, rate in extras if amount]
 
 
 def _stated(order: Order, sold: bool) -> tuple[Decimal, Decimal] | MoneyProblem:

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from integrations_pipelines.mapping.text import fit, normalize_text
 from integrations_pipelines.reconciliation.fields import FieldSpec
 
 Canon = Callable[[object], object]
+Convert = Callable[[pd.Series], tuple[np.ndarray, np.ndarray]]
 
 
 def field_differs(
@@ -37,6 +39,8 @@ def field_differs(
         src = _gather(_objects(source), source_rows)
         dst = _gather(_objects(destination), destination_rows)
         return _differs_after(text_canon(spec) if spec.kind == "text" else currency_canon, src, dst)
+    convert: Convert
+    tolerance: int
     if spec.kind == "money":
         convert, tolerance = (lambda s: _minor_units(s, spec.scale)), money_tolerance
     elif spec.kind == "date":
@@ -99,23 +103,30 @@ def _objects(series: pd.Series) -> np.ndarray:
         isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan
     ):
         return series.to_numpy()
-    return series.to_numpy(dtype=object, na_value=None)
+    # pandas-stubs type na_value as a Scalar; None is a valid fill value at runtime
+    values: np.ndarray = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    return values
 
 
 def _gather(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """values[rows] for an object array. pandas' one-pass take (allow_fill; rows are never -1)
     is about twice as fast as numpy's here: numpy copies the pointers, then increments every
     object's reference count in a second pass of random reads."""
-    return pd.api.extensions.take(values, rows, allow_fill=True)
+    # an ndarray in gives an ndarray out; the stubs return ndarray | ExtensionArray
+    return cast(np.ndarray, pd.api.extensions.take(values, rows, allow_fill=True))
 
 
 def _differs_after(canon: Canon, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Raw comparison first; then nulls, and normalisation of the pairs whose raw values
     differ (null is None to the canonical forms)."""
+    differs: np.ndarray
     try:
         differs = np.asarray(src != dst, dtype=bool)
     except TypeError:  # pd.NA in an object column: compare with every null as None
-        src, dst = (pd.Series(v).to_numpy(dtype=object, na_value=None) for v in (src, dst))
+        # pandas-stubs type na_value as a Scalar; None is a valid fill value at runtime
+        src, dst = (
+            pd.Series(v).to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+            for v in (src, dst))
         differs = np.asarray(src != dst, dtype=bool)
     candidates = np.flatnonzero(differs)
     if candidates.size:
@@ -123,8 +134,9 @@ def _differs_after(canon: Canon, src: np.ndarray, dst: np.ndarray) -> np.ndarray
         a_null, b_null = pd.isna(a), pd.isna(b)
         differs[candidates[a_null & b_null]] = False
         check = np.flatnonzero(~(a_null & b_null))
-        a = np.where(a_null, None, a)[check]
-        b = np.where(b_null, None, b)[check]
+        # numpy's stubs do not take None as an ArrayLike; np.where makes it an object scalar
+        a = np.where(a_null, None, a)[check]  # type: ignore[call-overload]
+        b = np.where(b_null, None, b)[check]  # type: ignore[call-overload]
         differs[candidates[check]] = [canon(x) != canon(y) for x, y in zip(a, b, strict=True)]
     return differs
 
@@ -134,7 +146,8 @@ def _numbers_differ(
 ) -> np.ndarray:
     both = ~(a_null | b_null)
     apart = np.abs(a - b) > tolerance if tolerance else a != b
-    return (a_null != b_null) | (both & apart)
+    differs: np.ndarray = (a_null != b_null) | (both & apart)
+    return differs
 
 
 def _is_plain_int(series: pd.Series) -> bool:
@@ -183,7 +196,8 @@ def _days(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _days_one_by_one(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    values = series.to_numpy(dtype=object, na_value=None)
+    # pandas-stubs type na_value as a Scalar; None is a valid fill value at runtime
+    values = series.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     null = np.array([v is None for v in values], dtype=bool)
     days = [0 if v is None else (pd.Timestamp(v).date() - _EPOCH).days for v in values]
     return np.asarray(days, dtype=np.int64), null

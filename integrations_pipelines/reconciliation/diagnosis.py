@@ -189,7 +189,9 @@ def _edge_tags(tags: np.ndarray) -> np.ndarray:
     if not pd.notna(tags).any():
         return np.full(len(tags), None, dtype=object)
     found = pd.Series(tags, dtype=object).fillna("").astype(str).str.extract(EDGE_TAG)[0]
-    return found.to_numpy(dtype=object, na_value=None)
+    # pandas-stubs type na_value as a Scalar; None is a valid fill value at runtime
+    edges: np.ndarray = found.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    return edges
 
 
 def _ledger_column(result: ReconciliationResult, rows: np.ndarray, column: str) -> np.ndarray:

@@ -155,8 +155,9 @@ def _key_codes(
         codes, uniques = pd.factorize(keys, sort=True)
     except TypeError:  # keys of mixed types that do not order
         codes, uniques = pd.factorize(keys)
-    a, b = len(src), len(src) + len(dst)
-    return codes[:a], codes[a:b], codes[b:], np.asarray(uniques, dtype=object)
+    end_src, end_dst = len(src), len(src) + len(dst)
+    return (codes[:end_src], codes[end_src:end_dst], codes[end_dst:],
+            np.asarray(uniques, dtype=object))
 
 
 def _key_kind(keys: pd.Series) -> str:
@@ -282,7 +283,9 @@ def _table(
     return pd.DataFrame(
         {
             "key": codes if key_values is None else key_values[codes],
-            "class": pd.Categorical.from_codes(classes, categories=[str(c) for c in CLASS_ORDER]),
+            # pandas-stubs want an Index for categories; any list-like is accepted at runtime
+            "class": pd.Categorical.from_codes(  # type: ignore[call-overload]
+                classes, categories=[str(c) for c in CLASS_ORDER]),
             "source_row": np.concatenate([p[2] for p in parts]).astype(np.int64),
             "destination_row": np.concatenate([p[3] for p in parts]).astype(np.int64),
             "ledger_row": ledger.rows(codes).astype(np.int64),

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
 
 from integrations_pipelines.reconciliation.fields import FieldSpec
+
+if TYPE_CHECKING:
+    from pandas._typing import ScalarOrNA
 
 
 class Outcome(StrEnum):
@@ -154,7 +158,9 @@ class ReconciliationResult:
 
 
 def _show(value: object) -> str:
-    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+    # a cell from `.iat`: a scalar or a missing marker (pd.isna's scalar overload)
+    if value is None or (not isinstance(value, str)
+                         and bool(pd.isna(cast("ScalarOrNA", value)))):
         return "null"
     if isinstance(value, pd.Timestamp) and value.tz is None and value == value.normalize():
         value = value.date()

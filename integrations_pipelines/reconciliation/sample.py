@@ -1,49 +1,44 @@
 """Step one of the fix: N records of a window, both sides, row by row.
 
 For the data engineer who got the alert: pick N keys of the window (all classes, or one
-class), and show for each the order's expected invoice values next to what QuickBooks holds,
-which fields differ, the versions (the order's current `updated_at`; on the invoice the ledger
-wrote, the version it wrote) and the likely cause. Reads only the store (the last extraction
-and read-back); used by `integrations-pipelines reconcile sample` and by the Dagster sample
-job.
+class), and show for each the source record's expected values next to what the destination
+holds, which fields differ, the versions (the source record's current version; on the
+destination record the ledger wrote, the version it wrote) and the likely cause. Works on any
+pair's `WindowReconciliation`; the pair's module loads the window (e.g.
+`reconciliation.shopify_to_quickbooks.render_sample`, behind `integrations-pipelines reconcile
+sample` and the Dagster sample job).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration, load_catalog
-from integrations_pipelines.reconciliation.frames import FIELD_NAMES, load_window
+from integrations_pipelines.reconciliation.frames import SideLabels
 from integrations_pipelines.reconciliation.result import Outcome
 from integrations_pipelines.reconciliation.window import (
     CLASSES,
     DEAD_LETTERED,
     WindowReconciliation,
-    reconcile_window,
 )
-from integrations_pipelines.state.db import engine_for
 
-COLUMNS = ["key", "order_id", "class", "side", "record", "version", *FIELD_NAMES, "differs",
-           "cause"]
 NONE = "—"
+
+__all__ = ["NONE", "check_class", "columns", "comparison", "summary", "to_markdown"]
+
+
+def columns(field_names: tuple[str, ...]) -> list[str]:
+    """The comparison's columns for a pair's compared fields."""
+    return ["key", "source_id", "class", "side", "record", "version", *field_names, "differs",
+            "cause"]
 
 
 def check_class(discrepancy_class: str | None) -> None:
     """Refuse an unknown class filter, naming the valid ones."""
     if discrepancy_class is not None and discrepancy_class not in CLASSES:
         raise ValueError(f"unknown class {discrepancy_class!r}; one of {', '.join(CLASSES)}")
-
-
-def reconcile_day(conn: sa.Connection, integration: Integration, day: date,
-                  realm_id: str | None) -> WindowReconciliation:
-    """The reconciliation of one business day from the store's last extraction and read-back."""
-    return reconcile_window(load_window(conn, integration, day, day + timedelta(days=1),
-                                        realm_id))
 
 
 def comparison(report: WindowReconciliation, n: int = 20,
@@ -57,8 +52,11 @@ def comparison(report: WindowReconciliation, n: int = 20,
     if len(classes) > n:
         classes = classes.sample(n=max(0, n), random_state=seed)
     rank = {c: i for i, c in enumerate(CLASSES)}
-    chosen = sorted(classes.items(), key=lambda kc: (rank[kc[1]], str(kc[0])))
+    chosen = sorted(((str(k), str(c)) for k, c in classes.items()),
+                    key=lambda kc: (rank[kc[1]], kc[0]))
     frames = report.frames
+    names = tuple(f.name for f in frames.fields)
+    labels = frames.labels
     source = pd.concat([frames.source, frames.accounted]).drop_duplicates("key").set_index("key")
     ledger = frames.ledger.set_index("key")
     differing = report.result.differing_fields()
@@ -66,39 +64,45 @@ def comparison(report: WindowReconciliation, n: int = 20,
     for key, cls in chosen:
         cause = str(report.causes.get(key, ""))
         if cls == DEAD_LETTERED:
-            cause = f"dead-lettered: {source.at[key, 'reason_code']}"
-        first = {"key": key, "class": cls, "differs": _differs(cls, differing.get(key)),
+            cause = f"dead-lettered: {source.at[key, 'reason_code']!s}"
+        first = {"key": key, "class": cls, "differs": _differs(cls, differing.get(key), labels),
                  "cause": cause}
-        src = source.loc[key] if key in source.index else None
-        first["order_id"] = src["order_id"] if src is not None else NONE
-        rows.append(first | _side("shopify", "order", src))
+        # Both indexes are unique (one row per key), so `.loc[key]` is one row.
+        src = cast("pd.Series | None", source.loc[key] if key in source.index else None)
+        first["source_id"] = src["source_id"] if src is not None else NONE
+        rows.append(first | _side(names, labels.source, labels.source_record, src))
         records = frames.destination[frames.destination["key"] == key]
-        written = ledger.loc[key] if key in ledger.index else None
+        written = cast("pd.Series | None", ledger.loc[key] if key in ledger.index else None)
         for _, record in records.iterrows():
             # The version the sync wrote, on the record the ledger says it wrote.
-            ours = written is not None and written["destination_id"] == record["destination_id"]
-            version = written["source_version"] if ours else None
-            rows.append(_side("quickbooks", f"invoice {record['destination_id']}", record)
+            version = None
+            if written is not None and written["destination_id"] == record["destination_id"]:
+                version = written["source_version"]
+            rows.append(_side(names, labels.destination,
+                              f"{labels.destination_record} {record['destination_id']}", record)
                         | {"version": _cell(version)})
         if records.empty:
-            rows.append(_side("quickbooks", "no invoice", None))
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+            rows.append(_side(names, labels.destination, f"no {labels.destination_record}", None))
+    frame = pd.DataFrame(rows, columns=columns(names))
     return frame.fillna("")
 
 
-def _side(side: str, record: str, values: pd.Series | None) -> dict[str, Any]:
+def _side(names: tuple[str, ...], side: str, record: str,
+          values: pd.Series | None) -> dict[str, Any]:
     row: dict[str, Any] = {"side": side, "record": record}
     if values is None:
-        return row | dict.fromkeys(FIELD_NAMES, NONE) | {"version": NONE}
+        return row | dict.fromkeys(names, NONE) | {"version": NONE}
     row["version"] = _cell(values.get("version"))
-    return row | {name: _cell(values.get(name)) for name in FIELD_NAMES}
+    return row | {name: _cell(values.get(name)) for name in names}
 
 
-def _differs(cls: str, fields: tuple[str, ...] | None) -> str:
+def _differs(cls: str, fields: tuple[str, ...] | None, labels: SideLabels) -> str:
     if cls in (Outcome.STALE, Outcome.WRONG_VALUES):
         return ", ".join(fields or ())
-    return {Outcome.MISSING: "no invoice", Outcome.EXTRA: "no order",
-            Outcome.DUPLICATE: "several invoices", DEAD_LETTERED: "no invoice"}.get(cls, "")
+    absent = f"no {labels.destination_record}"
+    return {Outcome.MISSING: absent, Outcome.EXTRA: f"no {labels.source_record}",
+            Outcome.DUPLICATE: f"several {labels.destination_record}s",
+            DEAD_LETTERED: absent}.get(cls, "")
 
 
 def _cell(value: Any) -> str:
@@ -128,25 +132,3 @@ def summary(report: WindowReconciliation) -> str:
     counts = ", ".join(f"{c} {v}" for c, v in report.counts.items())
     return (f"window {frames.start.isoformat()}..{frames.end.isoformat()}: {counts}; "
             f"drift rate {report.drift_rate:.2%}")
-
-
-def render_sample(database_url: str, integration_name: str, day: date, n: int = 20,
-                  discrepancy_class: str | None = None, seed: int | None = None,
-                  realm_id: str | None = None) -> str:
-    """The command-line report: summary line, then the comparison table.
-
-    Raises ValueError (with the reason) for an unknown integration or class.
-    """
-    catalog = load_catalog()
-    if integration_name not in catalog:
-        raise ValueError(f"unknown integration {integration_name!r}; the catalog has "
-                         f"{', '.join(sorted(catalog))}")
-    integration = catalog[integration_name]
-    if (integration.source, integration.destination) != ("shopify", "quickbooks"):
-        raise ValueError(f"{integration_name}: sampling compares Shopify orders with "
-                         "QuickBooks invoices only")
-    check_class(discrepancy_class)
-    with engine_for(database_url).connect() as conn:
-        report = reconcile_day(conn, integration, day, realm_id)
-    table = comparison(report, n, discrepancy_class, seed)
-    return f"{summary(report)}\n\n{to_markdown(table)}"

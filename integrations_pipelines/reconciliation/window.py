@@ -1,10 +1,11 @@
-"""One window's reconciliation of orders against invoices, with causes: what the check
-reports, what the repair acts on and what the sample prints.
+"""One window's reconciliation of a pair's source records against its destination records,
+with causes: what the check reports, what the repair acts on and what the sample prints.
 
 `reconcile_window` runs the engine on `frames.WindowFrames` and the diagnosis on its evidence,
-then sharpens one cause the generic rules cannot see: an invoice whose DocNumber was changed
-in QuickBooks shows up as its order missing plus an extra record; when the ledger's invoice id
-is that extra record, both are named "renumbered in the destination".
+then sharpens one cause the generic rules cannot see: a destination record whose external key
+was changed by hand (a renumbered invoice) shows up as its source record missing plus an extra
+record; when the ledger's destination id is that extra record, both are named "renumbered in
+the destination". No vendor import.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 
 from integrations_pipelines.reconciliation.diagnosis import cause_counts, diagnose
 from integrations_pipelines.reconciliation.engine import reconcile
-from integrations_pipelines.reconciliation.frames import INVOICE_FIELDS, WindowFrames
+from integrations_pipelines.reconciliation.frames import WindowFrames
 from integrations_pipelines.reconciliation.result import (
     DISCREPANCIES,
     Outcome,
@@ -27,6 +28,8 @@ from integrations_pipelines.reconciliation.result import (
 DEAD_LETTERED = "dead_lettered"
 CLASSES: tuple[str, ...] = (*(str(c) for c in DISCREPANCIES), str(Outcome.OK), DEAD_LETTERED)
 RENUMBERED = "renumbered_in_destination"
+
+__all__ = ["CLASSES", "DEAD_LETTERED", "RENUMBERED", "WindowReconciliation", "reconcile_window"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,8 +51,8 @@ class WindowReconciliation:
 
     @property
     def drift_rate(self) -> float:
-        """Discrepant keys per order of the window (accounted-for orders included)."""
-        return self.discrepant_count / max(1, self.frames.orders)
+        """Discrepant keys per source record of the window (accounted-for ones included)."""
+        return self.discrepant_count / max(1, self.frames.source_count)
 
     @cached_property
     def causes(self) -> pd.Series:
@@ -68,10 +71,11 @@ class WindowReconciliation:
         """The keys (DocNumbers) of the given discrepancy classes, ascending."""
         return sorted(str(k) for c in classes for k in self.result.keys(c))
 
-    def order_ids(self, *classes: str) -> list[str]:
-        """The Shopify order ids behind the keys of the given classes (keys with a source)."""
+    def source_ids(self, *classes: str) -> list[str]:
+        """The source records' ids behind the keys of the given classes (keys with a source)."""
         source = self.frames.source
-        return sorted(source.loc[source["key"].isin(self.keys(*classes)), "order_id"].astype(str))
+        return sorted(source.loc[source["key"].isin(self.keys(*classes)),
+                                 "source_id"].astype(str))
 
     def duplicate_records(self) -> pd.DataFrame:
         """Every record of a duplicated key: key, destination_id, sync_token, voided, keep.
@@ -108,7 +112,7 @@ class WindowReconciliation:
 
 def reconcile_window(frames: WindowFrames, money_tolerance: int = 0) -> WindowReconciliation:
     """Classify every key of the window and attach the likely cause of each discrepancy."""
-    result = reconcile(frames.source, frames.destination, frames.ledger, INVOICE_FIELDS,
+    result = reconcile(frames.source, frames.destination, frames.ledger, frames.fields,
                        money_tolerance=money_tolerance)
     diagnosis = _renumbered(diagnose(result, frames.evidence), frames)
     return WindowReconciliation(frames=frames, result=result, diagnosis=diagnosis)

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -72,14 +73,14 @@ def notified_changes(body: str, realm_id: str) -> list[InvoiceChange]:
     return changes
 
 
-def _cloud_event(event: dict) -> InvoiceChange:
+def _cloud_event(event: dict[str, Any]) -> InvoiceChange:
     verb = str(event["type"]).split(".")[2] if str(event["type"]).count(".") >= 3 else ""
     return InvoiceChange(str(event["intuitentityid"]),
                          CLOUD_EVENT_OPERATIONS.get(verb, verb.capitalize()),
                          _time(event.get("time")))
 
 
-def cdc_changes(invoices: Iterable[dict]) -> list[InvoiceChange]:
+def cdc_changes(invoices: Iterable[dict[str, Any]]) -> list[InvoiceChange]:
     """ChangeDataCapture's invoices as changes (a deleted one carries `status: Deleted`)."""
     return [InvoiceChange(str(inv["Id"]),
                           "Delete" if inv.get("status") == "Deleted" else "Update",

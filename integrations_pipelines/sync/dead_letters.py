@@ -92,7 +92,7 @@ def open_letters(
     start: date | None = None,
     end: date | None = None,
     stage: str | None = None,
-) -> list[sa.Row]:
+) -> list[sa.Row[Any]]:
     """Open letters of an integration, optionally in [start, end) and for one stage."""
     query = sa.select(dead_letters).where(
         dead_letters.c.integration == integration, dead_letters.c.resolved_at.is_(None)

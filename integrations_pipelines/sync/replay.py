@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import pydantic
 import sqlalchemy as sa
@@ -49,7 +50,7 @@ class LetterFilter:
                    end=date.fromisoformat(last_day) + timedelta(days=1) if last_day else None,
                    reason_code=reason_code)
 
-    def select(self, conn: sa.Connection) -> list[sa.Row]:
+    def select(self, conn: sa.Connection) -> list[sa.Row[Any]]:
         letters = dead_letters.open_letters(conn, self.integration, start=self.start,
                                             end=self.end)
         return [r for r in letters if self.reason_code in (None, r.reason_code)]
@@ -81,7 +82,7 @@ def replay_dead_letters(engine: sa.Engine, qbo: QuickBooksClient, integration: I
     with engine.connect() as conn:
         letters = which.select(conn)
     outcome = ReplayOutcome(selected=len(letters))
-    pairs: list[tuple[Order, dict]] = []
+    pairs: list[tuple[Order, dict[str, Any]]] = []
     for letter in letters:
         try:
             pairs.append((Order.model_validate(letter.payload), letter.payload))
@@ -103,7 +104,7 @@ def replay_dead_letters(engine: sa.Engine, qbo: QuickBooksClient, integration: I
     return outcome
 
 
-def _still_invalid(engine: sa.Engine, integration: Integration, letter: sa.Row,
+def _still_invalid(engine: sa.Engine, integration: Integration, letter: sa.Row[Any],
                    exc: pydantic.ValidationError) -> None:
     with engine.begin() as conn:
         dead_letters.record(conn, dead_letters.DeadLetter(
@@ -116,7 +117,7 @@ def _still_invalid(engine: sa.Engine, integration: Integration, letter: sa.Row,
 
 
 def _resolve_superseded(engine: sa.Engine, integration: Integration,
-                        pairs: Sequence[tuple[Order, dict]]) -> None:
+                        pairs: Sequence[tuple[Order, dict[str, Any]]]) -> None:
     """A letter whose record the ledger holds at the same or a newer version is moot: a
     later run synced that order (its letter was recorded after, e.g. by a slower run)."""
     versions = {str(order.id): order for order, _ in pairs}
@@ -128,7 +129,7 @@ def _resolve_superseded(engine: sa.Engine, integration: Integration,
                 dead_letters.resolve(conn, integration.name, source_id)
 
 
-def describe_letters(rows: Sequence[sa.Row]) -> str:
+def describe_letters(rows: Sequence[sa.Row[Any]]) -> str:
     """The open letters as a table a person reads in a terminal, with counts by reason."""
     if not rows:
         return "no open dead letters"

@@ -22,8 +22,8 @@ from integrations_pipelines.mapping.shopify_to_quickbooks import (
     business_date,
     map_order,
 )
-from integrations_pipelines.reconciliation.frames import load_window
 from integrations_pipelines.reconciliation.result import Outcome
+from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
 from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
 from integrations_pipelines.state import raw
 from integrations_pipelines.sync.engine import SKIPPED, RecordSync, SyncOutcome
@@ -98,7 +98,7 @@ def repair_window(engine: sa.Engine, client: QuickBooksClient, integration: Inte
                                               invoices=invoices))
     voided = void_duplicates(client, report) if policy == VOID_DUPLICATES else []
     classes = (*RESYNCED, Outcome.DUPLICATE) if policy == VOID_DUPLICATES else RESYNCED
-    order_ids = set(report.order_ids(*classes))
+    order_ids = set(report.source_ids(*classes))
     with engine.connect() as conn:
         rows = [r for r in raw.window(conn, SHOP_ORDERS, start, end)
                 if r.record_key in order_ids]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -34,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from integrations_pipelines.settings import WebhookSecrets
 from integrations_pipelines.vendors.quickbooks import webhooks as quickbooks_webhooks
 from integrations_pipelines.vendors.shopify import webhooks as shopify_webhooks
 from integrations_pipelines.webhooks.inbox import (
@@ -51,14 +51,6 @@ MAX_BODY = 1_000_000  # bytes; Shopify's largest order payloads are far below
 
 class BodyTooLarge(Exception):
     """The delivery's body passed the size limit."""
-
-
-@dataclass(frozen=True)
-class WebhookSecrets:
-    """The secrets a delivery may be signed with, newest first (two during a rotation)."""
-
-    shopify: tuple[str, ...] = ()
-    quickbooks: tuple[str, ...] = ()
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -90,7 +90,7 @@ def inbox_state(conn: sa.Connection, vendor: str, connection: str) -> InboxState
 
 
 def claim(conn: sa.Connection, vendor: str, connection: str, limit: int,
-          received_before: datetime | None = None) -> list[sa.Row]:
+          received_before: datetime | None = None) -> list[sa.Row[Any]]:
     """Lock up to `limit` pending deliveries no other drain holds, oldest first."""
     inbox = webhook_inbox.c
     query = (sa.select(webhook_inbox)
@@ -142,10 +142,10 @@ def drain_shopify(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClie
 
 
 def _process(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClient,
-             integration: Integration, rows: list[sa.Row], first_open_day: date,
+             integration: Integration, rows: list[sa.Row[Any]], first_open_day: date,
              run_id: str | None, outcome: DrainOutcome) -> dict[int, str]:
     """One claimed batch: the newest version of each order, stored and re-synced."""
-    by_order: dict[str, list[sa.Row]] = defaultdict(list)
+    by_order: dict[str, list[sa.Row[Any]]] = defaultdict(list)
     outcomes: dict[int, str] = {}
     for row in rows:
         if row.record_id is None:
@@ -190,7 +190,7 @@ def _process(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClient,
     return outcomes
 
 
-def _newest_order_body(deliveries: list[sa.Row]) -> dict[str, Any] | None:
+def _newest_order_body(deliveries: list[sa.Row[Any]]) -> dict[str, Any] | None:
     """The delivered order body with the highest `updated_at` (refunds carry no order)."""
     bodies = []
     for row in deliveries:

@@ -12,8 +12,9 @@ import httpx
 import sqlalchemy as sa
 
 from integrations_pipelines.catalog import integration
-from integrations_pipelines.defs.alerting.volume import invoices_behind_result
+from integrations_pipelines.defs.alerting.volume import destination_behind_result
 from integrations_pipelines.defs.partitions import Window
+from integrations_pipelines.defs.shopify_to_quickbooks.volume import SPEC
 from integrations_pipelines.sandbox.shop_generator import generate_shop
 from integrations_pipelines.state import raw
 from integrations_pipelines.sync import dead_letters
@@ -154,14 +155,14 @@ def test_destination_behind_source_fails_with_the_missing_count(engine):
         raw.replace_window(conn, invoices_kind("realm-1"), WEDNESDAY,
                            WEDNESDAY + timedelta(days=1), [invoice_record(i) for i in invoices],
                            None)
-        behind = invoices_behind_result(conn, NAME, "realm-1", window)
-        other_company = invoices_behind_result(conn, NAME, "realm-2", window)
+        behind = destination_behind_result(conn, SPEC, "realm-1", window)
+        other_company = destination_behind_result(conn, SPEC, "realm-2", window)
         # An order with an open dead letter has its reason and replay path: accounted for.
         dead_letters.record(conn, dead_letters.DeadLetter(
             integration=NAME, source_id="4", business_date=WEDNESDAY, stage="map",
             reason_code="no_line_items", reason="the order has no line items",
             payload={"id": 4}))
-        lettered = invoices_behind_result(conn, NAME, "realm-1", window)
+        lettered = destination_behind_result(conn, SPEC, "realm-1", window)
     assert not behind.passed and behind.severity == dg.AssetCheckSeverity.ERROR
     assert behind.description == (
         "destination has 3 of 5 source records: 2 missing (tolerance 0)")

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from integrations_pipelines.catalog import integration
 from integrations_pipelines.mapping.shopify_to_quickbooks import InvoiceDraft, map_order
-from integrations_pipelines.reconciliation.frames import load_window
+from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
 from integrations_pipelines.reconciliation.window import reconcile_window
 from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
 from integrations_pipelines.state import raw

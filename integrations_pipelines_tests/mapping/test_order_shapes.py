@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from integrations_pipelines.catalog import Integration, integration
 from integrations_pipelines.mapping.shopify_to_quickbooks import InvoiceDraft, map_order
 from integrations_pipelines.reconciliation.engine import reconcile
-from integrations_pipelines.reconciliation.frames import (
+from integrations_pipelines.reconciliation.frames import LEDGER_COLUMNS
+from integrations_pipelines.reconciliation.shopify_to_quickbooks import (
     INVOICE_FIELDS,
-    LEDGER_COLUMNS,
     destination_frame,
     source_frame,
 )

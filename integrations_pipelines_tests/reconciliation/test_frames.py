@@ -11,7 +11,10 @@ import sqlalchemy as sa
 
 from integrations_pipelines.catalog import integration
 from integrations_pipelines.mapping.shopify_to_quickbooks import business_date
-from integrations_pipelines.reconciliation.frames import destination_frame, load_window
+from integrations_pipelines.reconciliation.shopify_to_quickbooks import (
+    destination_frame,
+    load_window,
+)
 from integrations_pipelines.reconciliation.window import reconcile_window
 from integrations_pipelines.sandbox.shop_generator import generate_shop
 from integrations_pipelines.state import raw

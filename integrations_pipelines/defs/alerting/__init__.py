@@ -2,8 +2,8 @@
 
 - `freshness`: Dagster FreshnessPolicies from the catalog on every extracted asset (evaluated
   by Dagster's freshness daemon) and `freshness_alert_sensor`;
-- `volume`: the expected-volume checks `order_volume_matches_baseline` and
-  `invoices_keep_up_with_orders`;
+- `volume`: the expected-volume checks' factory (`volume_checks`: a baseline on a pair's
+  source asset, keep-up on its destination), which each pair calls;
 - `tokens`: `<system>/token_health` per OAuth system, its check `refresh_token_is_healthy`
   and `token_health_sensor`;
 - `runs`: `run_failure_alert_sensor` and `run_recovery_sensor`;
@@ -36,29 +36,23 @@ from integrations_pipelines.defs.alerting.tokens import (
     token_health_sensor,
     token_health_spec,
 )
-from integrations_pipelines.defs.alerting.volume import (
-    invoices_keep_up_with_orders,
-    order_volume_matches_baseline,
-)
 
 ALERTING_ASSETS = [incidents_asset]
-ALERTING_CHECKS = [order_volume_matches_baseline, invoices_keep_up_with_orders]
 ALERTING_SENSORS = [run_failure_alert_sensor, run_recovery_sensor, asset_check_alert_sensor,
                     freshness_alert_sensor, missed_schedule_sensor, open_incidents_sensor]
 
 
 def alerting_definitions(oauth_systems: Sequence[str]) -> dg.Definitions:
-    """The project-wide alerting: the sensors and checks above, and token health for each
-    system whose connections use OAuth."""
+    """The project-wide alerting: the sensors above, and token health (asset, check) for
+    each system whose connections use OAuth."""
     return dg.Definitions(
         assets=[*ALERTING_ASSETS, *(token_health_spec(s) for s in oauth_systems)],
-        asset_checks=[*ALERTING_CHECKS, *(token_health_check(s) for s in oauth_systems)],
+        asset_checks=[token_health_check(s) for s in oauth_systems],
         sensors=[*ALERTING_SENSORS, token_health_sensor(oauth_systems)],
     )
 
 __all__ = [
     "ALERTING_ASSETS",
-    "ALERTING_CHECKS",
     "ALERTING_SENSORS",
     "AlertingResource",
     "alerting_definitions",

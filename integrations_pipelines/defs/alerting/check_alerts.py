@@ -27,15 +27,22 @@ from integrations_pipelines.defs.alerting.routing import (
     partition_label,
 )
 from integrations_pipelines.defs.alerting.tokens import TOKEN_CHECK
-from integrations_pipelines.defs.alerting.volume import BEHIND_CHECK, VOLUME_CHECK
+from integrations_pipelines.defs.alerting.volume import ALERT_KIND
 from integrations_pipelines.defs.resources import IntegrationStore
 
 BATCH = 500
 MAX_DETAILS = 10
-KINDS = {VOLUME_CHECK: AlertKind.VOLUME, BEHIND_CHECK: AlertKind.VOLUME}
 OWNED_ELSEWHERE = {TOKEN_CHECK}  # by check name: the token sensor alerts on its own
 EVALUATION = dg.DagsterEventType.ASSET_CHECK_EVALUATION
 CAUSE_KEYS = ("likely_cause", "cause")
+
+
+def alert_kind(evaluation: dg.AssetCheckEvaluation) -> AlertKind:
+    """The incident kind a check's result names (`alert_kind`), else a check failure."""
+    named = evaluation.metadata.get(ALERT_KIND)
+    if named is not None and named.value in {str(k) for k in AlertKind}:
+        return AlertKind(str(named.value))
+    return AlertKind.CHECK_FAILURE
 
 
 def counts(metadata: Mapping[str, dg.MetadataValue]) -> dict[str, Any]:
@@ -51,8 +58,8 @@ def counts(metadata: Mapping[str, dg.MetadataValue]) -> dict[str, Any]:
 def likely_cause(metadata: Mapping[str, dg.MetadataValue]) -> str | None:
     """The cause an evaluation names: its `likely_cause` text, or reconciliation's causes."""
     for name in CAUSE_KEYS:
-        if name in metadata and isinstance(metadata[name].value, str):
-            return metadata[name].value
+        if name in metadata and isinstance(cause := metadata[name].value, str):
+            return cause
     causes = metadata.get("causes")
     if causes is not None and isinstance(causes.value, list) and causes.value:
         ranked = sorted(causes.value, key=lambda c: -int(c.get("keys", 0)))
@@ -71,7 +78,7 @@ def check_alert(evaluation: dg.AssetCheckEvaluation, partition: str | None, run_
         summary += f": {evaluation.description}"
     error = evaluation.severity == dg.AssetCheckSeverity.ERROR
     return Alert(
-        integration=integration, kind=KINDS.get(evaluation.check_name, AlertKind.CHECK_FAILURE),
+        integration=integration, kind=alert_kind(evaluation),
         subject=incident_subject(asset=asset, partition=partition, check=evaluation.check_name),
         summary=summary, details=counts(evaluation.metadata),
         cause=likely_cause(evaluation.metadata), run_id=run_id or None,
@@ -84,7 +91,7 @@ def resolve_passed(manager: IncidentManager, evaluation: dg.AssetCheckEvaluation
                    partition: str | None, run_id: str | None, integration: str) -> int:
     """Close the incidents of this check on every partition the passing evaluation covers."""
     asset = evaluation.asset_key.to_user_string()
-    kind = KINDS.get(evaluation.check_name, AlertKind.CHECK_FAILURE)
+    kind = alert_kind(evaluation)
     resolved = 0
     for row in manager.open_incidents(integration):
         parts = parse_subject(row.subject)
@@ -103,6 +110,7 @@ def _latest_evaluations(context: dg.SensorEvaluationContext, records: list[Any],
                         ) -> dict[tuple[Any, ...], tuple[dg.AssetCheckEvaluation, str | None,
                                                          str, str]]:
     """The latest evaluation per (check, partition) of a batch, with its run and integration."""
+    assert context.repository_def is not None  # set whenever Dagster evaluates a sensor
     tags_by_run: dict[str, Mapping[str, str]] = {}
     latest: dict[tuple[Any, ...], tuple[dg.AssetCheckEvaluation, str | None, str, str]] = {}
     for record in records:

@@ -16,6 +16,7 @@ classes are not exported, and the clock is the one the freshness daemon uses.)
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, cast
 
 import dagster as dg
 from dagster._time import get_current_datetime
@@ -27,6 +28,9 @@ from integrations_pipelines.catalog import Integration, load_catalog
 from integrations_pipelines.defs.alerting.resource import AlertingResource
 from integrations_pipelines.defs.alerting.routing import asset_tags, integration_for_asset
 from integrations_pipelines.defs.resources import IntegrationStore
+
+if TYPE_CHECKING:
+    from dagster._core.definitions.freshness import CronFreshnessPolicy
 
 DAY = timedelta(days=1)
 DAILY_CRON = re.compile(r"^(\d+) (\d+) \* \* \*$")
@@ -71,7 +75,8 @@ def with_freshness_policies(assets: Sequence[dg.AssetsDefinition]) -> list[dg.As
         policy = policies.get(spec.key.path[0])
         if policy is None:
             return spec
-        return dg.apply_freshness_policy(spec, policy, overwrite_existing=False)
+        applied: dg.AssetSpec = dg.apply_freshness_policy(spec, policy, overwrite_existing=False)
+        return applied
 
     return list(dg.map_asset_specs(attach, assets))
 
@@ -85,7 +90,8 @@ def describe_policy(policy: dg.FreshnessPolicy) -> str:
         daily = DAILY_CRON.match(cron)
         if daily:
             deadline = timedelta(hours=int(daily[2]), minutes=int(daily[1]))
-            start = (deadline - policy.lower_bound_delta) % DAY
+            lower_bound = cast("CronFreshnessPolicy", policy).lower_bound_delta  # has a cron
+            start = (deadline - lower_bound) % DAY
             return f"due every day between {_clock(start)} and {_clock(deadline)} {timezone}"
         return f"due by each `{cron}` deadline ({timezone})"
     window = getattr(policy, "fail_window", None)
@@ -136,6 +142,7 @@ def freshness_alert(key: dg.AssetKey, state: str, policy: dg.FreshnessPolicy,
 )
 def freshness_alert_sensor(context: dg.SensorEvaluationContext, store: IntegrationStore,
                            alerting: AlertingResource) -> dg.SkipReason:
+    assert context.repository_def is not None  # set whenever Dagster evaluates a sensor
     policies = {node.key: node.freshness_policy_or_from_metadata
                 for node in context.repository_def.asset_graph.asset_nodes
                 if node.freshness_policy_or_from_metadata is not None}

@@ -135,6 +135,7 @@ def missed_schedule_sensor(context: dg.SensorEvaluationContext, store: Integrati
     manager = alerting.manager(store.engine())
     missed = []
     states = schedule_states(context.instance)
+    assert context.repository_def is not None  # set whenever Dagster evaluates a sensor
     for schedule in context.repository_def.schedule_defs:
         state = states.get(schedule.name)
         start = watch_start(schedule, state, cursor["since"])

@@ -1,24 +1,26 @@
-"""Expected-volume checks of the flagship integration: dead-man's switches for "the sync ran,
-but far too little arrived".
+"""Expected-volume checks for any pair: dead-man's switches for "the sync ran, but far too
+little arrived". `volume_checks(VolumeSpec(...))` builds a pair's two checks.
 
-`order_volume_matches_baseline` (on `shopify/orders`, per daily partition) compares the day's
-extracted orders with the median of the same weekday over the last weeks; a quiet day (the
-catalog's `quiet_weekdays` and `holidays`, or a weekday whose history is about zero) stays
-green. Days the asset was materialized with no orders count as zero; days never extracted are
-unknown, not zero. `invoices_keep_up_with_orders` (on `quickbooks/invoices`) fails when the
-window has fewer invoices in QuickBooks than orders that should have one (the orders with an
-open dead letter, and those the catalog skips, such as test orders, are accounted for).
-Both are non-blocking: the run goes on, and the failed evaluation becomes an incident
-through `asset_check_alert_sensor`.
+The baseline check (on the source asset, per daily partition) compares the day's extracted
+records with the median of the same weekday over the last weeks; a quiet day (the catalog's
+`quiet_weekdays` and `holidays`, or a weekday whose history is about zero) stays green. Days
+the asset was materialized with no records count as zero; days never extracted are unknown,
+not zero. The keep-up check (on the destination asset) fails when the window has fewer
+destination records than source records that should have one (those with an open dead
+letter, and those the catalog skips, are accounted for). Both are non-blocking: the run goes
+on, and the failed evaluation becomes a `volume` incident through `asset_check_alert_sensor`
+(their results say `alert_kind: volume`). No vendor import: the pair names its record kinds.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
 
+from integrations_pipelines.alerts.kinds import AlertKind
 from integrations_pipelines.alerts.volume import (
     VolumePolicy,
     VolumeVerdict,
@@ -27,29 +29,36 @@ from integrations_pipelines.alerts.volume import (
 )
 from integrations_pipelines.catalog import Integration
 from integrations_pipelines.defs.partitions import Window, run_window
-from integrations_pipelines.defs.resources import IntegrationStore, QuickBooksResource
-from integrations_pipelines.defs.shopify_to_quickbooks.assets import (
-    CATALOG,
-    INVOICES_KEY,
-    NAME,
-    ORDERS_KEY,
-    PARTITIONS,
-)
+from integrations_pipelines.defs.resources import IntegrationStore
 from integrations_pipelines.state import accounted, raw
-from integrations_pipelines.sync.shopify_to_quickbooks import SKIPPED
-from integrations_pipelines.vendors.quickbooks.records import invoices_kind
-from integrations_pipelines.vendors.shopify.records import ORDERS
 
-VOLUME_CHECK = "order_volume_matches_baseline"
-BEHIND_CHECK = "invoices_keep_up_with_orders"
+__all__ = ["ALERT_KIND", "VolumeSpec", "destination_behind_result", "record_history",
+           "volume_checks", "volume_result", "volume_verdicts"]
+
+ALERT_KIND = "alert_kind"  # the metadata key that makes a failed check a `volume` incident
 POLICY = VolumePolicy()
-ZERO_CAUSE = ("the shop stopped taking orders, or the extraction cannot see them "
-              "(credentials, filters, a partition computed in the wrong timezone)")
-LOW_CAUSE = ("an outage at the shop, or orders lost by the extraction (pagination, filters, "
-             "a partition computed in the wrong timezone)")
-BEHIND_CAUSE = ("invoice writes failed or were throttled without a dead letter, or invoices "
-                "were deleted in QuickBooks; see the run's http_failures and the "
-                "invoices_match_shopify_orders check")
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """One pair's volume checks: its assets and record kinds, the checks' names, the likely
+    causes an operator reads, and how to find the destination account of a run."""
+
+    integration: Integration
+    partitions: dg.PartitionsDefinition
+    source_key: dg.AssetKey
+    source_kind: raw.RecordKind
+    destination_key: dg.AssetKey
+    destination_kind: Callable[[str], raw.RecordKind]  # of the destination account
+    account_resource: str  # the destination's resource key
+    destination_account: Callable[[Any], str]  # that resource -> the account id
+    volume_check: str
+    behind_check: str
+    zero_cause: str
+    low_cause: str
+    behind_cause: str
+    skipped_status: str
+    words: tuple[str, str] = ("records", "destination records")  # source's, destination's
 
 
 def _days(window: Window) -> list[date]:
@@ -57,13 +66,13 @@ def _days(window: Window) -> list[date]:
             for n in range((window.end_day - window.first_day).days)]
 
 
-def order_history(conn: sa.Connection, instance: dg.DagsterInstance, start: date,
-                  end: date) -> dict[date, int]:
-    """Orders per business day in [start, end): the raw store's counts, with 0 for a day
-    that was extracted (its partition materialized) and had no orders."""
-    counts = raw.counts_by_day(conn, ORDERS, start, end)
-    extracted = {date.fromisoformat(key) for key in instance.get_materialized_partitions(
-        ORDERS_KEY)}
+def record_history(conn: sa.Connection, instance: dg.DagsterInstance, kind: raw.RecordKind,
+                   key: dg.AssetKey, start: date, end: date) -> dict[date, int]:
+    """Records per business day in [start, end): the raw store's counts, with 0 for a day
+    that was extracted (its partition of `key` materialized) and had no records."""
+    counts = raw.counts_by_day(conn, kind, start, end)
+    extracted = {date.fromisoformat(partition)
+                 for partition in instance.get_materialized_partitions(key)}
     return {d: counts.get(d, 0) for d in extracted | set(counts) if start <= d < end}
 
 
@@ -86,11 +95,12 @@ def volume_verdicts(history: Mapping[date, int], days: list[date],
     ]
 
 
-def volume_result(verdicts: list[VolumeVerdict]) -> dg.AssetCheckResult:
+def volume_result(verdicts: list[VolumeVerdict], spec: VolumeSpec) -> dg.AssetCheckResult:
     """One check result for the window: the first failing day decides (else the last day)."""
     failing = [v for v in verdicts if not v.ok]
     shown = failing[0] if failing else verdicts[-1]
     metadata: dict[str, Any] = {
+        ALERT_KIND: str(AlertKind.VOLUME),
         **shown.metadata(),
         "day": shown.day.isoformat(),
         "weekday": f"{shown.day:%A}",
@@ -102,63 +112,69 @@ def volume_result(verdicts: list[VolumeVerdict]) -> dg.AssetCheckResult:
             {v.day.isoformat(): v.metadata() for v in verdicts})
     severity = dg.AssetCheckSeverity.WARN
     if failing:
-        metadata["likely_cause"] = ZERO_CAUSE if shown.actual == 0 else LOW_CAUSE
+        metadata["likely_cause"] = spec.zero_cause if shown.actual == 0 else spec.low_cause
         if shown.actual == 0:
             severity = dg.AssetCheckSeverity.ERROR
     return dg.AssetCheckResult(passed=not failing, severity=severity, description=shown.reason,
                                metadata=metadata)
 
 
-@dg.asset_check(
-    asset=ORDERS_KEY,
-    name=VOLUME_CHECK,
-    partitions_def=PARTITIONS,
-    description="The day's orders are not far below the usual: at least half the median of "
-    "the same weekday over the last six weeks (the catalog's expected_daily_volume while the "
-    "history is short). Quiet days (configured holidays and weekdays, or weekdays whose "
-    "history is about zero) always pass. Zero orders on a normal day fails at ERROR.",
-)
-def order_volume_matches_baseline(context: dg.AssetCheckExecutionContext,
-                                  store: IntegrationStore) -> dg.AssetCheckResult:
-    window = run_window(context)
-    lookback = window.first_day - timedelta(weeks=POLICY.weeks)
-    with store.engine().connect() as conn:
-        history = order_history(conn, context.instance, lookback, window.end_day)
-    return volume_result(volume_verdicts(history, _days(window), CATALOG))
-
-
-def invoices_behind_result(conn: sa.Connection, integration: str, realm_id: str,
-                           window: Window) -> dg.AssetCheckResult:
-    """Counts both sides of the window: orders that should have an invoice (not
-    dead-lettered, not settled by policy without one, like test orders), and invoices."""
-    source = accounted.expected_in_window(conn, ORDERS, integration, window.first_day,
-                                          window.end_day, skipped_status=SKIPPED)
-    invoices = raw.count_window(conn, invoices_kind(realm_id), window.first_day,
-                                window.end_day)
-    verdict = destination_behind_source(source.expected, invoices)
+def destination_behind_result(conn: sa.Connection, spec: VolumeSpec, account: str,
+                              window: Window) -> dg.AssetCheckResult:
+    """Counts both sides of the window: source records that should have a destination record
+    (not dead-lettered, not settled by policy without one), and destination records."""
+    source = accounted.expected_in_window(conn, spec.source_kind, spec.integration.name,
+                                          window.first_day, window.end_day,
+                                          skipped_status=spec.skipped_status)
+    held = raw.count_window(conn, spec.destination_kind(account), window.first_day,
+                            window.end_day)
+    verdict = destination_behind_source(source.expected, held)
+    theirs, ours = spec.words
     metadata: dict[str, Any] = {
-        "orders": source.records, "dead_lettered": source.dead_lettered,
-        "skipped": source.skipped, "expected_invoices": source.expected,
-        "invoices": invoices, "missing": verdict.missing, "window": window.label,
+        ALERT_KIND: str(AlertKind.VOLUME),
+        theirs: source.records, "dead_lettered": source.dead_lettered,
+        "skipped": source.skipped, f"expected_{ours}": source.expected,
+        ours: held, "missing": verdict.missing, "window": window.label,
     }
     if not verdict.ok:
-        metadata["likely_cause"] = BEHIND_CAUSE
+        metadata["likely_cause"] = spec.behind_cause
     return dg.AssetCheckResult(passed=verdict.ok, severity=dg.AssetCheckSeverity.ERROR,
                                description=verdict.reason, metadata=metadata)
 
 
-@dg.asset_check(
-    asset=INVOICES_KEY,
-    name=BEHIND_CHECK,
-    partitions_def=PARTITIONS,
-    description="QuickBooks holds at least one invoice (live or voided) for every order of "
-    "the window that is not dead-lettered or skipped by policy (test orders): the "
-    "destination's count is not behind the source's.",
-)
-def invoices_keep_up_with_orders(context: dg.AssetCheckExecutionContext,
-                                 store: IntegrationStore,
-                                 quickbooks: QuickBooksResource) -> dg.AssetCheckResult:
-    window = run_window(context)
-    realm_id = quickbooks.connection_settings().realm_id
-    with store.engine().connect() as conn:
-        return invoices_behind_result(conn, NAME, realm_id, window)
+def volume_checks(spec: VolumeSpec) -> list[dg.AssetChecksDefinition]:
+    """The pair's baseline check on its source asset and keep-up check on its destination."""
+    theirs = spec.words[0]
+
+    @dg.asset_check(
+        asset=spec.source_key, name=spec.volume_check, partitions_def=spec.partitions,
+        description=f"The day's {theirs} are not far below the usual: at least half the "
+        "median of the same weekday over the last six weeks (the catalog's "
+        "expected_daily_volume while the history is short). Quiet days (configured holidays "
+        "and weekdays, or weekdays whose history is about zero) always pass. Zero on a normal "
+        "day fails at ERROR.",
+    )
+    def baseline(context: dg.AssetCheckExecutionContext,
+                 store: IntegrationStore) -> dg.AssetCheckResult:
+        window = run_window(context)
+        lookback = window.first_day - timedelta(weeks=POLICY.weeks)
+        with store.engine().connect() as conn:
+            history = record_history(conn, context.instance, spec.source_kind, spec.source_key,
+                                     lookback, window.end_day)
+        return volume_result(volume_verdicts(history, _days(window), spec.integration), spec)
+
+    @dg.asset_check(
+        asset=spec.destination_key, name=spec.behind_check, partitions_def=spec.partitions,
+        required_resource_keys={"store", spec.account_resource},
+        description=f"The destination holds at least one record (live or voided) for every "
+        f"one of the window's {theirs} that is not dead-lettered or skipped by policy: its "
+        "count is not behind the source's.",
+    )
+    def keep_up(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        window = run_window(context)
+        account = spec.destination_account(getattr(context.resources, spec.account_resource))
+        store: IntegrationStore = context.resources.store
+        with store.engine().connect() as conn:
+            return destination_behind_result(conn, spec, account, window)
+
+    return [baseline, keep_up]

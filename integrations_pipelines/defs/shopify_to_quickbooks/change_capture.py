@@ -14,6 +14,7 @@ freshness alert like any other stale asset.
 
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -61,7 +62,7 @@ ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
 )
 def order_changes(context: dg.AssetExecutionContext, store: IntegrationStore,
                   shopify: ShopifyResource, quickbooks: QuickBooksResource,
-                  ) -> dg.MaterializeResult:
+                  ) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster: bare class
     engine = store.engine()
     metrics = HttpMetrics()
     source = shopify.client(metrics, store, context.run_id, CATALOG.shopify.api_version)
@@ -84,7 +85,7 @@ def order_changes(context: dg.AssetExecutionContext, store: IntegrationStore,
 
 
 def resync_metadata(context: dg.AssetExecutionContext, changes: ResyncOutcome,
-                    source: str) -> dict[str, object]:
+                    source: str) -> dict[str, Any]:
     """Record each touched day on its `invoice_sync` partition (so a day's history shows the
     refund that arrived weeks later, and from which path) and return the run's totals."""
     for day, synced in changes.by_day.items():

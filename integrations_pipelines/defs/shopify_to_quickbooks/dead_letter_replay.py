@@ -14,6 +14,9 @@ so a replay that did not fix everything is never a green run.
 """
 
 
+from collections.abc import Iterator
+from typing import Any
+
 import dagster as dg
 
 from integrations_pipelines.catalog import integration
@@ -41,14 +44,15 @@ class ReplayConfig(dg.Config):
        description="Replays the selected open dead letters through the current mapping and "
        "the idempotent invoice write path; resolved letters are closed.")
 def replay_dead_letters_op(context: dg.OpExecutionContext, config: ReplayConfig,
-                           store: IntegrationStore, quickbooks: QuickBooksResource):
+                           store: IntegrationStore, quickbooks: QuickBooksResource,
+                           ) -> Iterator[dg.Output[None]]:
     which = config.letter_filter()
     engine = store.engine()
     client = quickbooks.client(HttpMetrics(), store, context.run_id)
     with vendor_failures(f"replaying dead letters of {config.integration}"), client.http:
         outcome = replay_dead_letters(engine, client, integration(config.integration), which)
     context.log.info(outcome.summary())
-    metadata = {
+    metadata: dict[str, Any] = {
         "letters_selected": outcome.selected,
         "letters_resolved": outcome.resolved,
         "letters_still_failing": outcome.still_failing,

@@ -29,6 +29,7 @@ from integrations_pipelines.defs.shopify_to_quickbooks.jobs import (
 from integrations_pipelines.defs.shopify_to_quickbooks.sampling import (
     shopify_to_quickbooks_reconciliation_sample_job,
 )
+from integrations_pipelines.defs.shopify_to_quickbooks.volume import VOLUME_CHECKS
 from integrations_pipelines.defs.shopify_to_quickbooks.webhooks import (
     books_changed_sensor,
     shopify_to_quickbooks_webhooks_job,
@@ -51,7 +52,7 @@ def pair_definitions(entry: Integration) -> dg.Definitions:
         assets=[*alerting.with_freshness_policies([s2q.shopify_orders, s2q.invoice_sync,
                                                    s2q.quickbooks_invoices]),
                 order_changes, webhook_deliveries],
-        asset_checks=[*CONTRACT_CHECKS, webhooks_deliver_changes],
+        asset_checks=[*CONTRACT_CHECKS, *VOLUME_CHECKS, webhooks_deliver_changes],
         jobs=[shopify_to_quickbooks_job, shopify_to_quickbooks_repair_job,
               shopify_to_quickbooks_reconciliation_sample_job, dead_letter_replay_job,
               shopify_to_quickbooks_changes_job, shopify_to_quickbooks_rolling_reconciliation_job,

@@ -23,8 +23,8 @@ import sqlalchemy as sa
 
 from integrations_pipelines.catalog import Integration
 from integrations_pipelines.defs.partitions import Window
-from integrations_pipelines.reconciliation.frames import load_window
 from integrations_pipelines.reconciliation.result import DISCREPANCIES
+from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
 from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
 
 INVOICES = dg.AssetKey(["quickbooks", "invoices"])
@@ -67,13 +67,13 @@ def check_result(report: WindowReconciliation, window: Window) -> dg.AssetCheckR
         passed=report.discrepant_count == 0,
         severity=dg.AssetCheckSeverity.ERROR,
         description=None if report.discrepant_count == 0 else (
-            f"{report.discrepant_count} of {report.frames.orders} orders' invoices disagree "
+            f"{report.discrepant_count} of {report.frames.source_count} orders' invoices disagree "
             f"with Shopify in {window.label}"),
         metadata={
             **report.counts,
             "discrepancies": report.discrepant_count,
             "drift_rate": float(report.drift_rate),
-            "orders": report.frames.orders,
+            "orders": report.frames.source_count,
             "invoices": len(report.frames.destination),
             "window": window.label,
             "examples": dg.MetadataValue.md(report.examples_markdown(EXAMPLES)),

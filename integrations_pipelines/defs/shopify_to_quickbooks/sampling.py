@@ -7,6 +7,7 @@ reads the store only (the last extraction and read-back) and writes nothing.
 """
 
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -14,6 +15,7 @@ import dagster as dg
 from integrations_pipelines.defs.resources import IntegrationStore, QuickBooksResource
 from integrations_pipelines.defs.shopify_to_quickbooks.assets import CATALOG, NAME, PARTITIONS
 from integrations_pipelines.reconciliation import sample
+from integrations_pipelines.reconciliation import shopify_to_quickbooks as pair_reconciliation
 
 
 class SampleConfig(dg.Config):
@@ -27,7 +29,8 @@ class SampleConfig(dg.Config):
 
 @dg.op(out=dg.Out(dg.Nothing))
 def sample_invoice_comparison(context: dg.OpExecutionContext, config: SampleConfig,
-                              store: IntegrationStore, quickbooks: QuickBooksResource):
+                              store: IntegrationStore, quickbooks: QuickBooksResource,
+                              ) -> Iterator[dg.Output[None]]:
     """Log and attach N keys' expected invoice next to QuickBooks' records."""
     if not PARTITIONS.has_partition_key(config.partition):
         raise dg.Failure(f"{config.partition!r} is not a partition of {NAME} (YYYY-MM-DD, "
@@ -39,8 +42,8 @@ def sample_invoice_comparison(context: dg.OpExecutionContext, config: SampleConf
         raise dg.Failure(str(exc), allow_retries=False) from exc
     realm_id = quickbooks.connection_settings().realm_id
     with store.engine().connect() as conn:
-        report = sample.reconcile_day(conn, CATALOG, date.fromisoformat(config.partition),
-                                      realm_id)
+        report = pair_reconciliation.reconcile_day(
+            conn, CATALOG, date.fromisoformat(config.partition), realm_id)
     table = sample.to_markdown(sample.comparison(report, config.n, config.discrepancy_class,
                                                  config.seed))
     headline = sample.summary(report)
@@ -58,5 +61,5 @@ def sample_invoice_comparison(context: dg.OpExecutionContext, config: SampleConf
         description="Sample N invoices of a day from both sides and show them row by row "
         "with the fields that differ and the likely cause (config: partition, n, "
         "discrepancy_class, seed).")
-def shopify_to_quickbooks_reconciliation_sample_job():
+def shopify_to_quickbooks_reconciliation_sample_job() -> None:
     sample_invoice_comparison()

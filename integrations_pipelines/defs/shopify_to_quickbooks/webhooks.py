@@ -17,7 +17,7 @@ All of it is active only with `webhooks.enabled` in the catalog.
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -88,7 +88,7 @@ STOPPED_CAUSE = (
 )
 def webhook_deliveries(context: dg.AssetExecutionContext, store: IntegrationStore,
                        shopify: ShopifyResource, quickbooks: QuickBooksResource,
-                       ) -> dg.MaterializeResult:
+                       ) -> dg.MaterializeResult:  # type: ignore[type-arg]  # Dagster: bare class
     engine = store.engine()
     metrics = HttpMetrics()
     source = shopify.client(metrics, store, context.run_id, CATALOG.shopify.api_version)
@@ -191,7 +191,8 @@ def webhooks_deliver_changes(store: IntegrationStore) -> dg.AssetCheckResult:
                   **({"likely_cause": STOPPED_CAUSE} if stopped else {})})
 
 
-def _requests(changes: dict, remembered: dict[str, str], source: str) -> list[dg.RunRequest]:
+def _requests(changes: dict[date, list[InvoiceChange]], remembered: dict[str, str],
+              source: str) -> list[dg.RunRequest]:
     """One run of the nightly job per changed day; changes already requested are left out
     (the webhook and CDC report the same change: it is reconciled once)."""
     requests = []

@@ -9,6 +9,7 @@ from integrations_pipelines.state.tables import metadata
 
 config = context.config
 url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
+assert url is not None, "no database URL: state.db.upgrade sets config.attributes['url']"
 
 connectable = sa.create_engine(url, poolclass=sa.pool.NullPool)
 with connectable.begin() as connection:

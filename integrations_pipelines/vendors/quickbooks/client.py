@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import sqlalchemy as sa
@@ -125,7 +125,7 @@ class QuickBooksClient:
         model = ENTITY_MODELS.get(entity)
         if model is not None:
             self.contracts.validate(model, row, vendor="quickbooks", endpoint=endpoint)
-        return row
+        return cast(dict[str, Any], row)
 
     def _envelope(self, body: Any, key: str, endpoint: str) -> Any:
         """`body[key]`, or a recorded contract violation naming the missing key."""
