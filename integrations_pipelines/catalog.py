@@ -1,17 +1,32 @@
-"""The integration catalog: the documented list of what connects to what, and its owners."""
+"""The integration catalog: the documented list of what connects to what, and its owners.
+
+`Integration` holds what every pair has (owner, channel, timezone, schedule, freshness,
+volume, change capture, webhooks). A pair's own options (its items, tax model, policies)
+are fields of its entry model, a subclass of `Integration` that lives with the pair and is
+named in `ENTRY_MODELS` by (source, destination); an entry of a pair without one is a plain
+`Integration`. Both are validated when the catalog loads: a typo fails loudly.
+"""
 
 from __future__ import annotations
 
+import importlib
 from datetime import date
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from integrations_pipelines.vendors.shopify.client import DEFAULT_API_VERSION
+__all__ = ["ENTRY_MODELS", "ChangeCaptureOptions", "Integration", "ScheduleSpec",
+           "WebhookOptions", "entry", "integration", "load_catalog", "owners"]
 
+# The entry model of each pair, "module:Class", imported when the catalog loads (a string,
+# so the catalog, below every pair, imports none of them statically).
+ENTRY_MODELS: dict[tuple[str, str], str] = {
+    ("shopify", "quickbooks"):
+        "integrations_pipelines.mapping.shopify_to_quickbooks_entry:ShopifyToQuickBooksEntry",
+}
 
 class ScheduleSpec(BaseModel):
     """When the nightly sync runs (in the integration's timezone)."""
@@ -19,57 +34,6 @@ class ScheduleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hour: int = 2
     minute: int = 0
-
-
-class QuickBooksOptions(BaseModel):
-    """How one QuickBooks company books a Shopify order: its items, its tax model, and what
-    to do with invoices it already holds under our external key.
-
-    Tax: a US company (`country: US`) taxes lines TAX/NON; with `sales_tax: manual` the
-    invoice names `sales_tax_code_id` and carries Shopify's tax amount, with `automated`
-    (automated sales tax) QuickBooks picks the code and honours the amount sent. Any other
-    country needs a tax code per line: `tax_codes` maps Shopify's combined tax rate of a line
-    (e.g. "0.2") to the company's TaxCode id, `untaxed_tax_code_id` books untaxed lines
-    (duties, tips, gift cards, untaxed shipping); a rate with no code is a dead letter.
-    `existing_invoices`: `conflict` (default) dead-letters and alerts on an invoice with our
-    DocNumber that we did not write; `adopt` takes such invoices over deliberately.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    sales_item_id: str
-    shipping_item_id: str
-    gift_card_item_id: str
-    duty_item_id: str
-    tip_item_id: str
-    fee_item_id: str
-    country: str = "US"
-    sales_tax: Literal["manual", "automated"] = "manual"
-    sales_tax_code_id: str | None = None
-    tax_codes: dict[str, str] = {}
-    untaxed_tax_code_id: str | None = None
-    existing_invoices: Literal["conflict", "adopt"] = "conflict"
-
-    @model_validator(mode="after")
-    def _tax_model_complete(self) -> QuickBooksOptions:
-        if self.country == "US" and self.sales_tax == "manual" and not self.sales_tax_code_id:
-            raise ValueError("a US company with manual sales tax needs sales_tax_code_id")
-        if self.country != "US" and not self.untaxed_tax_code_id:
-            raise ValueError("a non-US company needs untaxed_tax_code_id (and tax_codes)")
-        return self
-
-
-class ShopifyOptions(BaseModel):
-    """How the shop is read and which of its orders are booked.
-
-    `test_orders: skip` (default) leaves orders Shopify flags `test` out of the books, counted
-    and recorded in the ledger as skipped; `gift_cards: liability_item` books gift-card sales
-    to `gift_card_item_id` (a liability, not revenue), `sales` books them as ordinary lines.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    api_version: str = DEFAULT_API_VERSION
-    test_orders: Literal["skip", "invoice"] = "skip"
-    gift_cards: Literal["liability_item", "sales"] = "liability_item"
 
 
 class ChangeCaptureOptions(BaseModel):
@@ -157,11 +121,8 @@ class Integration(BaseModel):
     # Days with no business by design: the expected-volume check stays green on them.
     quiet_weekdays: list[Weekday] = []
     holidays: list[date] = []
-    shopify: ShopifyOptions = ShopifyOptions()
-    quickbooks: QuickBooksOptions
     change_capture: ChangeCaptureOptions = ChangeCaptureOptions()
     webhooks: WebhookOptions = WebhookOptions()
-    duplicate_policy: Literal["report_only", "void_duplicates"] = "report_only"
 
     def is_quiet_day(self, day: date) -> bool:
         """A configured holiday, or a weekday the business never trades on (a B2B weekend)."""
@@ -173,12 +134,33 @@ def load_catalog() -> dict[str, Integration]:
     """Read catalog.yaml shipped with the package; invalid entries fail loudly at load."""
     text = resources.files("integrations_pipelines").joinpath("catalog.yaml").read_text()
     raw = yaml.safe_load(text)["integrations"]
-    return {name: Integration(name=name, **spec) for name, spec in raw.items()}
+    return {name: _entry_model(spec)(name=name, **spec) for name, spec in raw.items()}
+
+
+def _entry_model(spec: dict[str, object]) -> type[Integration]:
+    path = ENTRY_MODELS.get((str(spec.get("source")), str(spec.get("destination"))))
+    if path is None:
+        return Integration
+    module, _, attribute = path.partition(":")
+    model: type[Integration] = getattr(importlib.import_module(module), attribute)
+    return model
 
 
 def integration(name: str) -> Integration:
     """One integration by name."""
     return load_catalog()[name]
+
+
+EntryT = TypeVar("EntryT", bound=Integration)
+
+
+def entry(name: str, model: type[EntryT]) -> EntryT:
+    """One integration by name, as its pair's entry model (a pair reads its own options)."""
+    found = integration(name)
+    if not isinstance(found, model):
+        raise TypeError(f"catalog entry {name!r} is a {type(found).__name__}, not a "
+                        f"{model.__name__}: its source and destination name another pair")
+    return found
 
 
 def owners(system: str | None = None) -> list[str]:

@@ -19,6 +19,8 @@ import os
 import sys
 from pathlib import Path
 
+__all__ = ["main"]
+
 
 def _cmd_dev(args: argparse.Namespace) -> int:
     from integrations_pipelines.dev_environment import DevOptions, run

@@ -16,6 +16,8 @@ from integrations_pipelines.defs.resources import (
     ShopifyResource,
 )
 
+__all__ = ["build_definitions", "defs"]
+
 
 def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions:
     """Definitions with resources from the environment, or the given overrides (tests)."""

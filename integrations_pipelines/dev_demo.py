@@ -27,6 +27,11 @@ from typing import Any
 
 import httpx
 
+__all__ = [
+    "BACKFILL_STATUS", "JOB", "LAUNCH_RUN", "UNFINISHED", "bookkeeper_drift", "launch_nightly_run",
+    "log", "merchant_refund", "stage_first_incident", "start_in_background", "wait_for_backfill",
+]
+
 log = logging.getLogger("integrations_pipelines.dev")
 
 JOB = "shopify_to_quickbooks_job"

@@ -30,9 +30,27 @@ from pathlib import Path
 import httpx
 
 from integrations_pipelines import dev_demo, local_postgres
-from integrations_pipelines.catalog import integration
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import flagship
 from integrations_pipelines.settings import dagster_storage_url
 from integrations_pipelines.state.db import upgrade
+
+__all__ = [
+    "ORDERS_PER_DAY",
+    "QBO_BOOTSTRAP_REFRESH",
+    "QBO_CLIENT_ID",
+    "QBO_CLIENT_SECRET",
+    "QBO_REALM",
+    "QBO_VERIFIER_TOKEN",
+    "SEED",
+    "SEED_DAYS",
+    "SHOPIFY_TOKEN",
+    "SHOPIFY_WEBHOOK_SECRET",
+    "WEBHOOK_TOPICS",
+    "DevOptions",
+    "launch_seed_backfill",
+    "log",
+    "run",
+]
 
 log = logging.getLogger("integrations_pipelines.dev")
 
@@ -138,7 +156,7 @@ def _receiver(env: dict[str, str], stack: ExitStack) -> dict[str, str]:
     from integrations_pipelines.state.db import engine_for
     from integrations_pipelines.webhooks.app import WebhookSecrets, build_receiver
 
-    catalog = integration("shopify_to_quickbooks")
+    catalog = flagship()
     secrets = WebhookSecrets(shopify=(SHOPIFY_WEBHOOK_SECRET,),
                              quickbooks=(QBO_VERIFIER_TOKEN,))
     server = SandboxServer(build_receiver(engine_for(env["DATABASE_URL"]),
@@ -264,7 +282,7 @@ def run(options: DevOptions) -> int:
         )
         marker = home / "seed_backfill_launched"
         if options.backfill and not marker.exists():
-            catalog = integration("shopify_to_quickbooks")
+            catalog = flagship()
             today = datetime.now(UTC).date()
             days = [(today - timedelta(days=n)).isoformat() for n in range(SEED_DAYS, 0, -1)]
             days = [d for d in days if d >= catalog.partitions_start.isoformat()]

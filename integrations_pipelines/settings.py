@@ -9,6 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+__all__ = [
+    "MissingSetting", "QuickBooksSettings", "ShopifySettings", "WebhookSecrets",
+    "dagster_storage_url", "database_url", "shopify_api_version_pin", "sqlalchemy_url",
+    "webhook_secrets",
+]
+
 
 class MissingSetting(RuntimeError):
     """A required environment variable is not set; the message names it and its purpose."""

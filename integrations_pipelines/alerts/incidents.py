@@ -34,6 +34,19 @@ from integrations_pipelines.alerts.slack import Delivery, Notifier, notifier_fro
 from integrations_pipelines.catalog import load_catalog
 from integrations_pipelines.state.tables import incidents
 
+__all__ = [
+    "FALLBACK_CHANNEL",
+    "Action",
+    "Clock",
+    "IncidentManager",
+    "IncidentPolicy",
+    "Outcome",
+    "catalog_channel",
+    "incident_subject",
+    "log",
+    "utc_now",
+]
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]

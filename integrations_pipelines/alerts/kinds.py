@@ -12,6 +12,21 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+__all__ = [
+    "CHECK_FAILURE_ANCHOR",
+    "FRESHNESS_ANCHOR",
+    "KINDS",
+    "RUN_FAILURE_ANCHOR",
+    "SCHEDULE_MISSED_ANCHOR",
+    "TOKEN_EXPIRING_ANCHOR",
+    "TOKEN_REVOKED_ANCHOR",
+    "VOLUME_ANCHOR",
+    "AlertKind",
+    "KindInfo",
+    "Severity",
+    "kind_info",
+]
+
 
 class AlertKind(StrEnum):
     """What class of failure an incident is about (part of the incident key)."""

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+__all__ = ["MIN_SECRET_LENGTH", "REDACTED", "SECRET_ENV_NAME", "Redactor", "redact"]
+
 REDACTED = "[REDACTED]"
 
 # Registered secrets shorter than this are ignored: redacting "1" or "abc" everywhere

@@ -27,6 +27,18 @@ from slack_sdk.webhook import WebhookClient
 from integrations_pipelines.alerts.messages import SlackMessage
 from integrations_pipelines.alerts.redaction import Redactor
 
+__all__ = [
+    "DEFAULT_RATE_LIMIT_RETRIES",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "BotNotifier",
+    "Delivery",
+    "LogOnlyNotifier",
+    "Notifier",
+    "WebhookNotifier",
+    "log",
+    "notifier_from_env",
+]
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 10

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from integrations_pipelines.alerts.kinds import AlertKind, Severity
 from integrations_pipelines.vendors.oauth import TokenHealth
 
+__all__ = ["TokenAlert", "token_alert"]
+
 
 @dataclass(frozen=True)
 class TokenAlert:

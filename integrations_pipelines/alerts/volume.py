@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import median
 
+__all__ = [
+    "Baseline", "BehindVerdict", "VolumePolicy", "VolumeVerdict", "check_volume",
+    "destination_behind_source", "weekday_baseline",
+]
+
 
 @dataclass(frozen=True)
 class VolumePolicy:

@@ -20,6 +20,8 @@ from integrations_pipelines.vendors.errors import (
     TransientVendorError,
 )
 
+__all__ = ["vendor_failures"]
+
 
 @contextmanager
 def vendor_failures(what: str) -> Iterator[None]:

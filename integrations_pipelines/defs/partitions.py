@@ -9,6 +9,8 @@ import dagster as dg
 
 from integrations_pipelines.catalog import Integration
 
+__all__ = ["Window", "daily_partitions", "run_window"]
+
 
 def daily_partitions(integration: Integration) -> dg.DailyPartitionsDefinition:
     """One partition per business day; today's is never a partition until it is over."""

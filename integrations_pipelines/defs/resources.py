@@ -32,6 +32,8 @@ from integrations_pipelines.vendors.shopify.client import (
     shop_budget,
 )
 
+__all__ = ["IntegrationStore", "QuickBooksResource", "RetryBudget", "ShopifyResource"]
+
 # `dg.ConfigurableResource` is generic in the value it vends; a resource that vends itself has
 # no spelling for that parameter (dagster#32027), hence `type: ignore[type-arg]` on those.
 

@@ -39,12 +39,15 @@ from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from integrations_pipelines.catalog import Integration, QuickBooksOptions
 from integrations_pipelines.mapping.shopify_money import (
     MoneyLine,
     MoneyProblem,
     OrderMoney,
     order_money,
+)
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import (
+    QuickBooksOptions,
+    ShopifyToQuickBooksEntry,
 )
 from integrations_pipelines.mapping.text import ELLIPSIS, fit, strip_astral
 from integrations_pipelines.sync.roles import MappingRejected, MappingSkipped
@@ -132,7 +135,7 @@ def _tax_code(line: MoneyLine, options: QuickBooksOptions) -> str | MappingRejec
     return code
 
 
-def _item(line: MoneyLine, integration: Integration) -> str:
+def _item(line: MoneyLine, integration: ShopifyToQuickBooksEntry) -> str:
     options = integration.quickbooks
     if line.kind == "gift_card" and integration.shopify.gift_cards == "liability_item":
         return options.gift_card_item_id
@@ -141,7 +144,7 @@ def _item(line: MoneyLine, integration: Integration) -> str:
             "tip": options.tip_item_id, "fee": options.fee_item_id}[line.kind]
 
 
-def _lines(money: OrderMoney, integration: Integration
+def _lines(money: OrderMoney, integration: ShopifyToQuickBooksEntry
            ) -> tuple[list[LineDraft], dict[str, Decimal]] | MappingRejected:
     """Invoice lines and, per tax code, the tax Shopify charged on them."""
     options, us = integration.quickbooks, integration.quickbooks.country == "US"
@@ -197,7 +200,7 @@ def _exchange_rate(order: Order) -> Decimal:
     return Decimal(1)
 
 
-def map_order(order: Order, integration: Integration
+def map_order(order: Order, integration: ShopifyToQuickBooksEntry
               ) -> InvoiceDraft | MappingRejected | MappingSkipped:
     """The invoice an order should be, why it cannot be one, or why it is not booked."""
     if order.test and integration.shopify.test_orders == "skip":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+__all__ = ["ELLIPSIS", "fit", "normalize_text", "strip_astral"]
+
 ELLIPSIS = "…"
 _SPACES = re.compile(r"\s+")
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")

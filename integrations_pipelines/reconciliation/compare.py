@@ -21,6 +21,8 @@ import pandas as pd
 from integrations_pipelines.mapping.text import fit, normalize_text
 from integrations_pipelines.reconciliation.fields import FieldSpec
 
+__all__ = ["Canon", "Convert", "currency_canon", "field_differs", "text_canon"]
+
 Canon = Callable[[object], object]
 Convert = Callable[[pd.Series], tuple[np.ndarray, np.ndarray]]
 

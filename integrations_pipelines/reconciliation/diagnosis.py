@@ -32,6 +32,22 @@ import pandas as pd
 
 from integrations_pipelines.reconciliation.result import NO_ROW, Outcome, ReconciliationResult
 
+__all__ = [
+    "AUTH_FAILED",
+    "AUTH_STATUSES",
+    "CHANGED",
+    "EDGE_CASES",
+    "EDGE_TAG",
+    "NEVER_SYNCED",
+    "NO_SOURCE",
+    "OUTSIDE_SYNC",
+    "RATE_LIMITED",
+    "RATE_LIMITED_CAUSE",
+    "Evidence",
+    "cause_counts",
+    "diagnose",
+]
+
 EDGE_TAG = r"(edge:[A-Za-z0-9_\-]+)"
 EDGE_CASES = {  # the names of mapping.shopify_to_quickbooks.edge_cases
     "edge:astral_chars": "text normalisation: emoji and 4-byte characters are removed",

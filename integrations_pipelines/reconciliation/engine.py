@@ -35,6 +35,8 @@ from integrations_pipelines.reconciliation.result import (
     ReconciliationResult,
 )
 
+__all__ = ["CLASS_ORDER", "DESTINATION_COLUMNS", "LEDGER_COLUMNS", "SOURCE_COLUMNS", "reconcile"]
+
 SOURCE_COLUMNS = ("key", "version")
 DESTINATION_COLUMNS = ("key", "destination_id")
 LEDGER_COLUMNS = ("key", "source_version")
@@ -58,13 +60,7 @@ def reconcile(
     """Compare one window's source records with the destination's, using the sync ledger to
     tell a stale record (an update that never synced) from a wrong one."""
     fields = tuple(fields)
-    _require(source, "source", SOURCE_COLUMNS, fields)
-    _require(destination, "destination", DESTINATION_COLUMNS, fields)
-    _require(ledger, "ledger", LEDGER_COLUMNS, ())
-    if money_tolerance < 0:
-        raise ValueError("money_tolerance is in minor units and must be >= 0")
-    if source["version"].isna().any():
-        raise ValueError("source: every record needs a version")
+    _validate(source, destination, ledger, fields, money_tolerance)
 
     src_codes, dst_codes, led_codes, key_values = _key_codes(
         source["key"], destination["key"], ledger["key"]
@@ -80,19 +76,11 @@ def reconcile(
     pair[found] = ~dst.duplicated[pos[found]]
     src_pair, dst_pair = _in_source_order(s_rows[pair], dst.first[pos[pair]], len(source))
 
-    per_field = [
-        field_differs(f, source[f.name], src_pair, destination[f.name], dst_pair, money_tolerance)
-        for f in fields
-    ]
-    any_diff = np.logical_or.reduce(per_field) if per_field else np.zeros(len(src_pair), bool)
-    cand = np.flatnonzero(any_diff)
-    cand = cand[np.argsort(src_codes[src_pair[cand]])]  # few: back to key order
+    cand, diffs = _differing(source, destination, fields, src_pair, dst_pair, src_codes,
+                             money_tolerance)
     cand_src, cand_dst = src_pair[cand], dst_pair[cand]
     cand_keys = src_codes[cand_src]
     stale = _older(ledger["source_version"], led.rows(cand_keys), source["version"], cand_src)
-    diffs = np.zeros((len(cand), len(fields)), dtype=bool)
-    for j, differs in enumerate(per_field):
-        diffs[:, j] = differs[cand]
 
     missing = ~found
     extra = ~seen & ~dst.duplicated
@@ -124,6 +112,36 @@ def reconcile(
         destination=destination,
         ledger=ledger,
     )
+
+
+def _validate(source: pd.DataFrame, destination: pd.DataFrame, ledger: pd.DataFrame,
+              fields: tuple[FieldSpec, ...], money_tolerance: int) -> None:
+    """Refuse frames without the columns the comparison reads, or sources without versions."""
+    _require(source, "source", SOURCE_COLUMNS, fields)
+    _require(destination, "destination", DESTINATION_COLUMNS, fields)
+    _require(ledger, "ledger", LEDGER_COLUMNS, ())
+    if money_tolerance < 0:
+        raise ValueError("money_tolerance is in minor units and must be >= 0")
+    if source["version"].isna().any():
+        raise ValueError("source: every record needs a version")
+
+
+def _differing(source: pd.DataFrame, destination: pd.DataFrame, fields: tuple[FieldSpec, ...],
+               src_pair: np.ndarray, dst_pair: np.ndarray, src_codes: np.ndarray,
+               money_tolerance: int) -> tuple[np.ndarray, np.ndarray]:
+    """The paired records whose fields differ (positions into the pairs, in key order) and,
+    per such pair, which of the fields differ."""
+    per_field = [
+        field_differs(f, source[f.name], src_pair, destination[f.name], dst_pair, money_tolerance)
+        for f in fields
+    ]
+    any_diff = np.logical_or.reduce(per_field) if per_field else np.zeros(len(src_pair), bool)
+    cand = np.flatnonzero(any_diff)
+    cand = cand[np.argsort(src_codes[src_pair[cand]])]  # few: back to key order
+    diffs = np.zeros((len(cand), len(fields)), dtype=bool)
+    for j, differs in enumerate(per_field):
+        diffs[:, j] = differs[cand]
+    return cand, diffs
 
 
 def _require(

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+__all__ = ["KINDS", "FieldSpec", "Kind"]
+
 Kind = Literal["money", "currency", "text", "date", "bool", "int"]
 KINDS: tuple[str, ...] = get_args(Kind)
 

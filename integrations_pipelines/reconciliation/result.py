@@ -19,6 +19,8 @@ from integrations_pipelines.reconciliation.fields import FieldSpec
 if TYPE_CHECKING:
     from pandas._typing import ScalarOrNA
 
+__all__ = ["DISCREPANCIES", "NO_ROW", "Outcome", "ReconciliationResult"]
+
 
 class Outcome(StrEnum):
     """The class of a key. Every discrepancy is one of the first five; `ok` is not one."""

@@ -32,12 +32,13 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration, load_catalog
+from integrations_pipelines.catalog import load_catalog
 from integrations_pipelines.mapping.shopify_to_quickbooks import (
     customer_tag,
     edge_cases,
     external_key,
 )
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
 from integrations_pipelines.reconciliation import frames, sample
 from integrations_pipelines.reconciliation.fields import FieldSpec
 from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
@@ -81,7 +82,7 @@ def _stated(money: Any, fallback: Any) -> float:
     return float((money or fallback).presentment_money.amount)
 
 
-def source_frame(orders: Iterable[Order], integration: Integration) -> pd.DataFrame:
+def source_frame(orders: Iterable[Order], integration: ShopifyToQuickBooksEntry) -> pd.DataFrame:
     """Per order, what Shopify says the invoice must show now (independent of the mapping).
 
     A voided invoice keeps no amounts in QuickBooks, so a cancelled order expects zeros.
@@ -145,7 +146,7 @@ class OrdersAgainstInvoices:
     realm)."""
 
     conn: sa.Connection
-    integration: Integration
+    integration: ShopifyToQuickBooksEntry
     start: date
     end: date
     realm_id: str | None
@@ -176,7 +177,7 @@ class OrdersAgainstInvoices:
 
 def load_window(
     conn: sa.Connection,
-    integration: Integration,
+    integration: ShopifyToQuickBooksEntry,
     start: date,
     end: date,
     realm_id: str | None,
@@ -205,7 +206,7 @@ def _read_back(conn: sa.Connection, start: date, end: date,
     return [r.payload for r in stored]
 
 
-def reconcile_day(conn: sa.Connection, integration: Integration, day: date,
+def reconcile_day(conn: sa.Connection, integration: ShopifyToQuickBooksEntry, day: date,
                   realm_id: str | None) -> WindowReconciliation:
     """The reconciliation of one business day from the store's last extraction and read-back."""
     return reconcile_window(load_window(conn, integration, day, day + timedelta(days=1),
@@ -224,7 +225,7 @@ def render_sample(database_url: str, integration_name: str, day: date, n: int = 
         raise ValueError(f"unknown integration {integration_name!r}; the catalog has "
                          f"{', '.join(sorted(catalog))}")
     integration = catalog[integration_name]
-    if (integration.source, integration.destination) != ("shopify", "quickbooks"):
+    if not isinstance(integration, ShopifyToQuickBooksEntry):
         raise ValueError(f"{integration_name}: sampling compares Shopify orders with "
                          "QuickBooks invoices only")
     sample.check_class(discrepancy_class)

@@ -42,6 +42,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+__all__ = [
+    "ADMIN_PREFIX", "ASGIApp", "FaultMiddleware", "FaultSettings", "Faults", "Message", "Receive",
+    "Scope", "Send", "abort_connection", "apply_field_drift", "drop_path", "set_path",
+]
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

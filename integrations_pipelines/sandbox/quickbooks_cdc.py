@@ -28,6 +28,8 @@ from integrations_pipelines.sandbox.quickbooks_errors import invalid, required
 if TYPE_CHECKING:
     from integrations_pipelines.sandbox.quickbooks_store import QuickBooksStore
 
+__all__ = ["CDC_ENTITIES", "LOOKBACK_DAYS", "change_data_capture"]
+
 LOOKBACK_DAYS = 30
 CDC_ENTITIES = {"invoice": "Invoice", "customer": "Customer", "item": "Item"}
 

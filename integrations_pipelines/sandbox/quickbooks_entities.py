@@ -23,6 +23,21 @@ from integrations_pipelines.sandbox.quickbooks_errors import (
 )
 from integrations_pipelines.sandbox.quickbooks_tax import invoice_tax
 
+__all__ = [
+    "CENT",
+    "CURRENCY_NAMES",
+    "UK_TAX_CODES",
+    "US_TAX_CODES",
+    "Rules",
+    "build_customer",
+    "build_invoice",
+    "check_text",
+    "currency_ref",
+    "number",
+    "out",
+    "void_fields",
+]
+
 CURRENCY_NAMES = {"USD": "United States Dollar", "EUR": "Euro", "GBP": "British Pound Sterling",
                   "CAD": "Canadian Dollar", "AUD": "Australian Dollar", "JPY": "Japanese Yen"}
 CENT = Decimal("0.01")

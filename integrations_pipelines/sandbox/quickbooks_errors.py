@@ -9,6 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+__all__ = [
+    "BUSINESS", "QboFault", "business", "forbidden_body", "invalid", "invalid_reference",
+    "not_found", "qbo_time", "query_invalid", "query_parse", "required", "stale", "system_body",
+    "throttled_body", "too_long",
+]
+
 BUSINESS = "A business validation error has occurred while processing your request"
 
 

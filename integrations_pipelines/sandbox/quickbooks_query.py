@@ -17,6 +17,8 @@ from typing import Any
 
 from integrations_pipelines.sandbox.quickbooks_errors import query_invalid, query_parse
 
+__all__ = ["KEYWORDS", "QUERYABLE", "TOKEN", "Condition", "Query", "parse_query", "run_query"]
+
 QUERYABLE: dict[str, set[str]] = {
     "Invoice": {"Id", "SyncToken", "DocNumber", "TxnDate", "DueDate", "CustomerRef",
                 "CurrencyRef", "TotalAmt", "Balance", "MetaData", "PrivateNote",

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+__all__ = ["TokenAuthority"]
+
 
 class TokenAuthority:
     """Issues, rotates, checks and revokes the tokens of one app (client id/secret)."""

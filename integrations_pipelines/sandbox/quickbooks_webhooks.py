@@ -37,6 +37,8 @@ from integrations_pipelines.vendors.quickbooks.webhooks import sign
 if TYPE_CHECKING:
     from integrations_pipelines.sandbox.quickbooks_store import QuickBooksStore
 
+__all__ = ["OPERATIONS", "RETRY_SECONDS", "TIMEOUT_SECONDS", "Notification", "QuickBooksWebhooks"]
+
 RETRY_SECONDS = (0, 10, 20, 30, 300, 1200, 7200, 14400, 21600)  # then 21600 forever
 TIMEOUT_SECONDS = 3.0
 OPERATIONS = frozenset({"Create", "Update", "Delete", "Void", "Merge", "Emailed"})

@@ -19,6 +19,8 @@ from integrations_pipelines.sandbox.faults import Faults, FaultSettings
 from integrations_pipelines.sandbox.quickbooks_app import QuickBooksStore, build_quickbooks_app
 from integrations_pipelines.sandbox.shopify_app import ShopifyStore, build_shopify_app
 
+__all__ = ["FaultsArg", "SandboxServer", "start_quickbooks", "start_shopify"]
+
 FaultsArg = Faults | FaultSettings | dict[str, Any] | None
 
 

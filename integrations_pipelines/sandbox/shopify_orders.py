@@ -13,6 +13,11 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+__all__ = [
+    "CENT", "LineSpec", "apply_cancel", "apply_refund", "bump_updated", "fmt", "iso", "make_order",
+    "money", "money_set", "parse_time", "refunded_presentment", "restate_current", "shop_rate",
+]
+
 CENT = Decimal("0.01")
 
 

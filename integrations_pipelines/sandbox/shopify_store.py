@@ -33,6 +33,8 @@ from integrations_pipelines.sandbox.shopify_orders import (
 )
 from integrations_pipelines.sandbox.shopify_webhooks import ShopifyWebhooks
 
+__all__ = ["LeakyBucket", "ShopifyStore", "atomic_write"]
+
 
 class LeakyBucket:
     """Shopify's REST rate limit: a bucket of `capacity` requests leaking `leak_rate`/s."""

@@ -41,6 +41,17 @@ from integrations_pipelines.vendors.shopify.webhooks import TOPICS, sign
 if TYPE_CHECKING:
     from integrations_pipelines.sandbox.shopify_store import ShopifyStore
 
+__all__ = [
+    "MAX_HOLD_SECONDS",
+    "RETRIES",
+    "SUPPORTED_TOPICS",
+    "TIMEOUT_SECONDS",
+    "Delivery",
+    "ShopifyWebhooks",
+    "Subscription",
+    "SubscriptionError",
+]
+
 SUPPORTED_TOPICS = frozenset(TOPICS | {"orders/delete", "app/uninstalled"})
 RETRIES = 8  # Shopify: 8 retries over 4 hours
 TIMEOUT_SECONDS = 5.0  # Shopify: 1 s to connect, 5 s in all

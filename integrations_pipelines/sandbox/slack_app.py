@@ -24,6 +24,11 @@ from starlette.routing import Route
 
 from integrations_pipelines.sandbox.server import SandboxServer
 
+__all__ = [
+    "DEFAULT_BOT_TOKEN", "DEFAULT_CHANNELS", "DEFAULT_WEBHOOK_PATH", "ReceivedMessage",
+    "SlackStore", "build_slack_app", "start_slack",
+]
+
 DEFAULT_BOT_TOKEN = "xoxb-sandbox-0000-bot-token"
 DEFAULT_WEBHOOK_PATH = "/services/TSANDBOX0/BSANDBOX0/sandboxwebhooksecret0000"
 DEFAULT_CHANNELS = ("#finance-integrations", "#integrations-alerts")

@@ -14,6 +14,8 @@ import time
 
 import httpx
 
+__all__ = ["POLL_SECONDS", "WebhookSender"]
+
 POLL_SECONDS = 0.05  # how often a paused or waiting sender looks at its knobs again
 
 

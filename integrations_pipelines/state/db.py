@@ -11,6 +11,8 @@ from alembic.config import Config
 
 from integrations_pipelines.settings import sqlalchemy_url
 
+__all__ = ["alembic_config", "engine_for", "upgrade"]
+
 
 @cache
 def engine_for(url: str) -> sa.Engine:

@@ -9,6 +9,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+__all__ = [
+    "change_cursors", "contract_observations", "dead_letters", "http_failures", "incidents",
+    "metadata", "oauth_tokens", "raw_records", "request_budgets", "sync_ledger", "webhook_inbox",
+]
+
 metadata = sa.MetaData()
 
 raw_records = sa.Table(

@@ -23,8 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration
 from integrations_pipelines.mapping.shopify_to_quickbooks import business_date
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
 from integrations_pipelines.state import cursors
 from integrations_pipelines.sync.extraction import ExtractionOutcome, store_changed_orders
 from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, SyncOutcome
@@ -65,7 +65,7 @@ class CaptureOutcome:
     changes: ResyncOutcome = field(default_factory=ResyncOutcome)
 
 
-def resync_changed(engine: sa.Engine, qbo: QuickBooksClient, integration: Integration,
+def resync_changed(engine: sa.Engine, qbo: QuickBooksClient, integration: ShopifyToQuickBooksEntry,
                    changed: list[tuple[Order, dict[str, Any]]], first_open_day: date,
                    outcome: ResyncOutcome) -> None:
     """Re-sync changed orders day by day through the nightly write path (ledger hash,
@@ -87,7 +87,7 @@ def resync_changed(engine: sa.Engine, qbo: QuickBooksClient, integration: Integr
         outcome.by_day[day] = sync.run(days[day])
 
 
-def capture_window(conn: sa.Connection, integration: Integration,
+def capture_window(conn: sa.Connection, integration: ShopifyToQuickBooksEntry,
                    now: datetime) -> tuple[datetime, datetime]:
     """[since, until] of the next capture: from the cursor (less the overlap) to now less the
     source's lag. Before the first capture the feed starts a day back: older changes are the
@@ -100,7 +100,7 @@ def capture_window(conn: sa.Connection, integration: Integration,
 
 
 def capture_changes(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClient,
-                    integration: Integration, *, now: datetime, first_open_day: date,
+                    integration: ShopifyToQuickBooksEntry, *, now: datetime, first_open_day: date,
                     run_id: str | None) -> CaptureOutcome:
     """Read the change feed from the cursor, store and re-sync what changed, then advance.
 

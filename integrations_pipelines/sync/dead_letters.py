@@ -17,6 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from integrations_pipelines.state.payloads import storable
 from integrations_pipelines.state.tables import dead_letters
 
+__all__ = ["DeadLetter", "open_letters", "record", "refusals", "resolve"]
+
 
 @dataclass(frozen=True)
 class DeadLetter:

@@ -15,6 +15,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from integrations_pipelines.state.tables import sync_ledger
 
+__all__ = ["LedgerEntry", "get", "get_many", "upsert"]
+
 
 @dataclass(frozen=True)
 class LedgerEntry:

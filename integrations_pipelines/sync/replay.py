@@ -22,12 +22,21 @@ from typing import Any
 import pydantic
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
 from integrations_pipelines.state.tables import dead_letters as dead_letters_table
 from integrations_pipelines.sync import dead_letters, ledger
 from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, SyncOutcome
 from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
 from integrations_pipelines.vendors.shopify.models import Order
+
+__all__ = [
+    "REASON_EXCERPT",
+    "LetterFilter",
+    "ReplayOutcome",
+    "describe_letters",
+    "replay_dead_letters",
+    "run_dead_letters_command",
+]
 
 REASON_EXCERPT = 120
 
@@ -74,7 +83,8 @@ class ReplayOutcome:
                 f"voided {self.sync.voided}, already current {self.sync.unchanged}")
 
 
-def replay_dead_letters(engine: sa.Engine, qbo: QuickBooksClient, integration: Integration,
+def replay_dead_letters(engine: sa.Engine, qbo: QuickBooksClient,
+                        integration: ShopifyToQuickBooksEntry,
                         which: LetterFilter) -> ReplayOutcome:
     """Replay the open letters `which` selects; returns what became of them."""
     if (integration.source, integration.destination) != ("shopify", "quickbooks"):
@@ -104,7 +114,7 @@ def replay_dead_letters(engine: sa.Engine, qbo: QuickBooksClient, integration: I
     return outcome
 
 
-def _still_invalid(engine: sa.Engine, integration: Integration, letter: sa.Row[Any],
+def _still_invalid(engine: sa.Engine, integration: ShopifyToQuickBooksEntry, letter: sa.Row[Any],
                    exc: pydantic.ValidationError) -> None:
     with engine.begin() as conn:
         dead_letters.record(conn, dead_letters.DeadLetter(
@@ -116,7 +126,7 @@ def _still_invalid(engine: sa.Engine, integration: Integration, letter: sa.Row[A
         ))
 
 
-def _resolve_superseded(engine: sa.Engine, integration: Integration,
+def _resolve_superseded(engine: sa.Engine, integration: ShopifyToQuickBooksEntry,
                         pairs: Sequence[tuple[Order, dict[str, Any]]]) -> None:
     """A letter whose record the ledger holds at the same or a newer version is moot: a
     later run synced that order (its letter was recorded after, e.g. by a slower run)."""
@@ -150,7 +160,7 @@ def run_dead_letters_command(action: str, integration_name: str, reason_code: st
                              from_date: str | None, to_date: str | None) -> int:
     """`integrations-pipelines dead-letters list|replay`: the store and QuickBooks from the
     environment (DATABASE_URL, QBO_*); `to_date` is included. Exit 1 if letters remain."""
-    from integrations_pipelines.catalog import integration as catalog_integration
+    from integrations_pipelines.mapping.shopify_to_quickbooks_entry import flagship
     from integrations_pipelines.settings import QuickBooksSettings, database_url
     from integrations_pipelines.state.db import engine_for
     from integrations_pipelines.vendors.contracts import ContractGuard
@@ -158,7 +168,7 @@ def run_dead_letters_command(action: str, integration_name: str, reason_code: st
 
     try:
         which = LetterFilter.from_days(integration_name, reason_code, from_date, to_date)
-        chosen = catalog_integration(integration_name)
+        chosen = flagship(integration_name)
     except (ValueError, KeyError) as exc:
         print(f"invalid selection: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from integrations_pipelines.mapping.shopify_to_quickbooks import (
     business_date,
     map_order,
 )
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
 from integrations_pipelines.reconciliation.result import Outcome
 from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
 from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
@@ -37,16 +38,21 @@ from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
 __all__ = ["SKIPPED", "VOID_DUPLICATES", "InvoiceSync", "Mapper", "RepairOutcome",
            "SyncOutcome", "repair_window", "request_id", "void_duplicates"]
 
-Mapper = Callable[[Order, Integration], InvoiceDraft | MappingRejected | MappingSkipped]
+Draft = InvoiceDraft | MappingRejected | MappingSkipped
+Mapper = Callable[[Order, ShopifyToQuickBooksEntry], Draft]
 
 
-def InvoiceSync(engine: sa.Engine, qbo: QuickBooksClient, integration: Integration,
+def InvoiceSync(engine: sa.Engine, qbo: QuickBooksClient, integration: ShopifyToQuickBooksEntry,
                 mapper: Mapper = map_order) -> RecordSync[Order, InvoiceDraft]:
     """The sync of one integration's orders into one QuickBooks company, through the pair's
     mapping (`map_order` unless a test gives another)."""
     writer = InvoiceWriter(qbo, owner_marker=ORDER_MARKER, source_label="Shopify order",
                            adopt_existing=integration.quickbooks.existing_invoices == "adopt")
-    return RecordSync(engine, integration, writer, mapper, business_date)
+
+    def mapping(order: Order, _: Integration) -> Draft:
+        return mapper(order, integration)  # the pair's mapping reads the pair's own options
+
+    return RecordSync(engine, integration, writer, mapping, business_date)
 
 
 VOID_DUPLICATES = "void_duplicates"
@@ -76,8 +82,9 @@ def void_duplicates(client: QuickBooksClient, report: WindowReconciliation) -> l
     return [str(x) for x in surplus["destination_id"].tolist()]
 
 
-def repair_window(engine: sa.Engine, client: QuickBooksClient, integration: Integration,
-                  start: date, end: date) -> RepairOutcome:
+def repair_window(engine: sa.Engine, client: QuickBooksClient,
+                  integration: ShopifyToQuickBooksEntry, start: date,
+                  end: date) -> RepairOutcome:
     """Re-sync exactly the discrepant invoices of business days [start, end).
 
     The window's invoices are read fresh from QuickBooks and reconciled with the last

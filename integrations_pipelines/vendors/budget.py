@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import httpx
 import sqlalchemy as sa
 
+__all__ = ["DEFAULT_UTILISATION", "RateLimit", "SharedRequestBudget"]
+
 # Our share of a vendor limit: the rest is headroom for clock skew, other apps on the same
 # account and the vendor's own rounding.
 DEFAULT_UTILISATION = 0.95

@@ -28,6 +28,19 @@ from integrations_pipelines.alerts.redaction import Redactor
 from integrations_pipelines.state.tables import contract_observations
 from integrations_pipelines.vendors.errors import ContractViolation
 
+__all__ = [
+    "MAX_DETAIL",
+    "MAX_PATHS_NAMED",
+    "UNKNOWN_FIELD",
+    "VIOLATION",
+    "ContractGuard",
+    "M",
+    "Screened",
+    "field_path",
+    "observations",
+    "unknown_fields",
+]
+
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 VIOLATION = "violation"

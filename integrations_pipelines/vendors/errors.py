@@ -11,6 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "MAX_BODY_CHARS",
+    "AuthenticationError",
+    "ContractViolation",
+    "CredentialsRevokedError",
+    "PermanentVendorError",
+    "RateLimitedError",
+    "RetriesExhaustedError",
+    "TransientVendorError",
+    "VendorError",
+]
+
 MAX_BODY_CHARS = 2000
 
 

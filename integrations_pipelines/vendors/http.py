@@ -39,6 +39,16 @@ from integrations_pipelines.vendors.errors import (
 )
 from integrations_pipelines.vendors.metrics import HttpMetrics
 
+__all__ = [
+    "MIN_RETRY_WAIT_S",
+    "TRANSIENT_STATUSES",
+    "FailureRecord",
+    "Pacer",
+    "VendorHttpClient",
+    "log",
+    "parse_retry_after",
+]
+
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MIN_RETRY_WAIT_S = 0.25
 log = logging.getLogger(__name__)

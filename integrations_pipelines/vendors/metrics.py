@@ -7,6 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from statistics import quantiles
 
+__all__ = ["EndpointStats", "HttpMetrics", "percentile"]
+
 
 @dataclass
 class EndpointStats:

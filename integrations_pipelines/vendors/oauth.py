@@ -28,6 +28,8 @@ from integrations_pipelines.vendors.errors import (
 )
 from integrations_pipelines.vendors.http import VendorHttpClient
 
+__all__ = ["OAuthApp", "TokenHealth", "TokenManager", "reauthorize_hint"]
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -118,15 +120,9 @@ class TokenManager:
         return self._refresh(rejected_token=rejected_token, force=True)
 
     def _refresh(self, rejected_token: str | None, force: bool = False) -> str:
-        if self.bootstrap_refresh_token:
-            with self.engine.begin() as conn:
-                if self._row(conn, lock=False) is None:
-                    conn.execute(
-                        pg_insert(oauth_tokens)
-                        .values(connection=self.app.connection,
-                                refresh_token=self.bootstrap_refresh_token, updated_at=_now())
-                        .on_conflict_do_nothing()
-                    )
+        """Refresh under the row lock, unless another process just did; record a failure
+        (revoked on `invalid_grant`) and raise it."""
+        self._store_bootstrap()
         failure: VendorError | None = None
         with self.engine.begin() as conn:
             row = self._row(conn, lock=True)
@@ -151,29 +147,58 @@ class TokenManager:
             except VendorError as exc:  # refused, or still failing after the retries
                 failure = exc
             else:
-                now = _now()
-                refresh_expires = token.get("x_refresh_token_expires_in") or token.get(
-                    "refresh_token_expires_in"
-                )
-                conn.execute(
-                    oauth_tokens.update()
-                    .where(oauth_tokens.c.connection == self.app.connection)
-                    .values(
-                        access_token=token["access_token"],
-                        access_expires_at=now + timedelta(seconds=int(token["expires_in"])),
-                        # Rotation: always keep the newest refresh token the vendor gave.
-                        refresh_token=token.get("refresh_token") or row.refresh_token,
-                        refresh_expires_at=(now + timedelta(seconds=int(refresh_expires))
-                                            if refresh_expires else row.refresh_expires_at),
-                        last_refreshed_at=now, consecutive_failures=0, last_error=None,
-                        updated_at=now,
-                    )
-                )
+                self._store_grant(conn, row, token)
                 self.refreshes += 1
                 fresh: str = token["access_token"]
                 return fresh
-        # The refresh failed: record it (outside the rolled-back work) so token health shows
-        # failures in a row, and stop. Only a refusal of the grant itself marks it revoked.
+        revoked = self._record_failure(failure)
+        if revoked:
+            raise CredentialsRevokedError(
+                f"the refresh token of '{self.app.connection}' was rejected (invalid_grant): "
+                "revoked, expired after inactivity, or already rotated. "
+                + reauthorize_hint(self.app.connection),
+                vendor=self.app.connection, endpoint="oauth.refresh", status=failure.status,
+            ) from failure
+        raise failure
+
+    def _store_bootstrap(self) -> None:
+        """Seed the store with the configured refresh token when it holds none yet."""
+        if not self.bootstrap_refresh_token:
+            return
+        with self.engine.begin() as conn:
+            if self._row(conn, lock=False) is None:
+                conn.execute(
+                    pg_insert(oauth_tokens)
+                    .values(connection=self.app.connection,
+                            refresh_token=self.bootstrap_refresh_token, updated_at=_now())
+                    .on_conflict_do_nothing()
+                )
+
+    def _store_grant(self, conn: sa.Connection, row: Any, token: dict[str, Any]) -> None:
+        """Persist a grant in the locked row's transaction (rotation: the newest refresh
+        token the vendor gave always replaces the old one)."""
+        now = _now()
+        refresh_expires = token.get("x_refresh_token_expires_in") or token.get(
+            "refresh_token_expires_in"
+        )
+        conn.execute(
+            oauth_tokens.update()
+            .where(oauth_tokens.c.connection == self.app.connection)
+            .values(
+                access_token=token["access_token"],
+                access_expires_at=now + timedelta(seconds=int(token["expires_in"])),
+                refresh_token=token.get("refresh_token") or row.refresh_token,
+                refresh_expires_at=(now + timedelta(seconds=int(refresh_expires))
+                                    if refresh_expires else row.refresh_expires_at),
+                last_refreshed_at=now, consecutive_failures=0, last_error=None,
+                updated_at=now,
+            )
+        )
+
+    def _record_failure(self, failure: VendorError) -> bool:
+        """Record a failed refresh (outside the rolled-back work) so token health shows
+        failures in a row; True when it revoked the token (only a refusal of the grant
+        itself, `invalid_grant`, does)."""
         revoked = isinstance(failure, PermanentVendorError) and "invalid_grant" in (
             failure.body or "")
         with self.engine.begin() as conn:
@@ -185,14 +210,7 @@ class TokenManager:
                                     if failure.status else str(failure)[:300]),
                         revoked=revoked, updated_at=_now())
             )
-        if revoked:
-            raise CredentialsRevokedError(
-                f"the refresh token of '{self.app.connection}' was rejected (invalid_grant): "
-                "revoked, expired after inactivity, or already rotated. "
-                + reauthorize_hint(self.app.connection),
-                vendor=self.app.connection, endpoint="oauth.refresh", status=failure.status,
-            ) from failure
-        raise failure
+        return revoked
 
     def _grant(self, refresh_token: str) -> dict[str, Any]:
         response = self.http.request(

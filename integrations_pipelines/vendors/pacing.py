@@ -23,6 +23,8 @@ import httpx
 
 from integrations_pipelines.vendors.errors import PermanentVendorError
 
+__all__ = ["PacerOptions", "RateLimitExhaustedError", "RemainingHeaderPacer", "generic_pacer"]
+
 # A reset value above this is a Unix timestamp, below it a number of seconds.
 _EPOCH_THRESHOLD = 1_000_000_000
 

@@ -32,8 +32,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration
 from integrations_pipelines.mapping.shopify_to_quickbooks import business_date
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
 from integrations_pipelines.state import raw
 from integrations_pipelines.state.tables import webhook_inbox
 from integrations_pipelines.sync.change_capture import ResyncOutcome, resync_changed
@@ -123,7 +123,7 @@ def _version(payload: dict[str, Any]) -> datetime | None:
 
 
 def drain_shopify(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClient,
-                  integration: Integration, *, connection: str, first_open_day: date,
+                  integration: ShopifyToQuickBooksEntry, *, connection: str, first_open_day: date,
                   run_id: str | None, batch: int = BATCH,
                   max_batches: int = 40) -> DrainOutcome:
     """Process pending Shopify deliveries of one connection, batch after batch, until none
@@ -142,7 +142,7 @@ def drain_shopify(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClie
 
 
 def _process(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClient,
-             integration: Integration, rows: list[sa.Row[Any]], first_open_day: date,
+             integration: ShopifyToQuickBooksEntry, rows: list[sa.Row[Any]], first_open_day: date,
              run_id: str | None, outcome: DrainOutcome) -> dict[int, str]:
     """One claimed batch: the newest version of each order, stored and re-synced."""
     by_order: dict[str, list[sa.Row[Any]]] = defaultdict(list)
@@ -208,7 +208,7 @@ def _newest_order_body(deliveries: list[sa.Row[Any]]) -> dict[str, Any] | None:
 
 
 def _order_outcome(order_id: str, order: Order | None, found: bool, reread: bool,
-                   first_open_day: date, integration: Integration) -> str:
+                   first_open_day: date, integration: ShopifyToQuickBooksEntry) -> str:
     source = "re-read from Shopify" if reread else "as delivered"
     if order is None:
         if reread and not found:

@@ -30,6 +30,11 @@ from integrations_pipelines.defs.alerting.tokens import TOKEN_CHECK
 from integrations_pipelines.defs.alerting.volume import ALERT_KIND
 from integrations_pipelines.defs.resources import IntegrationStore
 
+__all__ = [
+    "BATCH", "CAUSE_KEYS", "EVALUATION", "MAX_DETAILS", "OWNED_ELSEWHERE", "alert_kind",
+    "asset_check_alert_sensor", "check_alert", "counts", "likely_cause", "resolve_passed",
+]
+
 BATCH = 500
 MAX_DETAILS = 10
 OWNED_ELSEWHERE = {TOKEN_CHECK}  # by check name: the token sensor alerts on its own

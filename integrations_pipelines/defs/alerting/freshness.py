@@ -32,6 +32,11 @@ from integrations_pipelines.defs.resources import IntegrationStore
 if TYPE_CHECKING:
     from dagster._core.definitions.freshness import CronFreshnessPolicy
 
+__all__ = [
+    "DAILY_CRON", "DAY", "FEED_CAUSE", "STALE_CAUSE", "describe_policy", "extracted_systems",
+    "freshness_alert", "freshness_alert_sensor", "freshness_policy", "with_freshness_policies",
+]
+
 DAY = timedelta(days=1)
 DAILY_CRON = re.compile(r"^(\d+) (\d+) \* \* \*$")
 STALE_CAUSE = ("the nightly run did not start or did not succeed: the schedule or the daemon "

@@ -28,6 +28,11 @@ from integrations_pipelines.defs.alerting.resource import AlertingResource
 from integrations_pipelines.defs.resources import IntegrationStore
 from integrations_pipelines.state.tables import incidents
 
+__all__ = [
+    "EVENT_KINDS", "INCIDENTS_KEY", "RECENT", "ROWS_SHOWN", "incidents_asset",
+    "incidents_observation", "open_incidents_sensor", "remind_due",
+]
+
 INCIDENTS_KEY = dg.AssetKey(["alerts", "incidents"])
 EVENT_KINDS = {AlertKind.RUN_FAILURE.value, AlertKind.CHECK_FAILURE.value,
                AlertKind.VOLUME.value}

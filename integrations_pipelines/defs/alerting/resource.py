@@ -16,6 +16,8 @@ from integrations_pipelines.alerts.incidents import IncidentManager, IncidentPol
 from integrations_pipelines.alerts.redaction import Redactor
 from integrations_pipelines.alerts.slack import Notifier, notifier_from_env
 
+__all__ = ["AlertingResource"]
+
 
 # `dg.ConfigurableResource` is generic in the value it vends; this one vends itself, which has
 # no spelling for that parameter (dagster#32027), hence the `type: ignore[type-arg]`.

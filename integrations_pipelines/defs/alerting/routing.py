@@ -14,6 +14,13 @@ import dagster as dg
 
 from integrations_pipelines.catalog import load_catalog
 
+__all__ = [
+    "INTEGRATION_TAG", "PARTITION_TAG", "RANGE_END_TAG", "RANGE_SEPARATOR", "RANGE_START_TAG",
+    "asset_tags", "covers", "integration_for_asset", "integration_for_run",
+    "integrations_for_connection", "integrations_for_system", "job_subject", "parse_subject",
+    "partition_label",
+]
+
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

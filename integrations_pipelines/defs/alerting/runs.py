@@ -31,6 +31,12 @@ from integrations_pipelines.defs.alerting.routing import (
 from integrations_pipelines.defs.resources import IntegrationStore
 from integrations_pipelines.state.tables import http_failures
 
+__all__ = [
+    "CAUSES", "CHECK_FAILED_ERROR", "ERROR_CHARS", "WRAPPERS", "failed_since",
+    "is_blocking_check_failure", "run_failure_alert", "run_failure_alert_sensor",
+    "run_recovery_sensor", "step_error", "step_reason", "vendor_call_failures",
+]
+
 CHECK_FAILED_ERROR = "DagsterAssetCheckFailedError"
 WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError")
 ERROR_CHARS = 600

@@ -30,6 +30,12 @@ from integrations_pipelines.defs.alerting.resource import AlertingResource
 from integrations_pipelines.defs.alerting.routing import integration_for_run
 from integrations_pipelines.defs.resources import IntegrationStore
 
+__all__ = [
+    "ERROR_CHARS", "NO_TICK", "RUNNING_STATES", "SKIPS_EXPECTED", "STATUS_WORDS",
+    "latest_due_tick", "missed_alert", "missed_schedule_sensor", "schedule_states", "tick_cause",
+    "watch_start",
+]
+
 RUNNING_STATES = ("RUNNING", "DECLARED_IN_CODE")
 STATUS_WORDS = {"RUNNING": "running", "DECLARED_IN_CODE": "running (by default)",
                 "STOPPED": "stopped"}

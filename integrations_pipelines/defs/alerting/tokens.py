@@ -31,6 +31,12 @@ from integrations_pipelines.defs.resources import IntegrationStore
 from integrations_pipelines.state.tables import oauth_tokens
 from integrations_pipelines.vendors.oauth import TokenHealth
 
+__all__ = [
+    "CAUSES", "REPORT_EVERY", "TOKEN_CHECK", "check_evaluation", "connection_alert",
+    "health_figures", "system_of", "token_check_key", "token_health_check", "token_health_key",
+    "token_health_sensor", "token_health_spec", "token_healths",
+]
+
 TOKEN_CHECK = "refresh_token_is_healthy"
 REPORT_EVERY = timedelta(hours=6)
 CAUSES = {

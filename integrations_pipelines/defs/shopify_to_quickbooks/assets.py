@@ -10,7 +10,6 @@ from typing import Any, TypedDict
 
 import dagster as dg
 
-from integrations_pipelines.catalog import integration
 from integrations_pipelines.defs.failures import vendor_failures
 from integrations_pipelines.defs.partitions import daily_partitions, run_window
 from integrations_pipelines.defs.resources import (
@@ -19,6 +18,7 @@ from integrations_pipelines.defs.resources import (
     ShopifyResource,
 )
 from integrations_pipelines.defs.shopify_to_quickbooks import checks, reconciliation, repair
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import flagship
 from integrations_pipelines.state import raw
 from integrations_pipelines.sync import extraction
 from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, repair_window
@@ -29,8 +29,13 @@ from integrations_pipelines.vendors.quickbooks.writer import is_voided
 from integrations_pipelines.vendors.shopify.models import Order
 from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
 
+__all__ = [
+    "CATALOG", "COMMON", "INVOICES_KEY", "NAME", "ORDERS_KEY", "OWNERS", "PARTITIONS", "SYNC_KEY",
+    "TAGS", "http_metadata", "invoice_sync", "quickbooks_invoices", "shopify_orders",
+]
+
 NAME = "shopify_to_quickbooks"
-CATALOG = integration(NAME)
+CATALOG = flagship(NAME)
 PARTITIONS = daily_partitions(CATALOG)
 OWNERS = [CATALOG.owner, CATALOG.owner_email]
 ORDERS_KEY = dg.AssetKey(["shopify", "orders"])

@@ -18,6 +18,12 @@ from integrations_pipelines.vendors.quickbooks.records import VOIDED, invoices_k
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
 from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
 
+__all__ = [
+    "ACCOUNTED_SPEC", "API_VERSION_SPEC", "CONFLICT_SPEC", "CONTRACT_SPEC", "EXAMPLES", "INVOICES",
+    "ONE_INVOICE_SPEC", "ORDERS", "SYNC", "accounted_check", "api_version_check", "conflict_check",
+    "contract_check", "one_invoice_check",
+]
+
 ORDERS = dg.AssetKey(["shopify", "orders"])
 SYNC = dg.AssetKey(["shopify_to_quickbooks", "invoice_sync"])
 INVOICES = dg.AssetKey(["quickbooks", "invoices"])

@@ -19,6 +19,11 @@ from integrations_pipelines.defs.resources import IntegrationStore
 from integrations_pipelines.defs.shopify_to_quickbooks.checks import INVOICES, ORDERS
 from integrations_pipelines.vendors.contracts import UNKNOWN_FIELD, observations
 
+__all__ = [
+    "CHECK_NAME", "CONTRACT_CHECKS", "EXAMPLES", "drift_result",
+    "quickbooks_invoices_no_contract_drift", "shopify_orders_no_contract_drift",
+]
+
 CHECK_NAME = "no_contract_drift"
 EXAMPLES = 20
 

@@ -18,6 +18,12 @@ from integrations_pipelines.defs.shopify_to_quickbooks.assets import (
 )
 from integrations_pipelines.defs.shopify_to_quickbooks.repair import REPAIR_RUN_CONFIG
 
+__all__ = [
+    "CHUNK_DAYS", "rolling_ranges", "rolling_reconciliation", "shopify_to_quickbooks_job",
+    "shopify_to_quickbooks_job_schedule", "shopify_to_quickbooks_repair_job",
+    "shopify_to_quickbooks_rolling_reconciliation_job",
+]
+
 shopify_to_quickbooks_job = dg.define_asset_job(
     f"{NAME}_job",
     selection=dg.AssetSelection.assets(ORDERS_KEY, SYNC_KEY, INVOICES_KEY),

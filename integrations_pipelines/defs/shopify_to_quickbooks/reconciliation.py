@@ -21,11 +21,16 @@ from collections.abc import Collection, Sequence
 import dagster as dg
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration
 from integrations_pipelines.defs.partitions import Window
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
 from integrations_pipelines.reconciliation.result import DISCREPANCIES
 from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
 from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
+
+__all__ = [
+    "CHECK_NAME", "EXAMPLES", "INVOICES", "KEYS_SHOWN", "PARTITIONS_SEARCHED", "RECONCILED_SPEC",
+    "RUNS_PER_PARTITION", "check_result", "reconciliation_check", "window_run_ids",
+]
 
 INVOICES = dg.AssetKey(["quickbooks", "invoices"])
 CHECK_NAME = "invoices_match_shopify_orders"
@@ -87,7 +92,7 @@ def check_result(report: WindowReconciliation, window: Window) -> dg.AssetCheckR
     )
 
 
-def reconciliation_check(conn: sa.Connection, integration: Integration, realm_id: str,
+def reconciliation_check(conn: sa.Connection, integration: ShopifyToQuickBooksEntry, realm_id: str,
                          window: Window, run_ids: Collection[str] = ()) -> dg.AssetCheckResult:
     """Reconcile the window from the raw tables the read-back just wrote."""
     report = reconcile_window(load_window(conn, integration, window.first_day,

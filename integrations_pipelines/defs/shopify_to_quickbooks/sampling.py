@@ -17,6 +17,10 @@ from integrations_pipelines.defs.shopify_to_quickbooks.assets import CATALOG, NA
 from integrations_pipelines.reconciliation import sample
 from integrations_pipelines.reconciliation import shopify_to_quickbooks as pair_reconciliation
 
+__all__ = [
+    "SampleConfig", "sample_invoice_comparison", "shopify_to_quickbooks_reconciliation_sample_job",
+]
+
 
 class SampleConfig(dg.Config):
     """What to sample: a day (partition key, YYYY-MM-DD), how many keys, which class."""

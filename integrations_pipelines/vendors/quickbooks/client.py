@@ -24,6 +24,11 @@ from integrations_pipelines.vendors.oauth import OAuthApp, TokenManager
 from integrations_pipelines.vendors.quickbooks.errors import QuickBooksFault
 from integrations_pipelines.vendors.quickbooks.models import ENTITY_MODELS
 
+__all__ = [
+    "INTUIT_TID", "MAX_REQUEST_ID", "MIN_PAGE_CAP", "QUERY_PAGE_SIZE", "QuickBooksClient",
+    "connect", "parse_fault", "quote", "realm_budget",
+]
+
 MAX_REQUEST_ID = 50
 QUERY_PAGE_SIZE = 1000
 INTUIT_TID = "intuit_tid"  # on every answer; Intuit support asks for it

@@ -17,6 +17,19 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+__all__ = [
+    "ENTITY_MODELS",
+    "Customer",
+    "EmailAddress",
+    "Invoice",
+    "InvoiceLine",
+    "MetaDataModel",
+    "Number",
+    "Ref",
+    "SalesItemLineDetailModel",
+    "TxnTaxDetailModel",
+]
+
 
 def _json_number(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):

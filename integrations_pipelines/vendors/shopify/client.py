@@ -24,6 +24,10 @@ from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.shopify.models import Order, OrderCount
 from integrations_pipelines.vendors.shopify.pacing import ShopifyBucketPacer
 
+__all__ = [
+    "DEFAULT_API_VERSION", "MAX_PAGE_SIZE", "ShopifyClient", "make_http_client", "shop_budget",
+]
+
 MAX_PAGE_SIZE = 250
 DEFAULT_API_VERSION = "2026-10"
 

@@ -16,6 +16,13 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
+__all__ = [
+    "Customer", "DiscountAllocation", "DiscountCode", "Duty", "LineItem", "Money", "MoneyAmount",
+    "MoneySet", "Order", "OrderAdjustment", "OrderCount", "Refund", "RefundLineItem",
+    "RefundMoney", "RefundMoneyAmount", "RefundMoneySet", "RefundShippingLine",
+    "RefundTransaction", "ShippingLine", "TaxLine",
+]
+
 
 def _money_string(value: object) -> object:
     if not isinstance(value, str):

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import httpx
 
+__all__ = ["CALL_LIMIT_HEADER", "ShopifyBucketPacer"]
+
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
 
 
