@@ -1,5 +1,5 @@
-"""The one Definitions object: each catalog entry's pair merged with the project-wide
-alerting and the resources (`dg.Definitions.merge`)."""
+"""The one Definitions object: each catalog entry's pair, built by the kit's factory,
+merged with the project-wide alerting and the resources (`dg.Definitions.merge`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import dagster as dg
 
 from integrations_pipelines.catalog import load_catalog
 from integrations_pipelines.defs import alerting
-from integrations_pipelines.defs.pairs import pair_for
+from integrations_pipelines.defs.pairs import pair_definitions, pair_spec
 from integrations_pipelines.defs.resources import (
     IntegrationStore,
     QuickBooksResource,
@@ -21,8 +21,8 @@ __all__ = ["build_definitions", "defs"]
 
 def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions:
     """Definitions with resources from the environment, or the given overrides (tests)."""
-    pairs = [(entry, pair_for(entry)) for entry in load_catalog().values()]
-    oauth = sorted({system for _, pair in pairs for system in pair.oauth_systems})
+    specs = [pair_spec(entry) for entry in load_catalog().values()]
+    oauth = sorted({system for spec in specs for system in spec.oauth_systems})
     wiring = dg.Definitions(
         resources={
             "store": IntegrationStore(database_url=dg.EnvVar("DATABASE_URL")),
@@ -36,7 +36,7 @@ def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions
         },
     )
     return dg.Definitions.merge(alerting.alerting_definitions(oauth),
-                                *(pair.build(entry) for entry, pair in pairs), wiring)
+                                *pair_definitions(specs), wiring)
 
 
 defs = build_definitions()

@@ -1,39 +1,42 @@
 """Which Dagster definitions each catalog entry gets: the registry of pairs.
 
-A catalog entry names its pair by its own name; the pair's `pair.py` builds its
-definitions from the entry and declares which of its systems authenticate with OAuth (their
-token health is watched). Adding a pair is a folder under `defs/` and one line here.
+A catalog entry names its pair by its own name; the pair's `pair.py` turns the entry into a
+`kit.PairSpec` (its steps, reader, checks, OAuth systems and extras), and the kit's factory
+builds the Definitions. Adding a pair is a folder under `defs/` and one line here.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import dagster as dg
 
 from integrations_pipelines.catalog import Integration
+from integrations_pipelines.defs.kit import PairSpec, build_pair, shared_keys
 from integrations_pipelines.defs.shopify_to_quickbooks import pair as shopify_to_quickbooks
 
-__all__ = ["PAIRS", "Pair", "pair_for"]
+__all__ = ["PAIRS", "pair_definitions", "pair_spec"]
 
-
-@dataclass(frozen=True)
-class Pair:
-    """How to build one pair's definitions, and its OAuth systems."""
-
-    build: Callable[[Integration], dg.Definitions]
-    oauth_systems: Sequence[str] = ()
-
-
-PAIRS: dict[str, Pair] = {
-    "shopify_to_quickbooks": Pair(shopify_to_quickbooks.pair_definitions,
-                                  shopify_to_quickbooks.OAUTH_SYSTEMS),
+PAIRS: dict[str, Callable[[Integration], PairSpec]] = {
+    "shopify_to_quickbooks": shopify_to_quickbooks.pair_spec,
 }
 
 
-def pair_for(entry: Integration) -> Pair:
-    """The pair that builds a catalog entry, or a clear error naming the known ones."""
+def pair_spec(entry: Integration) -> PairSpec:
+    """The spec of a catalog entry's pair, or a clear error naming the known pairs."""
     try:
-        return PAIRS[entry.name]
+        build = PAIRS[entry.name]
     except KeyError:
         raise ValueError(f"catalog entry {entry.name!r} has no pair in defs/pairs.py "
                          f"(known: {', '.join(sorted(PAIRS))})") from None
+    return build(entry)
+
+
+def pair_definitions(specs: Sequence[PairSpec]) -> list[dg.Definitions]:
+    """Each pair's Definitions; two pairs declaring one asset key is a clear error."""
+    clashes = shared_keys(specs)
+    if clashes:
+        listed = "; ".join(f"{key.to_user_string()} ({', '.join(names)})"
+                           for key, names in clashes.items())
+        raise ValueError(f"two pairs declare the same asset: {listed}. Where two pairs share "
+                         "a system, prefix the asset keys of one with its account or "
+                         "integration (docs/ARCHITECTURE.md, asset keys)")
+    return [build_pair(spec) for spec in specs]

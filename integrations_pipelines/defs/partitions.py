@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
 import dagster as dg
 
@@ -13,10 +14,15 @@ __all__ = ["Window", "daily_partitions", "run_window"]
 
 
 def daily_partitions(integration: Integration) -> dg.DailyPartitionsDefinition:
-    """One partition per business day; today's is never a partition until it is over."""
-    return dg.DailyPartitionsDefinition(
-        start_date=integration.partitions_start.isoformat(), timezone=integration.timezone
-    )
+    """One partition per business day; today's is never a partition until it is over. The
+    same object for every asset, job and check of an integration (the UI and the
+    backfill planner compare them)."""
+    return _daily(integration.partitions_start, integration.timezone)
+
+
+@cache
+def _daily(start: date, timezone: str) -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone=timezone)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import dagster as dg
 
-from integrations_pipelines.defs.shopify_to_quickbooks.assets import CATALOG, SYNC_KEY
+from integrations_pipelines.defs.kit.jobs import rolling_ranges
 from integrations_pipelines.defs.shopify_to_quickbooks.change_capture import CHANGES_KEY
-from integrations_pipelines.defs.shopify_to_quickbooks.jobs import rolling_ranges
+from integrations_pipelines.defs.shopify_to_quickbooks.steps import CATALOG, SYNC_KEY
 from integrations_pipelines.sandbox.shop_generator import edge_tags, generate_shop
 from integrations_pipelines.state import cursors, raw
 from integrations_pipelines.state.tables import change_cursors
@@ -128,14 +128,14 @@ def test_a_cursor_that_stopped_moving_gets_a_heartbeat_run_and_a_freshness_rule(
 
 
 def test_the_rolling_reconciliation_covers_the_days_before_yesterday_a_week_per_run() -> None:
-    ranges = rolling_ranges(date(2026, 12, 4))
+    ranges = rolling_ranges(CATALOG, date(2026, 12, 4))
     assert ranges[0] == (date(2026, 10, 4), date(2026, 10, 10))
     assert ranges[-1][1] == date(2026, 12, 2) and len(ranges) == 9
     days = [first + timedelta(days=n) for first, last in ranges
             for n in range((last - first).days + 1)]
     assert len(days) == len(set(days)) == 60  # every day once, none twice
     assert all((last - first).days < 7 for first, last in ranges)
-    assert rolling_ranges(date(2026, 10, 2)) == []  # only yesterday is closed
+    assert rolling_ranges(CATALOG, date(2026, 10, 2)) == []  # only yesterday is closed
 
 
 def test_the_rolling_schedule_asks_for_one_ranged_run_per_week() -> None:
@@ -148,5 +148,5 @@ def test_the_rolling_schedule_asks_for_one_ranged_run_per_week() -> None:
         requests = schedule.evaluate_tick(context).run_requests
     assert [(r.tags["dagster/asset_partition_range_start"],
              r.tags["dagster/asset_partition_range_end"]) for r in requests] == [
-        (a.isoformat(), b.isoformat()) for a, b in rolling_ranges(date(2026, 12, 4))]
+        (a.isoformat(), b.isoformat()) for a, b in rolling_ranges(CATALOG, date(2026, 12, 4))]
     assert len({r.run_key for r in requests}) == len(requests)

@@ -16,8 +16,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from integrations_pipelines.defs.shopify_to_quickbooks.assets import CATALOG
 from integrations_pipelines.defs.shopify_to_quickbooks.change_capture import CHANGES_KEY
+from integrations_pipelines.defs.shopify_to_quickbooks.steps import CATALOG
 from integrations_pipelines.defs.shopify_to_quickbooks.webhooks import WEBHOOKS_KEY
 from integrations_pipelines.sandbox.server import SandboxServer
 from integrations_pipelines.state.tables import sync_ledger, webhook_inbox

@@ -22,7 +22,6 @@ import dagster as dg
 from integrations_pipelines.defs.alerting.check_alerts import asset_check_alert_sensor
 from integrations_pipelines.defs.alerting.freshness import (
     freshness_alert_sensor,
-    with_freshness_policies,
 )
 from integrations_pipelines.defs.alerting.incidents_view import (
     incidents_asset,
@@ -56,5 +55,4 @@ __all__ = [
     "ALERTING_SENSORS",
     "AlertingResource",
     "alerting_definitions",
-    "with_freshness_policies",
 ]

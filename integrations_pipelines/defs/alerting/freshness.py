@@ -1,20 +1,21 @@
 """Freshness: every extracted asset must be updated on time, or someone hears about it.
 
 Dagster's own `FreshnessPolicy` (the current API; the freshness-check factories and their
-sensor are superseded by it) is attached to the assets of each catalog integration's source
-and destination systems (`shopify/orders`, `quickbooks/invoices`). For a daily integration
-whose SLA is a day plus a grace (`freshness_sla_hours: 26`, nightly tick at 02:15), the policy
-is a cron deadline aligned with the daily partitions: every day the asset must have been
-materialized between the nightly tick and the tick plus the grace (02:15-04:15), i.e. the
-night's partition arrived; other SLAs become a plain time window. Dagster's freshness daemon
-(part of `dagster-daemon run`, on by default) evaluates the policies and records each state
-change; `freshness_alert_sensor` turns FAIL and WARN states into incidents and PASS into the
-all-clear. (The policy classes and Dagster's clock are read from `dagster` internals: the
-classes are not exported, and the clock is the one the freshness daemon uses.)
+sensor are superseded by it) is attached by the kit's factory to each pair's assets that
+hold a system's records (`shopify/orders`, `quickbooks/invoices`), from its catalog entry.
+For a daily integration whose SLA is a day plus a grace (`freshness_sla_hours: 26`, nightly
+tick at 02:15), the policy is a cron deadline aligned with the daily partitions: every day
+the asset must have been materialized between the nightly tick and the tick plus the grace
+(02:15-04:15), i.e. the night's partition arrived; other SLAs become a plain time window.
+Dagster's freshness daemon (part of `dagster-daemon run`, on by default) evaluates the
+policies and records each state change; `freshness_alert_sensor` turns FAIL and WARN states
+into incidents and PASS into the all-clear. (The policy classes and Dagster's clock are read
+from `dagster` internals: the classes are not exported, and the clock is the one the
+freshness daemon uses.)
 """
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
@@ -24,7 +25,7 @@ from dagster._time import get_current_datetime
 from integrations_pipelines.alerts.incidents import incident_subject
 from integrations_pipelines.alerts.kinds import AlertKind, Severity
 from integrations_pipelines.alerts.messages import Alert
-from integrations_pipelines.catalog import Integration, load_catalog
+from integrations_pipelines.catalog import Integration
 from integrations_pipelines.defs.alerting.resource import AlertingResource
 from integrations_pipelines.defs.alerting.routing import asset_tags, integration_for_asset
 from integrations_pipelines.defs.resources import IntegrationStore
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
     from dagster._core.definitions.freshness import CronFreshnessPolicy
 
 __all__ = [
-    "DAILY_CRON", "DAY", "FEED_CAUSE", "STALE_CAUSE", "describe_policy", "extracted_systems",
-    "freshness_alert", "freshness_alert_sensor", "freshness_policy", "with_freshness_policies",
+    "DAILY_CRON", "DAY", "FEED_CAUSE", "STALE_CAUSE", "describe_policy",
+    "freshness_alert", "freshness_alert_sensor", "freshness_policy",
 ]
 
 DAY = timedelta(days=1)
@@ -58,32 +59,6 @@ def freshness_policy(integration: Integration) -> dg.FreshnessPolicy:
     hours, minutes = divmod(int(deadline.total_seconds()) // 60, 60)
     return dg.FreshnessPolicy.cron(deadline_cron=f"{minutes} {hours} * * *",
                                    lower_bound_delta=grace, timezone=integration.timezone)
-
-
-def extracted_systems() -> dict[str, dg.FreshnessPolicy]:
-    """The systems whose assets are extracted, each with its strictest integration's rule."""
-    policies: dict[str, tuple[int, dg.FreshnessPolicy]] = {}
-    for entry in load_catalog().values():
-        for system in (entry.source, entry.destination):
-            known = policies.get(system)
-            if known is None or entry.freshness_sla_hours < known[0]:
-                policies[system] = (entry.freshness_sla_hours, freshness_policy(entry))
-    return {system: policy for system, (_, policy) in policies.items()}
-
-
-def with_freshness_policies(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
-    """The same assets, those of an extracted system (`[system, record_type]` keys) carrying
-    their integration's freshness policy (an explicit policy on an asset is kept)."""
-    policies = extracted_systems()
-
-    def attach(spec: dg.AssetSpec) -> dg.AssetSpec:
-        policy = policies.get(spec.key.path[0])
-        if policy is None:
-            return spec
-        applied: dg.AssetSpec = dg.apply_freshness_policy(spec, policy, overwrite_existing=False)
-        return applied
-
-    return list(dg.map_asset_specs(attach, assets))
 
 
 def describe_policy(policy: dg.FreshnessPolicy) -> str:

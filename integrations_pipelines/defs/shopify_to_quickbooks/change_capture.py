@@ -20,18 +20,18 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from integrations_pipelines.defs.failures import vendor_failures
+from integrations_pipelines.defs.kit import http_metadata
 from integrations_pipelines.defs.resources import (
     IntegrationStore,
     QuickBooksResource,
     ShopifyResource,
 )
-from integrations_pipelines.defs.shopify_to_quickbooks.assets import (
+from integrations_pipelines.defs.shopify_to_quickbooks.steps import (
     CATALOG,
     NAME,
     OWNERS,
     SYNC_KEY,
     TAGS,
-    http_metadata,
 )
 from integrations_pipelines.state import cursors
 from integrations_pipelines.sync.change_capture import FEED, ResyncOutcome, capture_changes

@@ -1,12 +1,12 @@
 """Repair of the flagship integration, as a job over the same write path.
 
-`shopify_to_quickbooks_repair_job` (a partition or a range, launched from the UI; defined
-in `jobs.py`) materializes `quickbooks/invoices` with `repair: true`: before the read-back,
-the asset repairs the window through `sync.shopify_to_quickbooks.repair_window` (re-syncs
-exactly the missing, stale and wrong invoices, voids duplicates only under
-`duplicate_policy: void_duplicates`, reports extras), then reads the window back and re-runs
-its checks, so the run itself proves the repair. No asset stands for the repair: it holds
-no data of its own.
+`shopify_to_quickbooks_repair_job` (a partition or a range, launched from the UI; built
+by the kit, `defs/kit/jobs.py`) materializes `quickbooks/invoices` with `repair: true`:
+before the read-back, the asset repairs the window through
+`sync.shopify_to_quickbooks.repair_window` (re-syncs exactly the missing, stale and wrong
+invoices, voids duplicates only under `duplicate_policy: void_duplicates`, reports
+extras), then reads the window back and re-runs its checks, so the run itself proves the
+repair. No asset stands for the repair: it holds no data of its own.
 """
 
 from typing import Any
@@ -16,18 +16,9 @@ import dagster as dg
 from integrations_pipelines.reconciliation.result import Outcome
 from integrations_pipelines.sync.shopify_to_quickbooks import VOID_DUPLICATES, RepairOutcome
 
-__all__ = ["REPAIR_RUN_CONFIG", "ReadBackConfig", "repair_metadata"]
+__all__ = ["repair_metadata", "repair_summary"]
 
 KEYS_SHOWN = 100
-
-
-class ReadBackConfig(dg.Config):
-    """`repair: true` repairs the window's discrepancies before reading it back."""
-
-    repair: bool = False
-
-
-REPAIR_RUN_CONFIG = {"ops": {"quickbooks__invoices": {"config": {"repair": True}}}}
 
 
 def repair_metadata(done: RepairOutcome) -> dict[str, Any]:

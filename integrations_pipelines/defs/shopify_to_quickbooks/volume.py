@@ -1,12 +1,11 @@
 """The flagship's expected-volume checks: `order_volume_matches_baseline` on `shopify/orders`
 and `invoices_keep_up_with_orders` on `quickbooks/invoices` (the generic rules live in
-`defs/alerting/volume.py`; this module names the records and their likely causes)."""
+`defs/alerting/volume.py`; this module names the records and their likely causes, and the
+kit's factory builds the checks)."""
 
-import dagster as dg
-
-from integrations_pipelines.defs.alerting.volume import VolumeSpec, volume_checks
+from integrations_pipelines.defs.alerting.volume import VolumeSpec
 from integrations_pipelines.defs.resources import QuickBooksResource
-from integrations_pipelines.defs.shopify_to_quickbooks.assets import (
+from integrations_pipelines.defs.shopify_to_quickbooks.steps import (
     CATALOG,
     INVOICES_KEY,
     ORDERS_KEY,
@@ -16,7 +15,7 @@ from integrations_pipelines.sync.shopify_to_quickbooks import SKIPPED
 from integrations_pipelines.vendors.quickbooks.records import invoices_kind
 from integrations_pipelines.vendors.shopify.records import ORDERS
 
-__all__ = ["SPEC", "VOLUME_CHECKS"]
+__all__ = ["SPEC"]
 
 
 def _realm(quickbooks: QuickBooksResource) -> str:
@@ -38,4 +37,3 @@ SPEC = VolumeSpec(
                  "invoices_match_shopify_orders check",
     skipped_status=SKIPPED, words=("orders", "invoices"),
 )
-VOLUME_CHECKS: list[dg.AssetChecksDefinition] = volume_checks(SPEC)

@@ -23,24 +23,23 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from integrations_pipelines.defs.failures import vendor_failures
+from integrations_pipelines.defs.kit import http_metadata
 from integrations_pipelines.defs.resources import (
     IntegrationStore,
     QuickBooksResource,
     ShopifyResource,
-)
-from integrations_pipelines.defs.shopify_to_quickbooks.assets import (
-    CATALOG,
-    NAME,
-    OWNERS,
-    TAGS,
-    http_metadata,
 )
 from integrations_pipelines.defs.shopify_to_quickbooks.change_capture import (
     ACTIVE,
     CHANGES_KEY,
     resync_metadata,
 )
-from integrations_pipelines.defs.shopify_to_quickbooks.jobs import shopify_to_quickbooks_job
+from integrations_pipelines.defs.shopify_to_quickbooks.steps import (
+    CATALOG,
+    NAME,
+    OWNERS,
+    TAGS,
+)
 from integrations_pipelines.state import cursors
 from integrations_pipelines.sync.books_changes import (
     InvoiceChange,
@@ -219,7 +218,7 @@ def _requests(changes: dict[date, list[InvoiceChange]], remembered: dict[str, st
 
 @dg.sensor(
     name="books_changed_sensor",
-    job=shopify_to_quickbooks_job,
+    job_name=f"{NAME}_job",  # the kit's nightly job of this pair
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Invoices someone else changed in QuickBooks (its webhooks; its "

@@ -8,21 +8,17 @@ the alerting sensor posts a warning), naming every new field, its model and a sa
 
 They are separate asset checks, not part of the assets' own results, because drift is a
 property of the vendor's schema, not of a day: one evaluation per run, not per partition.
-The QuickBooks check sits on `quickbooks/invoices`, the last step of the job, so it sees
-what both the sync's writes and the read-back received.
+A pair puts the destination's on its read-back, the last step of the job, so it sees what
+both the sync's writes and the read-back received.
 """
-
 
 import dagster as dg
 
+from integrations_pipelines.defs.kit.spec import DriftCheck
 from integrations_pipelines.defs.resources import IntegrationStore
-from integrations_pipelines.defs.shopify_to_quickbooks.checks import INVOICES, ORDERS
 from integrations_pipelines.vendors.contracts import UNKNOWN_FIELD, observations
 
-__all__ = [
-    "CHECK_NAME", "CONTRACT_CHECKS", "EXAMPLES", "drift_result",
-    "quickbooks_invoices_no_contract_drift", "shopify_orders_no_contract_drift",
-]
+__all__ = ["CHECK_NAME", "EXAMPLES", "drift_check", "drift_result"]
 
 CHECK_NAME = "no_contract_drift"
 EXAMPLES = 20
@@ -50,24 +46,12 @@ def drift_result(store: IntegrationStore, vendor: str, asset: dg.AssetKey,
     )
 
 
-@dg.asset_check(
-    asset=ORDERS, name=CHECK_NAME,
-    description="Shopify orders carried no field that the Order model and its list of known "
-    "Shopify fields lack (new fields are drift: add them to the model or its known list).",
-)
-def shopify_orders_no_contract_drift(context: dg.AssetCheckExecutionContext,
-                                     store: IntegrationStore) -> dg.AssetCheckResult:
-    return drift_result(store, "shopify", ORDERS, context.run.run_id)
+def drift_check(drift: DriftCheck) -> dg.AssetChecksDefinition:
+    """The `no_contract_drift` check of one vendor on one asset."""
 
+    @dg.asset_check(asset=drift.asset, name=CHECK_NAME, description=drift.description)
+    def no_contract_drift(context: dg.AssetCheckExecutionContext,
+                          store: IntegrationStore) -> dg.AssetCheckResult:
+        return drift_result(store, drift.vendor, drift.asset, context.run.run_id)
 
-@dg.asset_check(
-    asset=INVOICES, name=CHECK_NAME,
-    description="QuickBooks answers (writes and read-back) carried no field that the "
-    "Invoice and Customer models and their lists of known fields lack.",
-)
-def quickbooks_invoices_no_contract_drift(context: dg.AssetCheckExecutionContext,
-                                          store: IntegrationStore) -> dg.AssetCheckResult:
-    return drift_result(store, "quickbooks", INVOICES, context.run.run_id)
-
-
-CONTRACT_CHECKS = [shopify_orders_no_contract_drift, quickbooks_invoices_no_contract_drift]
+    return no_contract_drift

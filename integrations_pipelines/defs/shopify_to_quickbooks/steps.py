@@ -1,0 +1,186 @@
+"""The flagship's three steps on the kit: what each asset of Shopify -> QuickBooks does.
+
+`shopify/orders`  extracted and validated orders of the window, in the raw store;
+`shopify_to_quickbooks/invoice_sync`  the idempotent writes into QuickBooks (the ledger);
+`quickbooks/invoices`  the invoices read back from QuickBooks for the same window (after
+the window's repair, under the repair job).
+
+Each step builds its vendor's client, calls the shared engines and the pair's binding, and
+returns its figures and check results; the kit's factory (`defs/kit/`) makes them assets,
+jobs and schedules.
+"""
+
+from typing import Any
+
+import dagster as dg
+
+from integrations_pipelines.catalog import Integration
+from integrations_pipelines.defs.failures import vendor_failures
+from integrations_pipelines.defs.kit.reconciliation import reconciliation_result, window_run_ids
+from integrations_pipelines.defs.kit.spec import Step, StepReport, StepRun
+from integrations_pipelines.defs.partitions import daily_partitions
+from integrations_pipelines.defs.resources import QuickBooksResource, ShopifyResource
+from integrations_pipelines.defs.shopify_to_quickbooks import checks, repair
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import (
+    ShopifyToQuickBooksEntry,
+    flagship,
+)
+from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
+from integrations_pipelines.reconciliation.window import reconcile_window
+from integrations_pipelines.state import raw
+from integrations_pipelines.sync import extraction
+from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, repair_window
+from integrations_pipelines.vendors.quickbooks.client import quote
+from integrations_pipelines.vendors.quickbooks.records import invoice_record, invoices_kind
+from integrations_pipelines.vendors.quickbooks.writer import is_voided
+from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
+
+__all__ = ["CATALOG", "EXTRACT", "INVOICES_KEY", "NAME", "ORDERS_KEY", "OWNERS", "PARTITIONS",
+           "READ_BACK", "RECONCILED_CHECK", "RECONCILED_SPEC", "SYNC", "SYNC_KEY", "TAGS",
+           "pair_entry"]
+
+NAME = "shopify_to_quickbooks"
+CATALOG = flagship(NAME)
+PARTITIONS = daily_partitions(CATALOG)
+ORDERS_KEY = checks.ORDERS
+SYNC_KEY = checks.SYNC
+INVOICES_KEY = checks.INVOICES
+OWNERS = [CATALOG.owner, CATALOG.owner_email]  # of the pair's own (non-kit) assets
+TAGS = {"integration": NAME}  # routes those assets' alerts to this integration
+RECONCILED_CHECK = "invoices_match_shopify_orders"
+RECONCILED_SPEC = dg.AssetCheckSpec(
+    RECONCILED_CHECK, asset=INVOICES_KEY, blocking=True,
+    description="Every order of the window has exactly one invoice in QuickBooks that says "
+    "what Shopify says the order is worth now (currency, current total and tax, customer, "
+    "cancelled), as QuickBooks computes it (TotalAmt, TotalTax): counts of "
+    "missing, extra, wrong_values, stale and duplicate invoices with their likely causes. "
+    "Dead-lettered orders without an invoice are accounted for, not missing. Repair with "
+    "shopify_to_quickbooks_repair_job.",
+)
+
+
+def pair_entry(entry: Integration) -> ShopifyToQuickBooksEntry:
+    """The entry with the pair's own options (the catalog loads it as this model)."""
+    if not isinstance(entry, ShopifyToQuickBooksEntry):
+        raise TypeError(f"catalog entry {entry.name!r} is a {type(entry).__name__}, not a "
+                        "ShopifyToQuickBooksEntry (see catalog.ENTRY_MODELS)")
+    return entry
+
+
+def extract_orders(run: StepRun) -> StepReport:
+    """Shopify orders created in the window (all statuses), validated, into the raw store."""
+    entry, window = pair_entry(run.entry), run.window
+    shopify: ShopifyResource = run.vendor
+    client = shopify.client(run.metrics, run.store, run.run_id, entry.shopify.api_version)
+    with vendor_failures(f"extracting Shopify orders {window.label}"), client.http:
+        outcome = extraction.store_orders(
+            run.engine, entry, window.first_day, window.end_day,
+            client.iter_orders(created_at_min=window.start, created_at_max=window.end),
+            run.run_id)
+    with run.engine.connect() as conn:
+        contract = checks.contract_check(conn, entry.name, window, run.run_id)
+    return StepReport(
+        metadata={"orders_extracted": outcome.extracted, "orders_valid": outcome.stored,
+                  "orders_dead_lettered": outcome.dead_lettered,
+                  "orders_unstorable": outcome.unstorable, "window": window.label},
+        checks=[contract, checks.api_version_check(client, ORDERS_KEY)],
+        log=f"{outcome.extracted} orders extracted for {window.label}, "
+            f"{outcome.dead_lettered} dead-lettered")
+
+
+def sync_invoices(run: StepRun) -> StepReport:
+    """One invoice per stored order of the window, created, updated or voided."""
+    entry, window = pair_entry(run.entry), run.window
+    quickbooks: QuickBooksResource = run.vendor
+    with run.engine.connect() as conn:
+        rows = raw.window(conn, SHOP_ORDERS, window.first_day, window.end_day)
+    client = quickbooks.client(run.metrics, run.store, run.run_id)
+    sync = InvoiceSync(run.engine, client, entry)
+    with vendor_failures(f"syncing invoices {window.label}"), client.http:
+        outcome = sync.run((Order.model_validate(r.payload), r.payload) for r in rows)
+    with run.engine.connect() as conn:
+        accounted = checks.accounted_check(conn, entry.name, window)
+        conflicts = checks.conflict_check(conn, entry.name, window)
+    return StepReport(
+        metadata={
+            "orders_in_window": len(rows),
+            "invoices_created": outcome.created,
+            "invoices_updated": outcome.updated,
+            "invoices_voided": outcome.voided,
+            "invoices_unchanged": outcome.unchanged,
+            "stale_versions_skipped": outcome.stale_skipped,
+            "orders_dead_lettered": outcome.dead_lettered,
+            "orders_skipped_by_policy": outcome.skipped,
+            "destination_conflicts": outcome.conflicts,
+            "invoices_adopted": outcome.adopted,
+            "duplicates_seen": outcome.duplicates_seen,
+            "dead_letter_reasons": dg.MetadataValue.json(dict(outcome.dead_letter_reasons)),
+            "skip_reasons": dg.MetadataValue.json(dict(outcome.skip_reasons)),
+            "token_refreshes": client.tokens.refreshes if client.tokens else 0,
+        },
+        checks=[accounted, conflicts])
+
+
+def read_back_invoices(run: StepRun) -> StepReport:
+    """The window's invoices as QuickBooks holds them (repaired first under the repair
+    job), into the raw store; then the one-invoice and reconciliation checks."""
+    entry, window, context = pair_entry(run.entry), run.window, run.context
+    quickbooks: QuickBooksResource = run.vendor
+    client = quickbooks.client(run.metrics, run.store, run.run_id)
+    repaired: dict[str, Any] = {}
+    log = None
+    where = (f"TxnDate >= {quote(window.first_day.isoformat())} "
+             f"and TxnDate < {quote(window.end_day.isoformat())}")
+    with client.http:  # one connection pool for the repair and the read-back after it
+        if run.repair:
+            with vendor_failures(f"repairing invoices {window.label}"):
+                done = repair_window(run.engine, client, entry, window.first_day,
+                                     window.end_day)
+            log = repair.repair_summary(window.label, done)
+            repaired = repair.repair_metadata(done)
+        with vendor_failures(f"reading back invoices {window.label}"):
+            invoices = list(client.query("Invoice", where))
+    with run.engine.begin() as conn:
+        raw.replace_window(conn, invoices_kind(client.realm_id), window.first_day,
+                           window.end_day, [invoice_record(inv) for inv in invoices], run.run_id)
+        one_invoice = checks.one_invoice_check(conn, entry.name, client.realm_id, window)
+        run_ids = window_run_ids(context.instance, context.partition_keys, run.run_id)
+        report = reconcile_window(load_window(conn, entry, window.first_day, window.end_day,
+                                              client.realm_id, run_ids=run_ids))
+    reconciled = reconciliation_result(report, window, RECONCILED_CHECK, INVOICES_KEY)
+    return StepReport(
+        metadata={
+            **repaired,
+            "invoices_read": len(invoices),
+            "invoices_voided": sum(1 for inv in invoices if is_voided(inv)),
+            "invoices_total_amount": float(sum(float(i["TotalAmt"]) for i in invoices)),
+        },
+        checks=[one_invoice, reconciled], log=log)
+
+
+EXTRACT = Step(
+    key=ORDERS_KEY, resource="shopify", group="shopify",
+    kinds=frozenset({"shopify", "postgres"}),
+    description=f"Shopify orders created on the partition's day (all statuses), validated "
+    f"against the project's Order model and stored in the raw store (`raw_records`, "
+    f"shopify/orders). Integration: {CATALOG.description}",
+    run=extract_orders, check_specs=[checks.CONTRACT_SPEC, checks.API_VERSION_SPEC],
+)
+SYNC = Step(
+    key=SYNC_KEY, resource="quickbooks", group=NAME,
+    kinds=frozenset({"quickbooks", "postgres"}),
+    description="Creates, updates or voids one QuickBooks invoice per Shopify order, "
+    "idempotently (ledger, requestid, lookup by DocNumber); unmappable orders are "
+    "dead-lettered with their reason.",
+    run=sync_invoices, check_specs=[checks.ACCOUNTED_SPEC, checks.CONFLICT_SPEC],
+)
+READ_BACK = Step(
+    key=INVOICES_KEY, resource="quickbooks", group="quickbooks",
+    kinds=frozenset({"quickbooks", "postgres"}),
+    description="QuickBooks invoices whose TxnDate lies in the partition's day, read back "
+    "from QuickBooks into the raw store (`raw_records`, quickbooks/invoices of the "
+    "company): what the books really say. Under the repair job (`repair: true`) the "
+    "window's discrepancies are repaired first.",
+    run=read_back_invoices, check_specs=[checks.ONE_INVOICE_SPEC, RECONCILED_SPEC],
+)
