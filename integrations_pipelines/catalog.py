@@ -26,6 +26,8 @@ __all__ = ["ENTRY_MODELS", "ChangeCaptureOptions", "Integration", "ScheduleSpec"
 ENTRY_MODELS: dict[tuple[str, str], str] = {
     ("shopify", "quickbooks"):
         "integrations_pipelines.mapping.shopify_to_quickbooks_entry:ShopifyToQuickBooksEntry",
+    ("shopify", "warehouse"):
+        "integrations_pipelines.mapping.shopify_to_warehouse_entry:ShopifyToWarehouseEntry",
 }
 
 class ScheduleSpec(BaseModel):

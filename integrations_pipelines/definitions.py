@@ -3,6 +3,7 @@ merged with the project-wide alerting and the resources (`dg.Definitions.merge`)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -14,23 +15,34 @@ from integrations_pipelines.defs.resources import (
     IntegrationStore,
     QuickBooksResource,
     ShopifyResource,
+    WarehouseResource,
 )
 
-__all__ = ["build_definitions", "defs"]
+__all__ = ["VENDOR_RESOURCES", "build_definitions", "defs"]
+
+
+# Each vendor's resource, configured from the environment by name (`dg.EnvVar`: the UI
+# shows the variable, never its value); a deployment gets those its catalog's pairs call.
+VENDOR_RESOURCES: dict[str, Callable[[], Any]] = {
+    "shopify": lambda: ShopifyResource(base_url=dg.EnvVar("SHOPIFY_BASE_URL"),
+                                       access_token=dg.EnvVar("SHOPIFY_ACCESS_TOKEN")),
+    "quickbooks": lambda: QuickBooksResource(client_id=dg.EnvVar("QBO_CLIENT_ID"),
+                                             client_secret=dg.EnvVar("QBO_CLIENT_SECRET"),
+                                             realm_id=dg.EnvVar("QBO_REALM_ID")),
+    "warehouse": WarehouseResource,  # WAREHOUSE_URL, else the store's database
+}
 
 
 def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions:
     """Definitions with resources from the environment, or the given overrides (tests)."""
     specs = [pair_spec(entry) for entry in load_catalog().values()]
     oauth = sorted({system for spec in specs for system in spec.oauth_systems})
+    called = sorted({step.resource for spec in specs
+                     for step in (spec.extract, spec.sync, spec.read_back)})
     wiring = dg.Definitions(
         resources={
             "store": IntegrationStore(database_url=dg.EnvVar("DATABASE_URL")),
-            "shopify": ShopifyResource(base_url=dg.EnvVar("SHOPIFY_BASE_URL"),
-                                       access_token=dg.EnvVar("SHOPIFY_ACCESS_TOKEN")),
-            "quickbooks": QuickBooksResource(client_id=dg.EnvVar("QBO_CLIENT_ID"),
-                                             client_secret=dg.EnvVar("QBO_CLIENT_SECRET"),
-                                             realm_id=dg.EnvVar("QBO_REALM_ID")),
+            **{name: VENDOR_RESOURCES[name]() for name in called},
             "alerting": alerting.AlertingResource(),
             **(resources or {}),
         },

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 __all__ = [
     "MissingSetting", "QuickBooksSettings", "ShopifySettings", "WebhookSecrets",
     "dagster_storage_url", "database_url", "shopify_api_version_pin", "sqlalchemy_url",
-    "webhook_secrets",
+    "warehouse_url", "webhook_secrets",
 ]
 
 
@@ -49,6 +49,13 @@ def database_url() -> str:
     return sqlalchemy_url(
         _require("DATABASE_URL", "the PostgreSQL URL of the integration store")
     )
+
+
+def warehouse_url() -> str:
+    """The analytics warehouse's PostgreSQL URL: WAREHOUSE_URL, else the integration
+    store's database (the warehouse pairs then write a schema of their own in it)."""
+    url = os.environ.get("WAREHOUSE_URL")
+    return sqlalchemy_url(url) if url else database_url()
 
 
 @dataclass(frozen=True)

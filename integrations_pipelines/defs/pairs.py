@@ -1,8 +1,9 @@
 """Which Dagster definitions each catalog entry gets: the registry of pairs.
 
-A catalog entry names its pair by its own name; the pair's `pair.py` turns the entry into a
-`kit.PairSpec` (its steps, reader, checks, OAuth systems and extras), and the kit's factory
-builds the Definitions. Adding a pair is a folder under `defs/` and one line here.
+A catalog entry's source and destination name its pair; the pair's `pair.py` turns the
+entry into a `kit.PairSpec` (its steps, reader, checks, OAuth systems and extras), and the
+kit's factory builds the Definitions. Adding a pair is a folder under `defs/` and one line
+here.
 """
 
 from collections.abc import Callable, Sequence
@@ -12,21 +13,25 @@ import dagster as dg
 from integrations_pipelines.catalog import Integration
 from integrations_pipelines.defs.kit import PairSpec, build_pair, shared_keys
 from integrations_pipelines.defs.shopify_to_quickbooks import pair as shopify_to_quickbooks
+from integrations_pipelines.defs.shopify_to_warehouse import pair as shopify_to_warehouse
 
 __all__ = ["PAIRS", "pair_definitions", "pair_spec"]
 
-PAIRS: dict[str, Callable[[Integration], PairSpec]] = {
-    "shopify_to_quickbooks": shopify_to_quickbooks.pair_spec,
+PAIRS: dict[tuple[str, str], Callable[[Integration], PairSpec]] = {
+    ("shopify", "quickbooks"): shopify_to_quickbooks.pair_spec,
+    ("shopify", "warehouse"): shopify_to_warehouse.pair_spec,
 }
 
 
 def pair_spec(entry: Integration) -> PairSpec:
     """The spec of a catalog entry's pair, or a clear error naming the known pairs."""
     try:
-        build = PAIRS[entry.name]
+        build = PAIRS[(entry.source, entry.destination)]
     except KeyError:
-        raise ValueError(f"catalog entry {entry.name!r} has no pair in defs/pairs.py "
-                         f"(known: {', '.join(sorted(PAIRS))})") from None
+        known = ", ".join(f"{s} -> {d}" for s, d in sorted(PAIRS))
+        raise ValueError(f"catalog entry {entry.name!r} ({entry.source} -> "
+                         f"{entry.destination}) has no pair in defs/pairs.py (known: "
+                         f"{known})") from None
     return build(entry)
 
 

@@ -32,7 +32,8 @@ from integrations_pipelines.vendors.shopify.client import (
     shop_budget,
 )
 
-__all__ = ["IntegrationStore", "QuickBooksResource", "RetryBudget", "ShopifyResource"]
+__all__ = ["IntegrationStore", "QuickBooksResource", "RetryBudget", "ShopifyResource",
+           "WarehouseResource"]
 
 # `dg.ConfigurableResource` is generic in the value it vends; a resource that vends itself has
 # no spelling for that parameter (dagster#32027), hence `type: ignore[type-arg]` on those.
@@ -149,3 +150,13 @@ class QuickBooksResource(RetryBudget):
                        budget=realm_budget(store.engine(), conf.realm_id,
                                            self.requests_per_second, self.requests_per_minute),
                        **self.retry_options())
+
+
+class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # vends itself
+    """The analytics warehouse (PostgreSQL): WAREHOUSE_URL, else the integration store's
+    database, where the warehouse pairs keep a schema of their own."""
+
+    url: str | None = None
+
+    def engine(self) -> sa.Engine:
+        return engine_for(settings.sqlalchemy_url(self.url or settings.warehouse_url()))

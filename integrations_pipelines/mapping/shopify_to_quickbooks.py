@@ -35,9 +35,7 @@ another currency; a tax rate the company has no code for; a value that does not 
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from integrations_pipelines.mapping.shopify_money import (
     MoneyLine,
@@ -53,6 +51,7 @@ from integrations_pipelines.mapping.text import ELLIPSIS, fit, strip_astral
 from integrations_pipelines.sync.roles import MappingRejected, MappingSkipped
 from integrations_pipelines.vendors.quickbooks.drafts import CustomerDraft, InvoiceDraft, LineDraft
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.vendors.shopify.records import business_date
 
 __all__ = ["CustomerDraft", "InvoiceDraft", "LineDraft", "MappingRejected", "MappingSkipped",
            "business_date", "customer_draft", "edge_cases", "external_key", "map_order"]
@@ -115,11 +114,6 @@ def edge_cases(order: Order) -> frozenset[str]:
         ("shipping_discount", any(s.discount_allocations for s in order.shipping_lines)),
     ) if applies}
     return frozenset(found)
-
-
-def business_date(order: Order, tz: str = "UTC") -> date:
-    """The day an order belongs to (its partition and invoice date): creation, local time."""
-    return order.created_at.astimezone(ZoneInfo(tz)).date()
 
 
 def _tax_code(line: MoneyLine, options: QuickBooksOptions) -> str | MappingRejected:

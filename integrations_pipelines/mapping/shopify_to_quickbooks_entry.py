@@ -10,9 +10,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from integrations_pipelines.catalog import Integration, entry
-from integrations_pipelines.vendors.shopify.client import DEFAULT_API_VERSION
+from integrations_pipelines.vendors.shopify.options import ShopifyOptions
 
-__all__ = ["QuickBooksOptions", "ShopifyOptions", "ShopifyToQuickBooksEntry", "flagship"]
+__all__ = ["QuickBooksOptions", "ShopifyToQuickBooksEntry", "flagship"]
 
 
 class QuickBooksOptions(BaseModel):
@@ -50,20 +50,6 @@ class QuickBooksOptions(BaseModel):
         if self.country != "US" and not self.untaxed_tax_code_id:
             raise ValueError("a non-US company needs untaxed_tax_code_id (and tax_codes)")
         return self
-
-
-class ShopifyOptions(BaseModel):
-    """How the shop is read and which of its orders are booked.
-
-    `test_orders: skip` (default) leaves orders Shopify flags `test` out of the books, counted
-    and recorded in the ledger as skipped; `gift_cards: liability_item` books gift-card sales
-    to `gift_card_item_id` (a liability, not revenue), `sales` books them as ordinary lines.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    api_version: str = DEFAULT_API_VERSION
-    test_orders: Literal["skip", "invoice"] = "skip"
-    gift_cards: Literal["liability_item", "sales"] = "liability_item"
 
 
 class ShopifyToQuickBooksEntry(Integration):

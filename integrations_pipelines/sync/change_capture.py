@@ -23,7 +23,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from integrations_pipelines.mapping.shopify_to_quickbooks import business_date
 from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
 from integrations_pipelines.state import cursors
 from integrations_pipelines.sync.extraction import ExtractionOutcome, store_changed_orders
@@ -31,6 +30,7 @@ from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, SyncO
 from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
 from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.vendors.shopify.records import business_date
 
 __all__ = ["FEED", "CaptureOutcome", "ResyncOutcome", "capture_changes", "capture_window",
            "resync_changed"]

@@ -17,13 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from integrations_pipelines.catalog import Integration
-from integrations_pipelines.mapping.shopify_to_quickbooks import business_date
 from integrations_pipelines.state import raw
 from integrations_pipelines.state.payloads import has_nul
 from integrations_pipelines.sync import dead_letters
 from integrations_pipelines.vendors.contracts import Screened
 from integrations_pipelines.vendors.shopify.models import Order
-from integrations_pipelines.vendors.shopify.records import ORDERS, order_record
+from integrations_pipelines.vendors.shopify.records import ORDERS, business_date, order_record
 
 __all__ = ["ExtractionOutcome", "store_changed_orders", "store_orders"]
 

@@ -32,7 +32,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from integrations_pipelines.mapping.shopify_to_quickbooks import business_date
 from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
 from integrations_pipelines.state import raw
 from integrations_pipelines.state.tables import webhook_inbox
@@ -42,7 +41,7 @@ from integrations_pipelines.vendors.contracts import Screened
 from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
 from integrations_pipelines.vendors.shopify.models import Order
-from integrations_pipelines.vendors.shopify.records import ORDERS
+from integrations_pipelines.vendors.shopify.records import ORDERS, business_date
 from integrations_pipelines.vendors.shopify.webhooks import ORDER_TOPICS
 from integrations_pipelines.webhooks.inbox import PENDING, PROCESSED
 

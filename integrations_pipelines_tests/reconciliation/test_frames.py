@@ -10,7 +10,6 @@ import pandas as pd
 import sqlalchemy as sa
 
 from integrations_pipelines.catalog import integration
-from integrations_pipelines.mapping.shopify_to_quickbooks import business_date
 from integrations_pipelines.reconciliation.shopify_to_quickbooks import (
     destination_frame,
     load_window,
@@ -21,7 +20,7 @@ from integrations_pipelines.state import raw
 from integrations_pipelines.state.tables import http_failures, oauth_tokens
 from integrations_pipelines.sync import dead_letters
 from integrations_pipelines.vendors.shopify.models import Order
-from integrations_pipelines.vendors.shopify.records import ORDERS, order_record
+from integrations_pipelines.vendors.shopify.records import ORDERS, business_date, order_record
 from integrations_pipelines_tests.builders import integration_invoice as _invoice
 
 DAY = date(2026, 11, 9)

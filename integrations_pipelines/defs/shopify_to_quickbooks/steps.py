@@ -1,6 +1,7 @@
 """The flagship's three steps on the kit: what each asset of Shopify -> QuickBooks does.
 
-`shopify/orders`  extracted and validated orders of the window, in the raw store;
+`shopify/orders`  extracted and validated orders of the window, in the raw store (the
+                 shared Shopify step, `defs/sources/shopify_orders.py`);
 `shopify_to_quickbooks/invoice_sync`  the idempotent writes into QuickBooks (the ledger);
 `quickbooks/invoices`  the invoices read back from QuickBooks for the same window (after
 the window's repair, under the repair job).
@@ -19,8 +20,9 @@ from integrations_pipelines.defs.failures import vendor_failures
 from integrations_pipelines.defs.kit.reconciliation import reconciliation_result, window_run_ids
 from integrations_pipelines.defs.kit.spec import Step, StepReport, StepRun
 from integrations_pipelines.defs.partitions import daily_partitions
-from integrations_pipelines.defs.resources import QuickBooksResource, ShopifyResource
+from integrations_pipelines.defs.resources import QuickBooksResource
 from integrations_pipelines.defs.shopify_to_quickbooks import checks, repair
+from integrations_pipelines.defs.sources.shopify_orders import orders_step
 from integrations_pipelines.mapping.shopify_to_quickbooks_entry import (
     ShopifyToQuickBooksEntry,
     flagship,
@@ -28,7 +30,6 @@ from integrations_pipelines.mapping.shopify_to_quickbooks_entry import (
 from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
 from integrations_pipelines.reconciliation.window import reconcile_window
 from integrations_pipelines.state import raw
-from integrations_pipelines.sync import extraction
 from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, repair_window
 from integrations_pipelines.vendors.quickbooks.client import quote
 from integrations_pipelines.vendors.quickbooks.records import invoice_record, invoices_kind
@@ -66,27 +67,6 @@ def pair_entry(entry: Integration) -> ShopifyToQuickBooksEntry:
         raise TypeError(f"catalog entry {entry.name!r} is a {type(entry).__name__}, not a "
                         "ShopifyToQuickBooksEntry (see catalog.ENTRY_MODELS)")
     return entry
-
-
-def extract_orders(run: StepRun) -> StepReport:
-    """Shopify orders created in the window (all statuses), validated, into the raw store."""
-    entry, window = pair_entry(run.entry), run.window
-    shopify: ShopifyResource = run.vendor
-    client = shopify.client(run.metrics, run.store, run.run_id, entry.shopify.api_version)
-    with vendor_failures(f"extracting Shopify orders {window.label}"), client.http:
-        outcome = extraction.store_orders(
-            run.engine, entry, window.first_day, window.end_day,
-            client.iter_orders(created_at_min=window.start, created_at_max=window.end),
-            run.run_id)
-    with run.engine.connect() as conn:
-        contract = checks.contract_check(conn, entry.name, window, run.run_id)
-    return StepReport(
-        metadata={"orders_extracted": outcome.extracted, "orders_valid": outcome.stored,
-                  "orders_dead_lettered": outcome.dead_lettered,
-                  "orders_unstorable": outcome.unstorable, "window": window.label},
-        checks=[contract, checks.api_version_check(client, ORDERS_KEY)],
-        log=f"{outcome.extracted} orders extracted for {window.label}, "
-            f"{outcome.dead_lettered} dead-lettered")
 
 
 def sync_invoices(run: StepRun) -> StepReport:
@@ -159,14 +139,7 @@ def read_back_invoices(run: StepRun) -> StepReport:
         checks=[one_invoice, reconciled], log=log)
 
 
-EXTRACT = Step(
-    key=ORDERS_KEY, resource="shopify", group="shopify",
-    kinds=frozenset({"shopify", "postgres"}),
-    description=f"Shopify orders created on the partition's day (all statuses), validated "
-    f"against the project's Order model and stored in the raw store (`raw_records`, "
-    f"shopify/orders). Integration: {CATALOG.description}",
-    run=extract_orders, check_specs=[checks.CONTRACT_SPEC, checks.API_VERSION_SPEC],
-)
+EXTRACT = orders_step(CATALOG)
 SYNC = Step(
     key=SYNC_KEY, resource="quickbooks", group=NAME,
     kinds=frozenset({"quickbooks", "postgres"}),

@@ -1,0 +1,1 @@
+"""Shopify orders -> the analytics warehouse: the kit's worked example of a second pair."""

@@ -1,0 +1,141 @@
+"""The Shopify orders step, shared by every pair whose source is a Shopify shop.
+
+`shopify/orders` holds the orders created on the partition's day (all statuses), validated
+against the project's Order model and stored in the raw store; orders that fail validation
+are dead-lettered with the error and their payload, under the pair's name. Its two checks
+run in the step: the blocking contract check and the API-version warning. A pair's entry
+needs the catalog's `shopify:` block (`vendors.shopify.options.ShopifyOptions`).
+"""
+
+import dagster as dg
+import sqlalchemy as sa
+
+from integrations_pipelines.catalog import Integration
+from integrations_pipelines.defs.failures import vendor_failures
+from integrations_pipelines.defs.kit.spec import Step, StepReport, StepRun
+from integrations_pipelines.defs.partitions import Window
+from integrations_pipelines.defs.resources import ShopifyResource
+from integrations_pipelines.state import raw
+from integrations_pipelines.state.tables import dead_letters
+from integrations_pipelines.sync import extraction
+from integrations_pipelines.vendors.contracts import VIOLATION, observations
+from integrations_pipelines.vendors.shopify.client import ShopifyClient
+from integrations_pipelines.vendors.shopify.options import ShopifyOptions
+from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
+
+__all__ = ["API_VERSION_SPEC", "CONTRACT_SPEC", "EXAMPLES", "ORDERS_KEY", "api_version_check",
+           "contract_check", "extract_orders", "orders_step", "shopify_options"]
+
+ORDERS_KEY = dg.AssetKey(["shopify", "orders"])
+EXAMPLES = 10
+
+CONTRACT_SPEC = dg.AssetCheckSpec(
+    "orders_conform_to_contract", asset=ORDERS_KEY, blocking=True,
+    description="Every order Shopify returned for the window validated against our model "
+    "and could be stored; the others are dead-lettered with the error and their payload. "
+    "A few such orders warn and the rest of the window syncs; when every order of the window "
+    "fails (a vendor contract change), the check fails at ERROR and stops the run.",
+)
+API_VERSION_SPEC = dg.AssetCheckSpec(
+    "shopify_api_version_is_current", asset=ORDERS_KEY,
+    description="Shopify served every call in the catalog's API version and flagged none "
+    "as deprecated (X-Shopify-API-Version, X-Shopify-API-Deprecated-Reason). Shopify serves "
+    "a retired version silently as the oldest supported one: this warns before that day.",
+)
+
+
+def shopify_options(entry: Integration) -> ShopifyOptions:
+    """The entry's `shopify:` block; a clear error for an entry model without one."""
+    options = getattr(entry, "shopify", None)
+    if not isinstance(options, ShopifyOptions):
+        raise TypeError(f"catalog entry {entry.name!r} ({type(entry).__name__}) has no "
+                        "shopify: options block, so it cannot read Shopify orders")
+    return options
+
+
+def contract_check(conn: sa.Connection, integration: str, window: Window,
+                   run_id: str | None = None) -> dg.AssetCheckResult:
+    """Pass when no order of the window was dead-lettered at validation; WARN for a few
+    (they must not hold back the good ones), ERROR when nothing validated (a contract
+    change: there is nothing valid to hold back)."""
+    rows = conn.execute(
+        sa.select(dead_letters.c.source_id, dead_letters.c.reason)
+        .where(dead_letters.c.integration == integration, dead_letters.c.stage == "validate",
+               dead_letters.c.resolved_at.is_(None),
+               dead_letters.c.business_date >= window.first_day,
+               dead_letters.c.business_date < window.end_day)
+    ).all()
+    stored = raw.count_window(conn, SHOP_ORDERS, window.first_day, window.end_day)
+    everything_broke = bool(rows) and stored == 0
+    seen = list(observations(conn, vendor="shopify", kind=VIOLATION, run_id=run_id)
+                ) if rows and run_id else []
+    changed = "; ".join(f"Order.{o.field_path} ({o.detail}, {o.occurrences} seen; payload "
+                        f"captured in contract_observations id {o.id})" for o in seen[:5])
+    return dg.AssetCheckResult(
+        check_name=CONTRACT_SPEC.name, asset_key=ORDERS_KEY, passed=not rows,
+        severity=dg.AssetCheckSeverity.ERROR if everything_broke
+        else dg.AssetCheckSeverity.WARN,
+        description=None if not rows else (
+            ("every order of the window failed validation: vendor contract changed. "
+             if everything_broke else "")
+            + f"{len(rows)} order(s) dead-lettered at validation, {stored} stored"
+            + (f"; {changed}" if changed else "")),
+        metadata={"contract_violations": len(rows), "orders_stored": stored,
+                  "examples": dg.MetadataValue.json(
+                      [{"id": r.source_id, "reason": r.reason[:300]} for r in rows[:EXAMPLES]])},
+    )
+
+
+def api_version_check(client: ShopifyClient, asset: dg.AssetKey) -> dg.AssetCheckResult:
+    """WARN when Shopify served another version than asked for, or flagged a call deprecated."""
+    served = dict(client.served_versions)
+    other = sorted(v for v in served if v != client.api_version)
+    problems = ([f"asked for {client.api_version}, Shopify served {', '.join(other)} (the "
+                 "asked version is retired or unknown)"] if other else []) + [
+        f"{endpoint} deprecated: {reason}" for endpoint, reason in client.deprecations.items()]
+    return dg.AssetCheckResult(
+        check_name=API_VERSION_SPEC.name, asset_key=asset, passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(problems) + (
+            ". Move the catalog's shopify.api_version to a supported version."
+            if problems else "") or None,
+        metadata={"configured_version": client.api_version,
+                  "served_versions": dg.MetadataValue.json(served),
+                  "deprecated_calls": len(client.deprecations),
+                  "deprecations": dg.MetadataValue.json(client.deprecations)},
+    )
+
+
+def extract_orders(run: StepRun) -> StepReport:
+    """Shopify orders created in the window (all statuses), validated, into the raw store."""
+    entry, window = run.entry, run.window
+    shopify: ShopifyResource = run.vendor
+    client = shopify.client(run.metrics, run.store, run.run_id,
+                            shopify_options(entry).api_version)
+    with vendor_failures(f"extracting Shopify orders {window.label}"), client.http:
+        outcome = extraction.store_orders(
+            run.engine, entry, window.first_day, window.end_day,
+            client.iter_orders(created_at_min=window.start, created_at_max=window.end),
+            run.run_id)
+    with run.engine.connect() as conn:
+        contract = contract_check(conn, entry.name, window, run.run_id)
+    return StepReport(
+        metadata={"orders_extracted": outcome.extracted, "orders_valid": outcome.stored,
+                  "orders_dead_lettered": outcome.dead_lettered,
+                  "orders_unstorable": outcome.unstorable, "window": window.label},
+        checks=[contract, api_version_check(client, ORDERS_KEY)],
+        log=f"{outcome.extracted} orders extracted for {window.label}, "
+            f"{outcome.dead_lettered} dead-lettered")
+
+
+def orders_step(entry: Integration) -> Step:
+    """The `shopify/orders` step of a pair reading Shopify."""
+    shopify_options(entry)  # fail at load, not at the first run
+    return Step(
+        key=ORDERS_KEY, resource="shopify", group="shopify",
+        kinds=frozenset({"shopify", "postgres"}),
+        description=f"Shopify orders created on the partition's day (all statuses), validated "
+        f"against the project's Order model and stored in the raw store (`raw_records`, "
+        f"shopify/orders). Integration: {entry.description}",
+        run=extract_orders, check_specs=[CONTRACT_SPEC, API_VERSION_SPEC],
+    )
