@@ -72,7 +72,7 @@ def _cmd_reconcile_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_dead_letters(args: argparse.Namespace) -> int:
-    from integrations_pipelines.sync.replay import run_dead_letters_command
+    from integrations_pipelines.sync.shopify_to_quickbooks import run_dead_letters_command
 
     return run_dead_letters_command(args.dl_command, args.integration, args.reason,
                                     args.from_date, args.to_date)

@@ -5,8 +5,8 @@ A refund weeks after the sale, a cancellation, an edit: Shopify moves the order'
 it again. Here the change feed (`orders.json?status=any&updated_at_min=&updated_at_max=`) is
 read from a durable cursor (`state/cursors.py`) to a moment just behind now; every changed
 order is stored in the raw store (newest version kept, bad ones dead-lettered like at night)
-and re-synced through the same idempotent write path as the nightly run (`InvoiceSync`:
-ledger hash, stale-version guard, per-order lock). The cursor moves only after all of that
+and re-synced through the same idempotent write path as the nightly run (the pair's
+`RecordSync`, given by the caller: ledger hash, stale-version guard, per-order lock). The cursor moves only after all of that
 succeeded, so a failed capture is repeated, never skipped.
 
 Only orders of closed, partitioned days are re-synced here: an order created today is left to
@@ -23,11 +23,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
+from integrations_pipelines.catalog import Integration
 from integrations_pipelines.state import cursors
+from integrations_pipelines.sync.engine import RecordSync, SyncOutcome
 from integrations_pipelines.sync.extraction import ExtractionOutcome, store_changed_orders
-from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, SyncOutcome
-from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
 from integrations_pipelines.vendors.shopify.models import Order
 from integrations_pipelines.vendors.shopify.records import business_date
@@ -65,14 +64,15 @@ class CaptureOutcome:
     changes: ResyncOutcome = field(default_factory=ResyncOutcome)
 
 
-def resync_changed(engine: sa.Engine, qbo: QuickBooksClient, integration: ShopifyToQuickBooksEntry,
-                   changed: list[tuple[Order, dict[str, Any]]], first_open_day: date,
-                   outcome: ResyncOutcome) -> None:
+def resync_changed(sync: RecordSync[Order, Any], changed: list[tuple[Order, dict[str, Any]]],
+                   first_open_day: date, outcome: ResyncOutcome) -> None:
     """Re-sync changed orders day by day through the nightly write path (ledger hash,
     stale-version guard, per-order lock): the one write path both change paths share, so an
     order reported by a webhook and by the change feed is written once and then `unchanged`.
     Orders of `first_open_day` or later are tonight's run's; those before the first partition
-    were never booked by this integration."""
+    were never booked by this integration. `sync` is the pair's binding (its destination
+    and mapping)."""
+    integration = sync.integration
     days: dict[date, list[tuple[Order, dict[str, Any]]]] = defaultdict(list)
     for order, payload in changed:
         day = business_date(order, integration.timezone)
@@ -82,12 +82,11 @@ def resync_changed(engine: sa.Engine, qbo: QuickBooksClient, integration: Shopif
             outcome.before_first_partition += 1
         else:
             days[day].append((order, payload))
-    sync = InvoiceSync(engine, qbo, integration)
     for day in sorted(days):
         outcome.by_day[day] = sync.run(days[day])
 
 
-def capture_window(conn: sa.Connection, integration: ShopifyToQuickBooksEntry,
+def capture_window(conn: sa.Connection, integration: Integration,
                    now: datetime) -> tuple[datetime, datetime]:
     """[since, until] of the next capture: from the cursor (less the overlap) to now less the
     source's lag. Before the first capture the feed starts a day back: older changes are the
@@ -99,21 +98,22 @@ def capture_window(conn: sa.Connection, integration: ShopifyToQuickBooksEntry,
             now - timedelta(seconds=options.lag_seconds))
 
 
-def capture_changes(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClient,
-                    integration: ShopifyToQuickBooksEntry, *, now: datetime, first_open_day: date,
-                    run_id: str | None) -> CaptureOutcome:
+def capture_changes(engine: sa.Engine, shopify: ShopifyClient, sync: RecordSync[Order, Any], *,
+                    now: datetime, first_open_day: date, run_id: str | None) -> CaptureOutcome:
     """Read the change feed from the cursor, store and re-sync what changed, then advance.
 
     `first_open_day`: the first creation day without a partition yet (today, in the
-    integration's timezone); its orders are left to tonight's run.
+    integration's timezone); its orders are left to tonight's run. `sync`: the pair's
+    binding, whose integration's cursor this is.
     """
+    integration = sync.integration
     with engine.connect() as conn:
         since, until = capture_window(conn, integration, now)
     extraction, changed = store_changed_orders(
         engine, integration, first_open_day,
         shopify.iter_changed_orders(updated_at_min=since, updated_at_max=until), run_id)
     outcome = CaptureOutcome(since, until, extraction)
-    resync_changed(engine, qbo, integration, changed, first_open_day, outcome.changes)
+    resync_changed(sync, changed, first_open_day, outcome.changes)
     with engine.begin() as conn:
         cursors.advance(conn, integration.name, FEED, until, run_id)
     return outcome

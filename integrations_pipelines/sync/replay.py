@@ -2,17 +2,17 @@
 
 After a fix (a mapping change, a model that now knows a vendor's new type, data corrected
 at the source, credentials restored), the records that were dead-lettered are sent again:
-each stored payload is validated against the current model, mapped by the current mapping
-and written by the same `InvoiceSync` a nightly run uses (ledger, `requestid`, lookup by
-DocNumber), so replaying twice, or replaying records that were synced meanwhile, never
-creates a second invoice. A letter whose record now syncs (or is already current in
-QuickBooks) is resolved; one that still fails stays open with its new reason and one more
-attempt counted.
+each stored payload is validated against the source's current model, mapped by the current
+mapping and written by the same `RecordSync` a nightly run uses (the pair's binding: ledger,
+idempotency keys, lookup by external key), so replaying twice, or replaying records that
+were synced meanwhile, never creates a second destination record. A letter whose record now
+syncs (or is already current at the destination) is resolved; one that still fails stays
+open with its new reason and one more attempt counted. No vendor is named here: the caller
+gives the pair's sync and the source's model.
 """
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,12 +22,9 @@ from typing import Any
 import pydantic
 import sqlalchemy as sa
 
-from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
 from integrations_pipelines.state.tables import dead_letters as dead_letters_table
 from integrations_pipelines.sync import dead_letters, ledger
-from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, SyncOutcome
-from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
-from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.sync.engine import RecordSync, SyncOutcome
 
 __all__ = [
     "REASON_EXCERPT",
@@ -35,7 +32,6 @@ __all__ = [
     "ReplayOutcome",
     "describe_letters",
     "replay_dead_letters",
-    "run_dead_letters_command",
 ]
 
 REASON_EXCERPT = 120
@@ -79,27 +75,30 @@ class ReplayOutcome:
         reasons = ", ".join(f"{code}: {n}" for code, n in self.still_failing_reasons.most_common())
         return (f"{self.selected} dead letters replayed: {self.resolved} resolved, "
                 f"{self.still_failing} still failing" + (f" ({reasons})" if reasons else "")
-                + f"; invoices created {self.sync.created}, updated {self.sync.updated}, "
-                f"voided {self.sync.voided}, already current {self.sync.unchanged}")
+                + f"; destination records created {self.sync.created}, updated "
+                f"{self.sync.updated}, voided {self.sync.voided}, already current "
+                f"{self.sync.unchanged}")
 
 
-def replay_dead_letters(engine: sa.Engine, qbo: QuickBooksClient,
-                        integration: ShopifyToQuickBooksEntry,
-                        which: LetterFilter) -> ReplayOutcome:
-    """Replay the open letters `which` selects; returns what became of them."""
-    if (integration.source, integration.destination) != ("shopify", "quickbooks"):
-        raise ValueError(f"no replay for {integration.source} -> {integration.destination}")
+def replay_dead_letters(engine: sa.Engine, sync: RecordSync[Any, Any],
+                        model: type[pydantic.BaseModel], which: LetterFilter) -> ReplayOutcome:
+    """Replay the open letters `which` selects through `sync` (the pair's binding, whose
+    records are `model`s); returns what became of them."""
+    name = sync.integration.name
+    if which.integration != name:
+        raise ValueError(f"the letters of {which.integration!r} cannot be replayed through "
+                         f"the sync of {name!r}")
     with engine.connect() as conn:
         letters = which.select(conn)
     outcome = ReplayOutcome(selected=len(letters))
-    pairs: list[tuple[Order, dict[str, Any]]] = []
+    pairs: list[tuple[Any, dict[str, Any]]] = []
     for letter in letters:
         try:
-            pairs.append((Order.model_validate(letter.payload), letter.payload))
+            pairs.append((model.model_validate(letter.payload), letter.payload))
         except pydantic.ValidationError as exc:
-            _still_invalid(engine, integration, letter, exc)
-    outcome.sync = InvoiceSync(engine, qbo, integration).run(pairs)
-    _resolve_superseded(engine, integration, pairs)
+            _still_invalid(engine, name, model, letter, exc)
+    outcome.sync = sync.run(pairs)
+    _resolve_superseded(engine, name, pairs)
     with engine.connect() as conn:
         after = conn.execute(
             sa.select(dead_letters_table.c.resolved_at, dead_letters_table.c.reason_code)
@@ -114,29 +113,28 @@ def replay_dead_letters(engine: sa.Engine, qbo: QuickBooksClient,
     return outcome
 
 
-def _still_invalid(engine: sa.Engine, integration: ShopifyToQuickBooksEntry, letter: sa.Row[Any],
-                   exc: pydantic.ValidationError) -> None:
+def _still_invalid(engine: sa.Engine, integration: str, model: type[pydantic.BaseModel],
+                   letter: sa.Row[Any], exc: pydantic.ValidationError) -> None:
     with engine.begin() as conn:
         dead_letters.record(conn, dead_letters.DeadLetter(
-            integration=integration.name, source_id=letter.source_id,
+            integration=integration, source_id=letter.source_id,
             business_date=letter.business_date, stage="validate",
             reason_code="contract_violation",
-            reason=f"order does not match the Order model: {exc}"[:4000],
+            reason=f"record does not match the {model.__name__} model: {exc}"[:4000],
             payload=letter.payload,
         ))
 
 
-def _resolve_superseded(engine: sa.Engine, integration: ShopifyToQuickBooksEntry,
-                        pairs: Sequence[tuple[Order, dict[str, Any]]]) -> None:
+def _resolve_superseded(engine: sa.Engine, integration: str,
+                        pairs: Sequence[tuple[Any, dict[str, Any]]]) -> None:
     """A letter whose record the ledger holds at the same or a newer version is moot: a
-    later run synced that order (its letter was recorded after, e.g. by a slower run)."""
-    versions = {str(order.id): order for order, _ in pairs}
+    later run synced that record (its letter was recorded after, e.g. by a slower run)."""
+    versions = {str(record.id): record for record, _ in pairs}
     with engine.begin() as conn:
-        entries = ledger.get_many(conn, integration.name, list(versions))
+        entries = ledger.get_many(conn, integration, list(versions))
         for source_id, entry in entries.items():
-            order = versions[source_id]
-            if entry.source_version >= order.updated_at:
-                dead_letters.resolve(conn, integration.name, source_id)
+            if entry.source_version >= versions[source_id].updated_at:
+                dead_letters.resolve(conn, integration, source_id)
 
 
 def describe_letters(rows: Sequence[sa.Row[Any]]) -> str:
@@ -154,33 +152,3 @@ def describe_letters(rows: Sequence[sa.Row[Any]]) -> str:
     lines.append("")
     lines.append(f"{len(rows)} open: " + ", ".join(f"{c} {n}" for c, n in counts.most_common()))
     return "\n".join(lines)
-
-
-def run_dead_letters_command(action: str, integration_name: str, reason_code: str | None,
-                             from_date: str | None, to_date: str | None) -> int:
-    """`integrations-pipelines dead-letters list|replay`: the store and QuickBooks from the
-    environment (DATABASE_URL, QBO_*); `to_date` is included. Exit 1 if letters remain."""
-    from integrations_pipelines.mapping.shopify_to_quickbooks_entry import flagship
-    from integrations_pipelines.settings import QuickBooksSettings, database_url
-    from integrations_pipelines.state.db import engine_for
-    from integrations_pipelines.vendors.contracts import ContractGuard
-    from integrations_pipelines.vendors.quickbooks.client import connect, realm_budget
-
-    try:
-        which = LetterFilter.from_days(integration_name, reason_code, from_date, to_date)
-        chosen = flagship(integration_name)
-    except (ValueError, KeyError) as exc:
-        print(f"invalid selection: {exc}", file=sys.stderr)
-        return 2
-    engine = engine_for(database_url())
-    if action == "list":
-        with engine.connect() as conn:
-            print(describe_letters(which.select(conn)))
-        return 0
-    conf = QuickBooksSettings.from_env()
-    client = connect(conf, engine, budget=realm_budget(engine, conf.realm_id),
-                     contracts=ContractGuard(engine, run_id="cli:dead-letters-replay"))
-    with client.http:
-        outcome = replay_dead_letters(engine, client, chosen, which)
-    print(outcome.summary())
-    return 1 if outcome.still_failing else 0

@@ -32,13 +32,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
+from integrations_pipelines.catalog import Integration
 from integrations_pipelines.state import raw
 from integrations_pipelines.state.tables import webhook_inbox
 from integrations_pipelines.sync.change_capture import ResyncOutcome, resync_changed
+from integrations_pipelines.sync.engine import RecordSync
 from integrations_pipelines.sync.extraction import ExtractionOutcome, store_changed_orders
 from integrations_pipelines.vendors.contracts import Screened
-from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
 from integrations_pipelines.vendors.shopify.models import Order
 from integrations_pipelines.vendors.shopify.records import ORDERS, business_date
@@ -121,8 +121,8 @@ def _version(payload: dict[str, Any]) -> datetime | None:
         return None
 
 
-def drain_shopify(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClient,
-                  integration: ShopifyToQuickBooksEntry, *, connection: str, first_open_day: date,
+def drain_shopify(engine: sa.Engine, shopify: ShopifyClient, sync: RecordSync[Order, Any], *,
+                  connection: str, first_open_day: date,
                   run_id: str | None, batch: int = BATCH,
                   max_batches: int = 40) -> DrainOutcome:
     """Process pending Shopify deliveries of one connection, batch after batch, until none
@@ -135,15 +135,16 @@ def drain_shopify(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClie
                 break
             outcome.batches += 1
             outcome.deliveries += len(rows)
-            mark(conn, _process(engine, shopify, qbo, integration, rows, first_open_day,
+            mark(conn, _process(engine, shopify, sync, rows, first_open_day,
                                 run_id, outcome))
     return outcome
 
 
-def _process(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClient,
-             integration: ShopifyToQuickBooksEntry, rows: list[sa.Row[Any]], first_open_day: date,
+def _process(engine: sa.Engine, shopify: ShopifyClient, sync: RecordSync[Order, Any],
+             rows: list[sa.Row[Any]], first_open_day: date,
              run_id: str | None, outcome: DrainOutcome) -> dict[int, str]:
     """One claimed batch: the newest version of each order, stored and re-synced."""
+    integration = sync.integration
     by_order: dict[str, list[sa.Row[Any]]] = defaultdict(list)
     outcomes: dict[int, str] = {}
     for row in rows:
@@ -175,7 +176,7 @@ def _process(engine: sa.Engine, shopify: ShopifyClient, qbo: QuickBooksClient,
     extraction, changed = store_changed_orders(engine, integration, first_open_day,
                                                [*screened, *fetched], run_id)
     _add(outcome.extraction, extraction)
-    resync_changed(engine, qbo, integration, changed, first_open_day, outcome.changes)
+    resync_changed(sync, changed, first_open_day, outcome.changes)
     valid = {str(order.id): order for order, _ in changed}
     for order_id, deliveries in by_order.items():
         what = _order_outcome(order_id, valid.get(order_id), order_id in found,
@@ -207,7 +208,7 @@ def _newest_order_body(deliveries: list[sa.Row[Any]]) -> dict[str, Any] | None:
 
 
 def _order_outcome(order_id: str, order: Order | None, found: bool, reread: bool,
-                   first_open_day: date, integration: ShopifyToQuickBooksEntry) -> str:
+                   first_open_day: date, integration: Integration) -> str:
     source = "re-read from Shopify" if reread else "as delivered"
     if order is None:
         if reread and not found:

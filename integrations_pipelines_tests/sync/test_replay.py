@@ -85,17 +85,18 @@ def test_replay_after_a_fix_writes_each_invoice_once(engine, qbo_sandbox) -> Non
         dead_letters.record(conn, dead_letters.DeadLetter(
             INTEGRATION.name, "1", DAY, "validate", "contract_violation", "total_price", drifted))
 
-    first_day = replay_dead_letters(engine, qbo, INTEGRATION, LetterFilter.from_days(
+    sync = InvoiceSync(engine, qbo, INTEGRATION)
+    first_day = replay_dead_letters(engine, sync, Order, LetterFilter.from_days(
         INTEGRATION.name, REJECTED, DAY.isoformat(), DAY.isoformat()))
     day_one = [o for o in orders if o["created_at"].startswith(DAY.isoformat())]
     assert first_day.selected == len([o for o in day_one if str(o["id"]) not in broken])
     assert first_day.resolved == first_day.selected and first_day.still_failing == 0
     assert first_day.sync.created + first_day.sync.voided >= first_day.selected
 
-    everything = replay_dead_letters(engine, qbo, INTEGRATION, LetterFilter(INTEGRATION.name))
+    everything = replay_dead_letters(engine, sync, Order, LetterFilter(INTEGRATION.name))
     assert everything.still_failing == 2
     assert everything.still_failing_reasons == {"no_line_items": 1, "contract_violation": 1}
-    assert replay_dead_letters(engine, qbo, INTEGRATION,
+    assert replay_dead_letters(engine, sync, Order,
                                LetterFilter(INTEGRATION.name)).resolved == 0
 
     by_doc = live_invoices_by_doc(books)
@@ -168,9 +169,9 @@ def test_dead_letter_replay_job(engine, database_url, dagster_instance, qbo_sand
     assert len(live_invoices_by_doc(books)) == len(orders) - 1
 
 
-def test_replay_refuses_an_integration_it_cannot_write(engine, qbo_sandbox) -> None:
+def test_replay_refuses_letters_of_another_integration(engine, qbo_sandbox) -> None:
     server, books = qbo_sandbox
-    other = INTEGRATION.model_copy(update={"source": "stripe", "destination": "warehouse"})
-    with pytest.raises(ValueError, match="no replay for stripe -> warehouse"):
-        replay_dead_letters(engine, client_for(server, books, engine), other,
-                            LetterFilter(INTEGRATION.name))
+    sync = InvoiceSync(engine, client_for(server, books, engine), INTEGRATION)
+    with pytest.raises(ValueError, match="'shop_to_warehouse' cannot be replayed through the "
+                       "sync of 'shopify_to_quickbooks'"):
+        replay_dead_letters(engine, sync, Order, LetterFilter("shop_to_warehouse"))

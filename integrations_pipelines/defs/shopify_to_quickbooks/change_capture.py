@@ -35,6 +35,7 @@ from integrations_pipelines.defs.shopify_to_quickbooks.steps import (
 )
 from integrations_pipelines.state import cursors
 from integrations_pipelines.sync.change_capture import FEED, ResyncOutcome, capture_changes
+from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
 from integrations_pipelines.vendors.metrics import HttpMetrics
 
 __all__ = ["ACTIVE", "CHANGES_KEY", "change_capture_sensor", "order_changes", "resync_metadata",
@@ -69,8 +70,9 @@ def order_changes(context: dg.AssetExecutionContext, store: IntegrationStore,
     books = quickbooks.client(metrics, store, context.run_id)
     today = datetime.now(ZoneInfo(CATALOG.timezone)).date()
     with vendor_failures("capturing Shopify order changes"), source.http, books.http:
-        outcome = capture_changes(engine, source, books, CATALOG, now=datetime.now(UTC),
-                                  first_open_day=today, run_id=context.run_id)
+        outcome = capture_changes(engine, source, InvoiceSync(engine, books, CATALOG),
+                                  now=datetime.now(UTC), first_open_day=today,
+                                  run_id=context.run_id)
     context.log.info(f"change feed {outcome.since:%Y-%m-%d %H:%M:%S}..{outcome.until:%H:%M:%S}:"
                      f" {outcome.extraction.extracted} changed, {outcome.changes.resynced} "
                      f"re-synced over {len(outcome.changes.by_day)} days")

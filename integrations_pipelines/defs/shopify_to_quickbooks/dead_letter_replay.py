@@ -23,7 +23,9 @@ from integrations_pipelines.defs.failures import vendor_failures
 from integrations_pipelines.defs.resources import IntegrationStore, QuickBooksResource
 from integrations_pipelines.mapping.shopify_to_quickbooks_entry import flagship
 from integrations_pipelines.sync.replay import LetterFilter, replay_dead_letters
+from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
 from integrations_pipelines.vendors.metrics import HttpMetrics
+from integrations_pipelines.vendors.shopify.models import Order
 
 __all__ = ["ReplayConfig", "dead_letter_replay_job", "replay_dead_letters_op"]
 
@@ -52,7 +54,8 @@ def replay_dead_letters_op(context: dg.OpExecutionContext, config: ReplayConfig,
     engine = store.engine()
     client = quickbooks.client(HttpMetrics(), store, context.run_id)
     with vendor_failures(f"replaying dead letters of {config.integration}"), client.http:
-        outcome = replay_dead_letters(engine, client, flagship(config.integration), which)
+        sync = InvoiceSync(engine, client, flagship(config.integration))
+        outcome = replay_dead_letters(engine, sync, Order, which)
     context.log.info(outcome.summary())
     metadata: dict[str, Any] = {
         "letters_selected": outcome.selected,

@@ -47,6 +47,7 @@ from integrations_pipelines.sync.books_changes import (
     days_to_reconcile,
     notified_changes,
 )
+from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.webhooks.coverage import webhook_coverage
 from integrations_pipelines.webhooks.drain import claim, drain_shopify, inbox_state, mark
@@ -94,7 +95,7 @@ def webhook_deliveries(context: dg.AssetExecutionContext, store: IntegrationStor
     books = quickbooks.client(metrics, store, context.run_id)
     today = datetime.now(ZoneInfo(CATALOG.timezone)).date()
     with vendor_failures("processing Shopify webhook deliveries"), source.http, books.http:
-        outcome = drain_shopify(engine, source, books, CATALOG,
+        outcome = drain_shopify(engine, source, InvoiceSync(engine, books, CATALOG),
                                 connection=OPTIONS.shopify_connection, first_open_day=today,
                                 run_id=context.run_id)
     with engine.connect() as conn:
