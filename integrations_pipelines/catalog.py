@@ -125,6 +125,13 @@ class Integration(BaseModel):
     holidays: list[date] = []
     change_capture: ChangeCaptureOptions = ChangeCaptureOptions()
     webhooks: WebhookOptions = WebhookOptions()
+    # Where another pair reads or writes the same account, this pair's system assets take
+    # its name as a key prefix (`<name>/shopify/orders`): one asset, one writer.
+    prefix_asset_keys: bool = False
+
+    def system_key(self, system: str, record: str) -> list[str]:
+        """The asset key path of this pair's `system` records (see `prefix_asset_keys`)."""
+        return [self.name, system, record] if self.prefix_asset_keys else [system, record]
 
     def is_quiet_day(self, day: date) -> bool:
         """A configured holiday, or a weekday the business never trades on (a B2B weekend)."""

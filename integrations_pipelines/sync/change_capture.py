@@ -6,8 +6,9 @@ it again. Here the change feed (`orders.json?status=any&updated_at_min=&updated_
 read from a durable cursor (`state/cursors.py`) to a moment just behind now; every changed
 order is stored in the raw store (newest version kept, bad ones dead-lettered like at night)
 and re-synced through the same idempotent write path as the nightly run (the pair's
-`RecordSync`, given by the caller: ledger hash, stale-version guard, per-order lock). The cursor moves only after all of that
-succeeded, so a failed capture is repeated, never skipped.
+`RecordSync`, given by the caller: ledger hash, stale-version guard, per-order lock). The
+cursor moves only after all of that succeeded, so a failed capture is repeated, never
+skipped.
 
 Only orders of closed, partitioned days are re-synced here: an order created today is left to
 tonight's run (its partition does not exist yet), and one created before the integration's

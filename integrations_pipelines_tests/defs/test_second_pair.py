@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from integrations_pipelines.defs.kit import build_pair
+from integrations_pipelines.defs.pairs import pair_definitions
 from integrations_pipelines.defs.resources import (
     IntegrationStore,
     ShopifyResource,
@@ -145,14 +146,28 @@ def test_the_worked_example_loads_reconciles_and_repairs_through_dagster(
         ["shop_money"]["amount"])
 
     sample = defs.resolve_job_def(f"{NAME}_reconciliation_sample_job").execute_in_process(
-        run_config={"ops": {"sample_row_comparison": {"config": {
+        run_config={"ops": {f"{NAME}__sample_comparison": {"config": {
             "partition": DAY.isoformat(), "n": 5}}}}, instance=dagster_instance)
     [step] = sample.get_step_success_events()
-    assert sample.success and step.step_key == "sample_row_comparison"
+    assert sample.success and step.step_key == f"{NAME}__sample_comparison"
 
 
-def test_two_pairs_declaring_one_asset_is_a_clear_error():
-    from integrations_pipelines.defs.pairs import pair_definitions
+def test_two_pairs_on_one_shop_need_the_key_prefix():
     other = ENTRY.model_copy(update={"name": "another_shop_to_warehouse"})
     with pytest.raises(ValueError, match=r"shopify/orders .*another_shop_to_warehouse"):
         pair_definitions([pair_spec(ENTRY), pair_spec(other)])
+
+    prefixed = other.model_copy(update={"prefix_asset_keys": True})
+    defs = dg.Definitions.merge(
+        *pair_definitions([pair_spec(ENTRY), pair_spec(prefixed)]),
+        dg.Definitions(resources={"store": IntegrationStore(), "shopify": ShopifyResource(),
+                                  "warehouse": WarehouseResource()}))
+    dg.Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    assert keys == {"shopify/orders", f"{NAME}/order_load", "warehouse/orders",
+                    "another_shop_to_warehouse/shopify/orders",
+                    "another_shop_to_warehouse/order_load",
+                    "another_shop_to_warehouse/warehouse/orders"}
+    checks = {f"{k.asset_key.to_user_string()}:{k.name}"
+              for k in defs.resolve_asset_graph().asset_check_keys}
+    assert "another_shop_to_warehouse/shopify/orders:orders_conform_to_contract" in checks

@@ -116,8 +116,9 @@ def test_every_class_is_found_explained_sampled_and_repaired(
 
     # ... and the Dagster job does the same from run config, as markdown on its output.
     sample = defs.resolve_job_def(SAMPLE_JOB).execute_in_process(
-        instance=dagster_instance, run_config={"ops": {"sample_invoice_comparison": {"config": {
-            "partition": DAY.isoformat(), "n": 10, "discrepancy_class": "duplicate"}}}})
+        instance=dagster_instance, run_config={"ops": {
+            "shopify_to_quickbooks__sample_comparison": {"config": {
+                "partition": DAY.isoformat(), "n": 10, "discrepancy_class": "duplicate"}}}})
     [output] = [e for e in sample.all_events if e.is_successful_output]
     table = output.event_specific_data.metadata["comparison"].value
     assert table.count("| S1011 |") == 1 and table.count("| quickbooks | invoice ") == 2

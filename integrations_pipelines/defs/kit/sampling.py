@@ -33,7 +33,7 @@ def sample_job(spec: PairSpec) -> dg.JobDefinition:
     partitions = daily_partitions(entry)
     destination = spec.read_back.resource
 
-    @dg.op(name=f"sample_{labels.destination_record}_comparison", out=dg.Out(dg.Nothing),
+    @dg.op(name=f"{entry.name}__sample_comparison", out=dg.Out(dg.Nothing),
            required_resource_keys={"store", destination})
     def compare(context: dg.OpExecutionContext, config: SampleConfig) -> Iterator[dg.Output[None]]:
         """Log and attach N keys of both sides, with the fields that differ."""

@@ -23,25 +23,37 @@ from integrations_pipelines.vendors.shopify.client import ShopifyClient
 from integrations_pipelines.vendors.shopify.options import ShopifyOptions
 from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
 
-__all__ = ["API_VERSION_SPEC", "CONTRACT_SPEC", "EXAMPLES", "ORDERS_KEY", "api_version_check",
-           "contract_check", "extract_orders", "orders_step", "shopify_options"]
+__all__ = ["API_VERSION_CHECK", "CONTRACT_CHECK", "EXAMPLES", "ORDERS_KEY", "api_version_check",
+           "api_version_spec", "contract_check", "contract_spec", "extract_orders",
+           "orders_step", "shopify_options"]
 
 ORDERS_KEY = dg.AssetKey(["shopify", "orders"])
 EXAMPLES = 10
 
-CONTRACT_SPEC = dg.AssetCheckSpec(
-    "orders_conform_to_contract", asset=ORDERS_KEY, blocking=True,
-    description="Every order Shopify returned for the window validated against our model "
-    "and could be stored; the others are dead-lettered with the error and their payload. "
-    "A few such orders warn and the rest of the window syncs; when every order of the window "
-    "fails (a vendor contract change), the check fails at ERROR and stops the run.",
-)
-API_VERSION_SPEC = dg.AssetCheckSpec(
-    "shopify_api_version_is_current", asset=ORDERS_KEY,
-    description="Shopify served every call in the catalog's API version and flagged none "
-    "as deprecated (X-Shopify-API-Version, X-Shopify-API-Deprecated-Reason). Shopify serves "
-    "a retired version silently as the oldest supported one: this warns before that day.",
-)
+CONTRACT_CHECK = "orders_conform_to_contract"
+API_VERSION_CHECK = "shopify_api_version_is_current"
+
+
+def contract_spec(asset: dg.AssetKey = ORDERS_KEY) -> dg.AssetCheckSpec:
+    """The blocking contract check of an orders asset."""
+    return dg.AssetCheckSpec(
+        CONTRACT_CHECK, asset=asset, blocking=True,
+        description="Every order Shopify returned for the window validated against our model "
+        "and could be stored; the others are dead-lettered with the error and their payload. "
+        "A few such orders warn and the rest of the window syncs; when every order of the "
+        "window fails (a vendor contract change), the check fails at ERROR and stops the run.",
+    )
+
+
+def api_version_spec(asset: dg.AssetKey = ORDERS_KEY) -> dg.AssetCheckSpec:
+    """The API-version warning of an orders asset."""
+    return dg.AssetCheckSpec(
+        API_VERSION_CHECK, asset=asset,
+        description="Shopify served every call in the catalog's API version and flagged none "
+        "as deprecated (X-Shopify-API-Version, X-Shopify-API-Deprecated-Reason). Shopify "
+        "serves a retired version silently as the oldest supported one: this warns before "
+        "that day.",
+    )
 
 
 def shopify_options(entry: Integration) -> ShopifyOptions:
@@ -54,7 +66,8 @@ def shopify_options(entry: Integration) -> ShopifyOptions:
 
 
 def contract_check(conn: sa.Connection, integration: str, window: Window,
-                   run_id: str | None = None) -> dg.AssetCheckResult:
+                   run_id: str | None = None,
+                   asset: dg.AssetKey = ORDERS_KEY) -> dg.AssetCheckResult:
     """Pass when no order of the window was dead-lettered at validation; WARN for a few
     (they must not hold back the good ones), ERROR when nothing validated (a contract
     change: there is nothing valid to hold back)."""
@@ -72,7 +85,7 @@ def contract_check(conn: sa.Connection, integration: str, window: Window,
     changed = "; ".join(f"Order.{o.field_path} ({o.detail}, {o.occurrences} seen; payload "
                         f"captured in contract_observations id {o.id})" for o in seen[:5])
     return dg.AssetCheckResult(
-        check_name=CONTRACT_SPEC.name, asset_key=ORDERS_KEY, passed=not rows,
+        check_name=CONTRACT_CHECK, asset_key=asset, passed=not rows,
         severity=dg.AssetCheckSeverity.ERROR if everything_broke
         else dg.AssetCheckSeverity.WARN,
         description=None if not rows else (
@@ -94,7 +107,7 @@ def api_version_check(client: ShopifyClient, asset: dg.AssetKey) -> dg.AssetChec
                  "asked version is retired or unknown)"] if other else []) + [
         f"{endpoint} deprecated: {reason}" for endpoint, reason in client.deprecations.items()]
     return dg.AssetCheckResult(
-        check_name=API_VERSION_SPEC.name, asset_key=asset, passed=not problems,
+        check_name=API_VERSION_CHECK, asset_key=asset, passed=not problems,
         severity=dg.AssetCheckSeverity.WARN,
         description="; ".join(problems) + (
             ". Move the catalog's shopify.api_version to a supported version."
@@ -109,6 +122,7 @@ def api_version_check(client: ShopifyClient, asset: dg.AssetKey) -> dg.AssetChec
 def extract_orders(run: StepRun) -> StepReport:
     """Shopify orders created in the window (all statuses), validated, into the raw store."""
     entry, window = run.entry, run.window
+    asset = dg.AssetKey(entry.system_key("shopify", "orders"))
     shopify: ShopifyResource = run.vendor
     client = shopify.client(run.metrics, run.store, run.run_id,
                             shopify_options(entry).api_version)
@@ -118,12 +132,12 @@ def extract_orders(run: StepRun) -> StepReport:
             client.iter_orders(created_at_min=window.start, created_at_max=window.end),
             run.run_id)
     with run.engine.connect() as conn:
-        contract = contract_check(conn, entry.name, window, run.run_id)
+        contract = contract_check(conn, entry.name, window, run.run_id, asset)
     return StepReport(
         metadata={"orders_extracted": outcome.extracted, "orders_valid": outcome.stored,
                   "orders_dead_lettered": outcome.dead_lettered,
                   "orders_unstorable": outcome.unstorable, "window": window.label},
-        checks=[contract, api_version_check(client, ORDERS_KEY)],
+        checks=[contract, api_version_check(client, asset)],
         log=f"{outcome.extracted} orders extracted for {window.label}, "
             f"{outcome.dead_lettered} dead-lettered")
 
@@ -131,11 +145,12 @@ def extract_orders(run: StepRun) -> StepReport:
 def orders_step(entry: Integration) -> Step:
     """The `shopify/orders` step of a pair reading Shopify."""
     shopify_options(entry)  # fail at load, not at the first run
+    key = dg.AssetKey(entry.system_key("shopify", "orders"))
     return Step(
-        key=ORDERS_KEY, resource="shopify", group="shopify",
+        key=key, resource="shopify", group="shopify",
         kinds=frozenset({"shopify", "postgres"}),
         description=f"Shopify orders created on the partition's day (all statuses), validated "
         f"against the project's Order model and stored in the raw store (`raw_records`, "
         f"shopify/orders). Integration: {entry.description}",
-        run=extract_orders, check_specs=[CONTRACT_SPEC, API_VERSION_SPEC],
+        run=extract_orders, check_specs=[contract_spec(key), api_version_spec(key)],
     )
