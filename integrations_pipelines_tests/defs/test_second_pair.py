@@ -171,3 +171,27 @@ def test_two_pairs_on_one_shop_need_the_key_prefix():
     checks = {f"{k.asset_key.to_user_string()}:{k.name}"
               for k in defs.resolve_asset_graph().asset_check_keys}
     assert "another_shop_to_warehouse/shopify/orders:orders_conform_to_contract" in checks
+
+
+def test_the_documented_catalog_entry_loads_beside_the_flagship():
+    """docs/ADDING_AN_INTEGRATION.md's entry, as written, joins the shipped catalog."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from integrations_pipelines.catalog import ENTRY_MODELS, load_catalog
+    from integrations_pipelines.definitions import VENDOR_RESOURCES
+    from integrations_pipelines.defs.pairs import pair_spec as spec_for
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ADDING_AN_INTEGRATION.md").read_text()
+    [(name, fields)] = yaml.safe_load(re.search(r"```yaml\n(.*?)```", doc, re.S)[1]).items()
+    assert ENTRY_MODELS[(fields["source"], fields["destination"])].endswith(
+        ":ShopifyToWarehouseEntry")
+    documented = ShopifyToWarehouseEntry(name=name, **fields)
+    specs = [spec_for(e) for e in load_catalog().values()] + [spec_for(documented)]
+    defs = dg.Definitions.merge(*pair_definitions(specs), dg.Definitions(resources={
+        "store": IntegrationStore(), **{k: make() for k, make in VENDOR_RESOURCES.items()}}))
+    dg.Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    assert {"shopify/orders", f"{name}/shopify/orders", f"{name}/warehouse/orders"} <= keys
