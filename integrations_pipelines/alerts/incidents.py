@@ -44,6 +44,7 @@ __all__ = [
     "catalog_channel",
     "incident_subject",
     "log",
+    "open_and_recent",
     "utc_now",
 ]
 
@@ -271,3 +272,15 @@ def _open_row(integration: str, kind: AlertKind | str, subject: str) -> sa.Selec
 def _max_severity(current: str, new: Severity | str) -> str:
     critical = Severity.CRITICAL in (current, new)
     return (Severity.CRITICAL if critical else Severity.WARNING).value
+
+
+def open_and_recent(conn: sa.Connection, since: datetime,
+                    ) -> tuple[list[sa.Row[Any]], list[sa.Row[Any]]]:
+    """The open incidents (newest first) and those resolved since `since` (newest first)."""
+    opened = list(conn.execute(sa.select(incidents).where(incidents.c.status == OPEN)
+                               .order_by(incidents.c.opened_at.desc())))
+    resolved = list(conn.execute(
+        sa.select(incidents).where(incidents.c.status == RESOLVED,
+                                   incidents.c.resolved_at >= since)
+        .order_by(incidents.c.resolved_at.desc())))
+    return opened, resolved

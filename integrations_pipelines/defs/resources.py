@@ -11,7 +11,6 @@ through `settings`. Fields set explicitly (tests) override both.
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -19,8 +18,8 @@ import sqlalchemy as sa
 
 from integrations_pipelines import settings
 from integrations_pipelines.alerts.redaction import Redactor
+from integrations_pipelines.state import http_failures
 from integrations_pipelines.state.db import engine_for
-from integrations_pipelines.state.tables import http_failures
 from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.http import FailureRecord
 from integrations_pipelines.vendors.metrics import HttpMetrics
@@ -51,13 +50,10 @@ class IntegrationStore(dg.ConfigurableResource):  # type: ignore[type-arg]  # ve
         """Keeps each failed vendor call (no headers, no secrets) for diagnosis."""
         engine = self.engine()
 
-        def sink(record: FailureRecord) -> None:
-            with engine.begin() as conn:
-                conn.execute(http_failures.insert().values(
-                    vendor=record.vendor, endpoint=record.endpoint, status=record.status,
-                    error=record.error[:2000], retried=record.retried,
-                    occurred_at=datetime.now(UTC), run_id=run_id,
-                ))
+        def sink(failure: FailureRecord) -> None:
+            http_failures.record(engine, vendor=failure.vendor, endpoint=failure.endpoint,
+                                 status=failure.status, error=failure.error,
+                                 retried=failure.retried, run_id=run_id)
 
         return sink
 

@@ -28,7 +28,7 @@ from integrations_pipelines.vendors.errors import (
 )
 from integrations_pipelines.vendors.http import VendorHttpClient
 
-__all__ = ["OAuthApp", "TokenHealth", "TokenManager", "reauthorize_hint"]
+__all__ = ["OAuthApp", "TokenHealth", "TokenManager", "reauthorize_hint", "stored_healths"]
 
 
 def _now() -> datetime:
@@ -239,3 +239,18 @@ class TokenManager:
             consecutive_failures=row.consecutive_failures, last_error=row.last_error,
             revoked=row.revoked,
         )
+
+
+def stored_healths(conn: sa.Connection, system: str | None = None) -> list[TokenHealth]:
+    """What `TokenManager.health()` reports, for every stored connection (of `system`)."""
+    query = sa.select(oauth_tokens).order_by(oauth_tokens.c.connection)
+    if system is not None:
+        query = query.where(oauth_tokens.c.connection.startswith(f"{system}:"))
+    return [
+        TokenHealth(connection=row.connection, access_expires_at=row.access_expires_at,
+                    refresh_expires_at=row.refresh_expires_at,
+                    last_refreshed_at=row.last_refreshed_at,
+                    consecutive_failures=row.consecutive_failures, last_error=row.last_error,
+                    revoked=row.revoked)
+        for row in conn.execute(query)
+    ]

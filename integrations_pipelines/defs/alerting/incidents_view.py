@@ -20,13 +20,12 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from integrations_pipelines.alerts.incidents import OPEN, RESOLVED, IncidentManager
+from integrations_pipelines.alerts.incidents import IncidentManager, open_and_recent
 from integrations_pipelines.alerts.kinds import AlertKind
 from integrations_pipelines.alerts.messages import Alert
 from integrations_pipelines.catalog import owners
 from integrations_pipelines.defs.alerting.resource import AlertingResource
 from integrations_pipelines.defs.resources import IntegrationStore
-from integrations_pipelines.state.tables import incidents
 
 __all__ = [
     "EVENT_KINDS", "INCIDENTS_KEY", "RECENT", "ROWS_SHOWN", "incidents_asset",
@@ -81,12 +80,7 @@ def _table(rows: list[Any], resolved: bool = False) -> str:
 def incidents_observation(conn: sa.Connection, now: datetime,
                           ) -> tuple[dg.AssetObservation, str]:
     """The observation of the incident table, and its fingerprint (what changed)."""
-    open_rows = list(conn.execute(sa.select(incidents).where(incidents.c.status == OPEN)
-                                  .order_by(incidents.c.opened_at.desc())))
-    resolved_rows = list(conn.execute(
-        sa.select(incidents).where(incidents.c.status == RESOLVED,
-                                   incidents.c.resolved_at >= now - RECENT)
-        .order_by(incidents.c.resolved_at.desc())))
+    open_rows, resolved_rows = open_and_recent(conn, now - RECENT)
     critical = sum(1 for r in open_rows if r.severity == "critical")
     metadata: dict[str, Any] = {
         "open_incidents": len(open_rows),

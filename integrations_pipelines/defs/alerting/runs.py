@@ -29,7 +29,7 @@ from integrations_pipelines.defs.alerting.routing import (
     partition_label,
 )
 from integrations_pipelines.defs.resources import IntegrationStore
-from integrations_pipelines.state.tables import http_failures
+from integrations_pipelines.state import http_failures
 
 __all__ = [
     "CAUSES", "CHECK_FAILED_ERROR", "ERROR_CHARS", "WRAPPERS", "failed_since",
@@ -87,9 +87,7 @@ def is_blocking_check_failure(event: dg.DagsterEvent) -> bool:
 def vendor_call_failures(engine: sa.Engine, run_id: str) -> dict[str, int]:
     """How many vendor calls failed during the run (kept by the HTTP client), and 429s."""
     with engine.connect() as conn:
-        total, limited = conn.execute(
-            sa.select(sa.func.count(), sa.func.count().filter(http_failures.c.status == 429))
-            .where(http_failures.c.run_id == run_id)).one()
+        total, limited = http_failures.counts_for_run(conn, run_id)
     return {"failed_vendor_calls": total, "http_429s": limited}
 
 

@@ -28,13 +28,12 @@ from integrations_pipelines.catalog import owners
 from integrations_pipelines.defs.alerting.resource import AlertingResource
 from integrations_pipelines.defs.alerting.routing import integrations_for_connection
 from integrations_pipelines.defs.resources import IntegrationStore
-from integrations_pipelines.state.tables import oauth_tokens
-from integrations_pipelines.vendors.oauth import TokenHealth
+from integrations_pipelines.vendors.oauth import TokenHealth, stored_healths
 
 __all__ = [
     "CAUSES", "REPORT_EVERY", "TOKEN_CHECK", "check_evaluation", "connection_alert",
     "health_figures", "system_of", "token_check_key", "token_health_check", "token_health_key",
-    "token_health_sensor", "token_health_spec", "token_healths",
+    "token_health_sensor", "token_health_spec",
 ]
 
 TOKEN_CHECK = "refresh_token_is_healthy"
@@ -67,21 +66,6 @@ def token_health_spec(system: str) -> dg.AssetSpec:
         "when the access and refresh tokens expire, the last refresh, failures in a row and "
         "whether the refresh token was revoked. Observed by `token_health_sensor`.",
     )
-
-
-def token_healths(conn: sa.Connection, system: str | None = None) -> list[TokenHealth]:
-    """What `TokenManager.health()` reports, for every stored connection (of `system`)."""
-    query = sa.select(oauth_tokens).order_by(oauth_tokens.c.connection)
-    if system is not None:
-        query = query.where(oauth_tokens.c.connection.startswith(f"{system}:"))
-    return [
-        TokenHealth(connection=row.connection, access_expires_at=row.access_expires_at,
-                    refresh_expires_at=row.refresh_expires_at,
-                    last_refreshed_at=row.last_refreshed_at,
-                    consecutive_failures=row.consecutive_failures, last_error=row.last_error,
-                    revoked=row.revoked)
-        for row in conn.execute(query)
-    ]
 
 
 def _when(moment: datetime | None) -> str:
@@ -157,7 +141,7 @@ def token_health_check(system: str) -> dg.AssetChecksDefinition:
     def refresh_token_is_healthy(store: IntegrationStore,
                                  alerting: AlertingResource) -> dg.AssetCheckResult:
         with store.engine().connect() as conn:
-            healths = token_healths(conn, system)
+            healths = stored_healths(conn, system)
         passed, severity, description, metadata = check_evaluation(
             healths, datetime.now(UTC), alerting)
         return dg.AssetCheckResult(passed=passed, severity=severity, description=description,
@@ -207,7 +191,7 @@ def token_health_sensor(systems: Sequence[str]) -> dg.SensorDefinition:
                             alerting: AlertingResource) -> dg.SensorResult:
         engine = store.engine()
         with engine.connect() as conn:
-            healths = token_healths(conn)
+            healths = stored_healths(conn)
         now = datetime.now(UTC)
         unhealthy = _raise_and_resolve(alerting, engine, healths, now)
         previous = json.loads(context.cursor) if context.cursor else {}

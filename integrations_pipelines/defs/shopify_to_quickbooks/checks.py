@@ -14,7 +14,7 @@ from integrations_pipelines.defs.kit.accounted import accounted_result
 from integrations_pipelines.defs.partitions import Window
 from integrations_pipelines.defs.sources.shopify_orders import ORDERS_KEY
 from integrations_pipelines.state import accounted, raw
-from integrations_pipelines.state.tables import dead_letters
+from integrations_pipelines.sync import dead_letters
 from integrations_pipelines.sync.shopify_to_quickbooks import SKIPPED
 from integrations_pipelines.vendors.quickbooks.records import VOIDED, invoices_kind
 from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
@@ -53,15 +53,9 @@ def accounted_check(conn: sa.Connection, integration: str, window: Window) -> dg
 
 def conflict_check(conn: sa.Connection, integration: str, window: Window) -> dg.AssetCheckResult:
     """WARN on open destination conflicts: a person must decide whose invoice it is."""
-    rows = conn.execute(
-        sa.select(dead_letters.c.source_id, dead_letters.c.reason)
-        .where(dead_letters.c.integration == integration,
-               dead_letters.c.reason_code == "destination_conflict",
-               dead_letters.c.resolved_at.is_(None),
-               dead_letters.c.business_date >= window.first_day,
-               dead_letters.c.business_date < window.end_day)
-        .order_by(dead_letters.c.id)
-    ).all()
+    rows = [r for r in dead_letters.open_letters(conn, integration, start=window.first_day,
+                                                 end=window.end_day)
+            if r.reason_code == "destination_conflict"]
     return dg.AssetCheckResult(
         check_name=CONFLICT_SPEC.name, asset_key=SYNC, passed=not rows,
         severity=dg.AssetCheckSeverity.WARN,

@@ -16,8 +16,7 @@ from integrations_pipelines.defs.kit.spec import Step, StepReport, StepRun
 from integrations_pipelines.defs.partitions import Window
 from integrations_pipelines.defs.resources import ShopifyResource
 from integrations_pipelines.state import raw
-from integrations_pipelines.state.tables import dead_letters
-from integrations_pipelines.sync import extraction
+from integrations_pipelines.sync import dead_letters, extraction
 from integrations_pipelines.vendors.contracts import VIOLATION, observations
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
 from integrations_pipelines.vendors.shopify.options import ShopifyOptions
@@ -71,13 +70,8 @@ def contract_check(conn: sa.Connection, integration: str, window: Window,
     """Pass when no order of the window was dead-lettered at validation; WARN for a few
     (they must not hold back the good ones), ERROR when nothing validated (a contract
     change: there is nothing valid to hold back)."""
-    rows = conn.execute(
-        sa.select(dead_letters.c.source_id, dead_letters.c.reason)
-        .where(dead_letters.c.integration == integration, dead_letters.c.stage == "validate",
-               dead_letters.c.resolved_at.is_(None),
-               dead_letters.c.business_date >= window.first_day,
-               dead_letters.c.business_date < window.end_day)
-    ).all()
+    rows = dead_letters.open_letters(conn, integration, start=window.first_day,
+                                     end=window.end_day, stage="validate")
     stored = raw.count_window(conn, SHOP_ORDERS, window.first_day, window.end_day)
     everything_broke = bool(rows) and stored == 0
     seen = list(observations(conn, vendor="shopify", kind=VIOLATION, run_id=run_id)
