@@ -7,12 +7,16 @@ facts are kept apart from the payload, is the vendor's business
 (`vendors/<vendor>/records.py`); this module knows no vendor, so a new source needs no
 migration of its own.
 
-Writes are idempotent by construction: `replace_window` deletes the kind's window and inserts
-what was read, in the caller's transaction, so a re-run of any partition (or range) leaves
-exactly one row per record. `upsert_newer` stores changes captured after the day closed,
-whatever their day; a stored newer version is never replaced by an older one (a late page, an
-overlapping poll, a redelivered webhook). `version` is the vendor's version of the record;
-when the vendor states none, the extraction time stands in.
+Writes are idempotent by construction and write only what changed: `replace_window` makes
+the kind's window exactly what was read, in the caller's transaction (the rows are COPYed
+into a staging table, the window's vanished keys deleted, and one upsert guarded by `IS
+DISTINCT FROM` writes new and changed rows only), so a re-run of any partition (or range)
+leaves exactly one row per record, and a replay of an unchanged window writes none
+(`extracted_at` and `run_id` then stay those of the run that last changed the row).
+`upsert_newer` stores changes captured after the day closed, whatever their day; a stored
+newer version is never replaced by an older one (a late page, an overlapping poll, a
+redelivered webhook). `version` is the vendor's version of the record; when the vendor
+states none, the extraction time stands in.
 
 Reads come back ordered by key, numeric keys in numeric order (by length, then text): a
 window of Shopify orders comes back in order-id order.
@@ -23,10 +27,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
+import orjson
+import psycopg
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from integrations_pipelines.state.tables import raw_records
 
@@ -35,12 +40,15 @@ __all__ = [
     "RawRecord",
     "RecordKind",
     "StoredRecord",
+    "WindowWrite",
     "count_window",
     "counts_by_day",
     "duplicated_external_keys",
+    "insert_rows",
     "of_kind",
     "records_by_key",
     "replace_window",
+    "stage",
     "upsert_newer",
     "window",
     "window_of_every_account",
@@ -108,8 +116,8 @@ def _by_key() -> tuple[sa.ColumnElement[Any], ...]:
     return (sa.func.length(raw_records.c.record_key), raw_records.c.record_key)
 
 
-def _rows(kind: RecordKind, records: Iterable[RawRecord], run_id: str | None,
-          ) -> list[dict[str, Any]]:
+def insert_rows(kind: RecordKind, records: Iterable[RawRecord], run_id: str | None,
+                ) -> list[dict[str, Any]]:
     """Insert parameters, one per key: a record given twice keeps its newest version."""
     now = datetime.now(UTC)
     newest: dict[str, dict[str, Any]] = {}
@@ -127,6 +135,14 @@ def _rows(kind: RecordKind, records: Iterable[RawRecord], run_id: str | None,
     return list(newest.values())
 
 
+@dataclass(frozen=True)
+class WindowWrite:
+    """What a write did to the store: rows inserted or changed, rows deleted."""
+
+    written: int
+    deleted: int
+
+
 def _stored(row: sa.Row[Any]) -> StoredRecord:
     return StoredRecord(
         kind=RecordKind(row.system, row.record_type, row.account), record_key=row.record_key,
@@ -134,35 +150,91 @@ def _stored(row: sa.Row[Any]) -> StoredRecord:
         facts=row.facts, payload=row.payload, extracted_at=row.extracted_at, run_id=row.run_id)
 
 
-def replace_window(conn: sa.Connection, kind: RecordKind, start: date, end: date,
-                   records: Sequence[RawRecord], run_id: str | None) -> None:
-    """Replace the kind's records of business days [start, end) with `records`.
+_COLUMNS = ("system", "record_type", "account", "record_key", "business_date", "version",
+            "external_key", "facts", "payload", "extracted_at", "run_id")
+_JSON = ("facts", "payload")
+_KEY = ("system", "record_type", "account", "record_key")
+# What makes a stored row different: a row that states the same is not written again.
+_COMPARED = ("business_date", "version", "external_key", "facts", "payload")
 
-    A record stored under another day (an invoice whose TxnDate was changed) moves into the
-    window: one row per record, whatever its day.
+
+def stage(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """The rows in this session's staging table `raw_records_stage`, by COPY (psycopg
+    streams them: one round trip, bounded memory). The staging table is a temporary one
+    (emptied at commit, gone with the session), not part of the schema Alembic manages."""
+    conn.execute(sa.text(
+        "CREATE TEMP TABLE IF NOT EXISTS raw_records_stage "
+        "(LIKE raw_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"))
+    conn.execute(sa.text("TRUNCATE raw_records_stage"))
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None  # a connection in use always has one
+    cursor = cast("psycopg.Cursor[Any]", dbapi.cursor())  # the same transaction as `conn`
+    with cursor, cursor.copy(f"COPY raw_records_stage ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([_json(row[c]) if c in _JSON else row[c] for c in _COLUMNS])
+    conn.execute(sa.text("ANALYZE raw_records_stage"))  # the joins' plan needs its size
+
+
+def _json(value: Any) -> str:
+    """JSON for a jsonb column (decimals and dates as text, like `json.dumps(default=str)`)."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _merge_stage(conn: sa.Connection, newer_only: bool) -> int:
+    """Write the staged rows that are new or differ (only over an older or equal version
+    when `newer_only`), leaving identical rows untouched: not even locked, so an unchanged
+    replay writes no WAL. Returns the rows written."""
+    match = " AND ".join(f"t.{c} = s.{c}" for c in _KEY)
+
+    def differs(old: str, new: str) -> str:
+        changed = (f"({', '.join(f'{old}.{c}' for c in _COMPARED)}) IS DISTINCT FROM "
+                   f"({', '.join(f'{new}.{c}' for c in _COMPARED)})")
+        return changed + (f" AND {old}.version <= {new}.version" if newer_only else "")
+
+    guard = differs("t", "s")
+    updated = conn.execute(sa.text(
+        f"UPDATE raw_records t SET {', '.join(f'{c} = s.{c}' for c in _UPDATED)} "
+        f"FROM raw_records_stage s WHERE {match} AND {guard}")).rowcount
+    # New keys; one inserted meanwhile by another writer goes through the same guard.
+    conflict = differs("raw_records", "excluded")
+    inserted = conn.execute(sa.text(
+        f"INSERT INTO raw_records ({', '.join(_COLUMNS)}) "
+        f"SELECT {', '.join('s.' + c for c in _COLUMNS)} FROM raw_records_stage s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM raw_records t WHERE {match}) "
+        f"ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
+        f"{', '.join(f'{c} = excluded.{c}' for c in _UPDATED)} WHERE {conflict}")).rowcount
+    return int(updated) + int(inserted)
+
+
+def replace_window(conn: sa.Connection, kind: RecordKind, start: date, end: date,
+                   records: Sequence[RawRecord], run_id: str | None) -> WindowWrite:
+    """Make the kind's records of business days [start, end) exactly `records`.
+
+    Keys the window no longer has are deleted; new and changed records are written; a
+    record stored as it is now is left untouched (a replay of an unchanged window writes no
+    row and almost no WAL). A record stored under another day (an invoice whose TxnDate was
+    changed) moves into the window: one row per record, whatever its day.
     """
-    conn.execute(raw_records.delete().where(of_kind(kind), _in_days(start, end)))
-    rows = _rows(kind, records, run_id)
-    if not rows:
-        return
-    stmt = pg_insert(raw_records)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=list(raw_records.primary_key.columns.keys()),
-        set_={name: stmt.excluded[name] for name in _UPDATED}), rows)
+    rows = insert_rows(kind, records, run_id)
+    stage(conn, rows)
+    deleted = conn.execute(sa.text(
+        "DELETE FROM raw_records r WHERE r.system = :system AND r.record_type = :record_type "
+        "AND r.account = :account AND r.business_date >= :start AND r.business_date < :end "
+        "AND NOT EXISTS (SELECT 1 FROM raw_records_stage s WHERE s.record_key = r.record_key)"),
+        {"system": kind.system, "record_type": kind.record_type, "account": kind.account,
+         "start": start, "end": end}).rowcount
+    return WindowWrite(written=_merge_stage(conn, newer_only=False), deleted=deleted)
 
 
 def upsert_newer(conn: sa.Connection, kind: RecordKind, records: Sequence[RawRecord],
-                 run_id: str | None) -> None:
+                 run_id: str | None) -> WindowWrite:
     """Store changed records whatever their day; a stored newer version is never replaced
-    by an older one (the same version is stored again)."""
-    rows = _rows(kind, records, run_id)
+    by an older one, and a record stored as it is now is left untouched."""
+    rows = insert_rows(kind, records, run_id)
     if not rows:
-        return
-    stmt = pg_insert(raw_records)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=list(raw_records.primary_key.columns.keys()),
-        set_={name: stmt.excluded[name] for name in _UPDATED},
-        where=raw_records.c.version <= stmt.excluded.version), rows)
+        return WindowWrite(written=0, deleted=0)
+    stage(conn, rows)
+    return WindowWrite(written=_merge_stage(conn, newer_only=True), deleted=0)
 
 
 def records_by_key(conn: sa.Connection, kind: RecordKind,

@@ -41,17 +41,40 @@ def _invoice(ident: str, doc: str, note: str = "", updated: datetime = T0) -> di
             "MetaData": {"LastUpdatedTime": updated.isoformat()}}
 
 
+def test_a_replay_of_an_unchanged_window_writes_nothing(engine: sa.Engine) -> None:
+    orders = [_order(n, T0 + timedelta(seconds=n), note=f"order {n} \t\\ \u00e9 \U0001f600")
+              for n in range(1, 301)]
+    with engine.begin() as conn:
+        first = raw.replace_window(conn, ORDERS, DAY, NEXT, orders, "first")
+    with engine.begin() as conn:
+        replay = raw.replace_window(conn, ORDERS, DAY, NEXT, orders, "replay")
+        changed = raw.replace_window(conn, ORDERS, DAY, NEXT, [
+            *orders[:-1], _order(300, T0 + timedelta(hours=1), note="refunded")], "changed")
+        newer = raw.upsert_newer(conn, ORDERS, [orders[0], _order(2, T0 - timedelta(hours=1))],
+                                 "late page")
+        stored = {r.record_key: r for r in raw.window(conn, ORDERS, DAY, NEXT)}
+    assert (first.written, first.deleted) == (300, 0)
+    assert (replay.written, replay.deleted) == (0, 0)
+    assert (changed.written, changed.deleted) == (1, 0)
+    assert newer.written == 0  # the same record again, and an older version: nothing written
+    assert stored["300"].payload["note"] == "refunded" and stored["300"].run_id == "changed"
+    assert stored["1"].payload == orders[0].payload  # text that COPY must escape survives
+    assert {r.run_id for k, r in stored.items() if k != "300"} == {"first"}
+
+
 def test_replacing_a_window_leaves_one_row_per_record(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         raw.replace_window(conn, ORDERS, DAY, NEXT, [_order(1, T0), _order(2, T0)], "first")
         # A re-run, the same order twice in one read (a page repeated), a new order: one row
         # each, the newest of a repeated one kept.
-        raw.replace_window(conn, ORDERS, DAY, NEXT, [
+        again = raw.replace_window(conn, ORDERS, DAY, NEXT, [
             _order(2, T0), _order(10, T0 + timedelta(minutes=5)), _order(10, T0),
             _order(9, T0)], "second")
         stored = raw.window(conn, ORDERS, DAY, NEXT)
     assert [r.record_key for r in stored] == ["2", "9", "10"]  # numeric ids in numeric order
-    assert {r.run_id for r in stored} == {"second"}
+    # Order 2 is stored as it is: untouched, still the first run's; 9 and 10 are new, 1 gone.
+    assert [r.run_id for r in stored] == ["first", "second", "second"]
+    assert (again.written, again.deleted) == (2, 1)
     assert stored[-1].version == T0 + timedelta(minutes=5)
     with engine.connect() as conn:
         assert raw.count_window(conn, ORDERS, DAY, NEXT) == 3
@@ -79,13 +102,20 @@ def test_an_older_version_never_replaces_a_newer_one(engine: sa.Engine) -> None:
         raw.upsert_newer(conn, ORDERS, [_order(5, older, note="original")], "late-poll")
         [kept] = raw.records_by_key(conn, ORDERS, ["5"])
         assert (kept.version, kept.payload["note"], kept.run_id) == (newer, "refunded", "webhook")
-        # A newer one does replace it, whatever its day; the same version is stored again.
+        # A newer one does replace it, whatever its day; the same record again writes
+        # nothing; the same version with other content (a vendor's fix) is stored.
         later = newer + timedelta(minutes=1)
         raw.upsert_newer(conn, ORDERS, [_order(5, later, day=NEXT, note="cancelled")], "poll")
-        raw.upsert_newer(conn, ORDERS, [_order(5, later, day=NEXT, note="cancelled")], "again")
+        again = raw.upsert_newer(conn, ORDERS, [_order(5, later, day=NEXT, note="cancelled")],
+                                 "again")
         [kept] = raw.records_by_key(conn, ORDERS, ["5", "404"])
-    assert (kept.version, kept.business_date, kept.payload["note"], kept.run_id) == (
-        later, NEXT, "cancelled", "again")
+        assert (kept.version, kept.business_date, kept.payload["note"], kept.run_id) == (
+            later, NEXT, "cancelled", "poll")
+        assert again.written == 0
+        fixed = raw.upsert_newer(conn, ORDERS, [_order(5, later, day=NEXT, note="cancelled.")],
+                                 "fix")
+        [kept] = raw.records_by_key(conn, ORDERS, ["5"])
+    assert fixed.written == 1 and (kept.payload["note"], kept.run_id) == ("cancelled.", "fix")
 
 
 def test_kinds_do_not_see_each_others_rows(engine: sa.Engine) -> None:

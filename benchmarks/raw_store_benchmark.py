@@ -1,0 +1,252 @@
+"""Benchmark: the raw store's window writes, first load and replay, in rows/s and WAL bytes.
+
+A replay (re-extracting a window that did not change: a re-run, a backfill over old days,
+the rolling reconciliation) must write nothing. Two data sets, each loaded into a window of
+an empty store and then replayed unchanged, then replayed with 1% of the records changed:
+
+- `orders`: realistic Shopify orders (the seeded shop generator's payloads, a few KB each,
+  cycled over fresh ids), through `vendors.shopify.records.order_record`;
+- `small`: small payloads (an id, a status, an amount), the shape of a ledger-like source.
+
+Three contenders run on the same rows, each in a database of its own on one embedded
+PostgreSQL server, one after the other:
+
+- `store`: production's path, `state.raw.replace_window` (COPY into a staging table, delete
+  the window's vanished keys, one guarded upsert that leaves identical rows untouched);
+- `delete+insert`: the path before it (delete the window, insert every row again, the
+  executemany upsert SQLAlchemy sends for a list of parameter sets);
+- `copy+merge`: the anchor for bulk loads (COPY into a staging table, then `MERGE` with an
+  `IS DISTINCT FROM` guard), PostgreSQL 15+.
+
+For each it prints rows/s (rows given / wall seconds), rows written (inserted + updated +
+deleted, from the table's statistics) and WAL bytes (`pg_current_wal_lsn` before and after).
+
+    .venv/bin/python benchmarks/raw_store_benchmark.py [--rows 200000] [--repeat 3]
+
+Benchmarks measure; they never run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from integrations_pipelines import local_postgres  # noqa: E402
+from integrations_pipelines.sandbox.shop_generator import generate_shop  # noqa: E402
+from integrations_pipelines.state import raw  # noqa: E402
+from integrations_pipelines.state.db import engine_for, upgrade  # noqa: E402
+from integrations_pipelines.state.tables import raw_records  # noqa: E402
+from integrations_pipelines.vendors.shopify.models import Order  # noqa: E402
+from integrations_pipelines.vendors.shopify.records import ORDERS, order_record  # noqa: E402
+
+DAY = date(2026, 11, 2)
+KIND = ORDERS
+TARGET_SMALL_ROWS_PER_S = 100_000
+CHANGED_SHARE = 0.01
+
+
+def orders_data(n: int, seed: int) -> list[raw.RawRecord]:
+    """`n` realistic orders of one business day: the generator's payloads, cycled over new
+    ids (each payload a separate object, so serialising costs what it costs in production)."""
+    shop = generate_shop(seed=seed, start=DAY, days=1, orders_per_day=min(n, 2_000))
+    models = [Order.model_validate(o) for o in shop]
+    records = []
+    for i in range(n):
+        template, model = shop[i % len(shop)], models[i % len(shop)]
+        payload = copy.deepcopy(template) if i < len(shop) else {**template, "id": 10**15 + i}
+        record = order_record(model, payload, DAY)
+        records.append(raw.RawRecord(record_key=str(payload["id"]), business_date=DAY,
+                                     version=record.version, payload=payload,
+                                     facts=record.facts))
+    return records
+
+
+def small_data(n: int, seed: int) -> list[raw.RawRecord]:
+    """`n` small records: an id, a status and an amount."""
+    base = datetime(2026, 11, 2, tzinfo=UTC)
+    return [raw.RawRecord(record_key=str(10**12 + i), business_date=DAY,
+                          version=base + timedelta(seconds=i % 86_400),
+                          payload={"id": 10**12 + i, "status": "paid",
+                                   "amount": f"{(i * 37 + seed) % 100_000 / 100:.2f}"})
+            for i in range(n)]
+
+
+def changed(records: Sequence[raw.RawRecord]) -> list[raw.RawRecord]:
+    """The same window with every 100th record at a newer version and another payload."""
+    step = round(1 / CHANGED_SHARE)
+    out = list(records)
+    for i in range(0, len(out), step):
+        r = out[i]
+        out[i] = raw.RawRecord(record_key=r.record_key, business_date=r.business_date,
+                               version=(r.version or datetime.now(UTC)) + timedelta(hours=1),
+                               payload={**r.payload, "note": "changed"}, facts=r.facts)
+    return out
+
+
+# --- the contenders ------------------------------------------------------------------------
+
+
+def store_path(conn: sa.Connection, records: Sequence[raw.RawRecord]) -> None:
+    raw.replace_window(conn, KIND, DAY, DAY + timedelta(days=1), records, "bench")
+
+
+def delete_insert_path(conn: sa.Connection, records: Sequence[raw.RawRecord]) -> None:
+    """The raw store's write before the guarded path: delete the window, insert it all."""
+    conn.execute(raw_records.delete().where(raw.of_kind(KIND),
+                                            raw_records.c.business_date == DAY))
+    now = datetime.now(UTC)
+    rows = [{"system": KIND.system, "record_type": KIND.record_type, "account": KIND.account,
+             "record_key": r.record_key, "business_date": r.business_date,
+             "version": r.version or now, "external_key": r.external_key,
+             "facts": dict(r.facts), "payload": r.payload, "extracted_at": now,
+             "run_id": "bench"} for r in records]
+    stmt = pg_insert(raw_records)
+    updated = ("business_date", "version", "external_key", "facts", "payload",
+               "extracted_at", "run_id")
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=list(raw_records.primary_key.columns.keys()),
+        set_={c: stmt.excluded[c] for c in updated}), rows)
+
+
+def copy_merge_path(conn: sa.Connection, records: Sequence[raw.RawRecord]) -> None:
+    """COPY into a staging table, then one guarded MERGE (the bulk-load anchor)."""
+    rows = raw.insert_rows(KIND, records, "bench")
+    raw.stage(conn, rows)
+    compared = ("business_date", "version", "external_key", "facts", "payload")
+    conn.execute(sa.text(
+        "MERGE INTO raw_records t USING raw_records_stage s "
+        "ON (t.system, t.record_type, t.account, t.record_key) "
+        "= (s.system, s.record_type, s.account, s.record_key) "
+        f"WHEN MATCHED AND ({', '.join('t.' + c for c in compared)}) IS DISTINCT FROM "
+        f"({', '.join('s.' + c for c in compared)}) THEN UPDATE SET "
+        + ", ".join(f"{c} = s.{c}" for c in (*compared, "extracted_at", "run_id"))
+        + " WHEN NOT MATCHED THEN INSERT VALUES (" + ", ".join(
+            f"s.{c.name}" for c in raw_records.columns) + ")"))
+
+
+CONTENDERS: dict[str, Callable[[sa.Connection, Sequence[raw.RawRecord]], None]] = {
+    "store": store_path,
+    "delete+insert": delete_insert_path,
+    "copy+merge": copy_merge_path,
+}
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    seconds: float
+    written: int
+    wal_bytes: int
+
+
+def _tuples(conn: sa.Connection) -> int:
+    conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+    row = conn.execute(sa.text(
+        "SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables "
+        "WHERE relname = 'raw_records'")).scalar_one()
+    return int(row)
+
+
+def _wal(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.text(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")).scalar_one())
+
+
+def measure(engine: sa.Engine, write: Callable[[sa.Connection, Sequence[raw.RawRecord]], None],
+            records: Sequence[raw.RawRecord]) -> Figures:
+    with engine.connect() as probe:
+        tuples, wal = _tuples(probe), _wal(probe)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        write(conn, records)
+    seconds = time.perf_counter() - started
+    time.sleep(0.6)  # the statistics collector flushes at most every 500 ms
+    with engine.connect() as probe:
+        return Figures(seconds, _tuples(probe) - tuples, _wal(probe) - wal)
+
+
+def run(pg_base: str, name: str, data: list[raw.RawRecord],
+        repeat: int) -> dict[str, dict[str, Figures]]:
+    """Per contender: first load, unchanged replay, 1%-changed replay (median seconds)."""
+    results: dict[str, dict[str, Figures]] = {}
+    changed_data = changed(data)
+    for contender, write in CONTENDERS.items():
+        phases: dict[str, list[Figures]] = {"first load": [], "replay": [], "1% changed": []}
+        for attempt in range(repeat):
+            db = f"bench_{name.replace('+', '_')}_{contender.replace('+', '_')}_{attempt}"
+            url = local_postgres.ensure_database(pg_base, db)
+            upgrade(url)
+            engine = engine_for(url)
+            phases["first load"].append(measure(engine, write, data))
+            phases["replay"].append(measure(engine, write, data))
+            phases["1% changed"].append(measure(engine, write, changed_data))
+            engine.dispose()
+            local_postgres.drop_database(pg_base, db)
+        results[contender] = {
+            phase: Figures(statistics.median(f.seconds for f in figures),
+                           round(statistics.median(f.written for f in figures)),
+                           round(statistics.median(f.wal_bytes for f in figures)))
+            for phase, figures in phases.items()}
+    return results
+
+
+def report(name: str, rows: int, results: dict[str, dict[str, Figures]]) -> None:
+    print(f"\n{name}: {rows:,} rows")
+    print(f"  {'contender':<14} {'phase':<11} {'rows/s':>10} {'rows written':>13} "
+          f"{'WAL MB':>8}")
+    for contender, phases in results.items():
+        for phase, f in phases.items():
+            print(f"  {contender:<14} {phase:<11} {rows / f.seconds:>10,.0f} "
+                  f"{f.written:>13,} {f.wal_bytes / 2**20:>8.1f}")
+    store = results["store"]
+    print(f"  store replay writes {store['replay'].written} rows "
+          f"({'OK' if store['replay'].written == 0 else 'FAIL'}: target 0); "
+          f"store/delete+insert first-load speed "
+          f"{results['delete+insert']['first load'].seconds / store['first load'].seconds:.2f}x,"
+          f" replay {results['delete+insert']['replay'].seconds / store['replay'].seconds:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="raw-bench-") as tmp:
+        server, pg_base = local_postgres.start_embedded(Path(tmp) / "pgdata")
+        try:
+            with sa.create_engine(pg_base).connect() as conn:
+                print(f"PostgreSQL {conn.execute(sa.text('SHOW server_version')).scalar()}, "
+                      f"SQLAlchemy {sa.__version__}")
+            for name, build in (("small", small_data), ("orders", orders_data)):
+                data = build(args.rows, args.seed)
+                results = run(pg_base, name, data, args.repeat)
+                report(name, len(data), results)
+                if name == "small":
+                    rate = len(data) / results["store"]["first load"].seconds
+                    print(f"  store first load {rate:,.0f} rows/s "
+                          f"({'OK' if rate >= TARGET_SMALL_ROWS_PER_S else 'BELOW'} target "
+                          f"{TARGET_SMALL_ROWS_PER_S:,})")
+                del data
+        finally:
+            server.cleanup()
+
+
+if __name__ == "__main__":
+    main()
