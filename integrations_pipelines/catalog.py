@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["ENTRY_MODELS", "ChangeCaptureOptions", "Integration", "ScheduleSpec",
            "WebhookOptions", "entry", "integration", "load_catalog", "owners"]
@@ -125,6 +125,10 @@ class Integration(BaseModel):
     holidays: list[date] = []
     change_capture: ChangeCaptureOptions = ChangeCaptureOptions()
     webhooks: WebhookOptions = WebhookOptions()
+    # Days one backfill run covers. 1 (the default): a run per day, so every day's figures are
+    # its own in the UI and a run holds one day's records, whatever the backfill's length;
+    # the vendor's rate limit, not Dagster's per-run cost, bounds a backfill anyway.
+    backfill_days_per_run: int = Field(default=1, ge=1, le=31)
     # Where another pair reads or writes the same account, this pair's system assets take
     # its name as a key prefix (`<name>/shopify/orders`): one asset, one writer.
     prefix_asset_keys: bool = False

@@ -52,12 +52,13 @@ def build_asset(entry: Integration, step: Step, deps: list[dg.AssetKey],
                 read_back: bool = False) -> dg.AssetsDefinition:
     """The asset of one step, daily-partitioned by the entry, tagged with its integration
     (alerts route by the tag), owned by the entry's owner, in the vendor's pool (one pool
-    per vendor in dagster.yaml: its runs share the vendor's budget)."""
+    per vendor in dagster.yaml: its runs share the vendor's budget); a backfill runs
+    `backfill_days_per_run` days per run (one by default: per-day figures, bounded memory)."""
     decorate = dg.asset(
         key=step.key, deps=deps, pool=step.resource, group_name=step.group,
         kinds=set(step.kinds), description=step.description, check_specs=step.check_specs,
         partitions_def=daily_partitions(entry), tags={"integration": entry.name},
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=dg.BackfillPolicy.multi_run(entry.backfill_days_per_run),
         owners=[entry.owner, entry.owner_email],
         required_resource_keys={"store", step.resource},
     )
