@@ -151,8 +151,28 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=_cmd_webhooks_serve)
 
     args = parser.parse_args(argv)
+    if args.command != "dev":
+        _dev_environment_when_unset()
     status: int = args.func(args)
     return status
+
+
+def _dev_environment_when_unset() -> None:
+    """Beside a running (or past) `integrations-pipelines dev`, with DATABASE_URL unset, use
+    the dev environment (the dev store and sandboxes), and say so: every README command then
+    works beside `dev` without exports. A set DATABASE_URL always wins."""
+    if os.environ.get("DATABASE_URL"):
+        return
+    from integrations_pipelines.dev_environment import ENVIRONMENT_FILE, read_environment
+
+    home = Path(os.environ.get("INTEGRATIONS_DEV_HOME", ".dev"))
+    found = read_environment(home)
+    if "DATABASE_URL" not in found:
+        return
+    for key, value in found.items():
+        os.environ.setdefault(key, value)
+    print(f"DATABASE_URL is not set: using the dev environment ({home / ENVIRONMENT_FILE})",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from integrations_pipelines.settings import dagster_storage_url
 from integrations_pipelines.state.db import upgrade
 
 __all__ = [
+    "ENVIRONMENT_FILE",
     "ORDERS_PER_DAY",
     "QBO_BOOTSTRAP_REFRESH",
     "QBO_CLIENT_ID",
@@ -49,7 +50,9 @@ __all__ = [
     "DevOptions",
     "launch_seed_backfill",
     "log",
+    "read_environment",
     "run",
+    "write_environment",
 ]
 
 log = logging.getLogger("integrations_pipelines.dev")
@@ -207,6 +210,30 @@ def _dagster_home(home: Path) -> Path:
     return dagster_home
 
 
+ENVIRONMENT_FILE = "environment"  # under the dev home: what `dev` set, for the CLI beside it
+
+
+def write_environment(home: Path, env: dict[str, str]) -> Path:
+    """The variables `dev` gave Dagster (database, sandboxes, receiver), as KEY=value
+    lines readable by the owner only: the command line run beside `dev` (dead-letters,
+    reconcile sample) reads them, so it works on the dev store without exports. The secrets
+    in it are the sandboxes' own."""
+    path = home / ENVIRONMENT_FILE
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("".join(f"{key}={value}\n" for key, value in sorted(env.items())))
+    return path
+
+
+def read_environment(home: Path) -> dict[str, str]:
+    """What `write_environment` wrote under `home` (empty when `dev` never ran there)."""
+    path = home / ENVIRONMENT_FILE
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs}
+
+
 def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 180) -> str:
     """Ask the webserver (GraphQL) for a backfill of the seeded days; returns its id."""
     deadline = time.monotonic() + timeout_s
@@ -273,6 +300,7 @@ def run(options: DevOptions) -> int:
         env["DAGSTER_HOME"] = str(_dagster_home(home))
         ui_url = f"http://{options.host}:{options.port}"
         env["DAGSTER_UI_URL"] = ui_url
+        write_environment(home, env)
         dagster = Path(sys.executable).parent / "dagster"
         process = subprocess.Popen(
             [str(dagster), "dev", "-w", str(Path("workspace.yaml").resolve()),
