@@ -24,6 +24,7 @@ window of Shopify orders comes back in order-id order.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -176,8 +177,13 @@ def stage(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _json(value: Any) -> str:
-    """JSON for a jsonb column (decimals and dates as text, like `json.dumps(default=str)`)."""
-    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    """JSON for a jsonb column (decimals and dates as text, like `json.dumps(default=str)`).
+    orjson refuses integers beyond 64 bits, which a vendor payload may carry: those take the
+    standard library's path, so nothing is lost."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def _merge_stage(conn: sa.Connection, newer_only: bool) -> int:

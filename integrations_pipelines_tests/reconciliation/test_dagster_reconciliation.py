@@ -5,6 +5,8 @@ the repair job must bring every count to zero (duplicates only under `void_dupli
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import dagster as dg
 import pytest
 
@@ -135,6 +137,11 @@ def test_every_class_is_found_explained_sampled_and_repaired(
             done["repair_invoices_updated"].value,
             done["repair_duplicates_voided"].value) == (7, 2, 5, 1)
     assert done["repair_voided_invoice_ids"].value == [copy]
+    # The day's total as QuickBooks states it, to the cent (a float sum would not be).
+    read = [i for i in bookkeeper.invoices() if i["_sandbox_status"] != "deleted"]
+    assert done["invoices_total_amount"].value == float(
+        sum((Decimal(str(i["TotalAmt"])) for i in read), Decimal(0)))
+    assert len(repr(done["invoices_total_amount"].value).partition(".")[2]) <= 2
     invoices = {i["Id"]: i for i in bookkeeper.invoices()}
     assert {i: v["_sandbox_status"] for i, v in invoices.items()
             if v["_sandbox_status"] != "active"} == {deleted: "deleted", copy: "voided"}

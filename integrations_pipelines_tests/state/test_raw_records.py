@@ -44,6 +44,7 @@ def _invoice(ident: str, doc: str, note: str = "", updated: datetime = T0) -> di
 def test_a_replay_of_an_unchanged_window_writes_nothing(engine: sa.Engine) -> None:
     orders = [_order(n, T0 + timedelta(seconds=n), note=f"order {n} \t\\ \u00e9 \U0001f600")
               for n in range(1, 301)]
+    orders[5] = _order(6, T0, big=2**70)  # an integer beyond 64 bits survives too
     with engine.begin() as conn:
         first = raw.replace_window(conn, ORDERS, DAY, NEXT, orders, "first")
     with engine.begin() as conn:
@@ -59,6 +60,7 @@ def test_a_replay_of_an_unchanged_window_writes_nothing(engine: sa.Engine) -> No
     assert newer.written == 0  # the same record again, and an older version: nothing written
     assert stored["300"].payload["note"] == "refunded" and stored["300"].run_id == "changed"
     assert stored["1"].payload == orders[0].payload  # text that COPY must escape survives
+    assert stored["6"].payload["big"] == 2**70
     assert {r.run_id for k, r in stored.items() if k != "300"} == {"first"}
 
 

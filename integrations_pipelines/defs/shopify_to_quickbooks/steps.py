@@ -11,6 +11,7 @@ returns its figures and check results; the kit's factory (`defs/kit/`) makes the
 jobs and schedules.
 """
 
+from decimal import Decimal
 from typing import Any
 
 import dagster as dg
@@ -134,7 +135,9 @@ def read_back_invoices(run: StepRun) -> StepReport:
             **repaired,
             "invoices_read": len(invoices),
             "invoices_voided": sum(1 for inv in invoices if is_voided(inv)),
-            "invoices_total_amount": float(sum(float(i["TotalAmt"]) for i in invoices)),
+            # Summed as decimals: a float sum prints 12251.369999999995 in the UI.
+            "invoices_total_amount": float(sum((Decimal(str(i["TotalAmt"]))
+                                                for i in invoices), Decimal(0))),
         },
         checks=[one_invoice, reconciled], log=log)
 
