@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -68,6 +69,19 @@ QBO_BOOTSTRAP_REFRESH = "sandbox-refresh-token-0"
 SHOPIFY_WEBHOOK_SECRET = "sandbox-webhook-secret"  # the sandbox app's client secret
 QBO_VERIFIER_TOKEN = "sandbox-verifier-token"
 WEBHOOK_TOPICS = ("orders/create", "orders/updated", "orders/cancelled", "refunds/create")
+
+
+SLACK_PORT = 3010  # the Slack sandbox's page stays at one address across starts (if free)
+
+
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on `port` yet (else the sandbox takes any free port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -131,10 +145,11 @@ def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
              qbo_server.url)
     from integrations_pipelines.sandbox.slack_app import start_slack
 
-    slack_server, slack = start_slack()
+    slack_server, slack = start_slack(port=SLACK_PORT if _port_free(SLACK_PORT) else 0)
     stack.callback(slack_server.stop)
     messages_url = f"{slack_server.url}/_sandbox/messages"
-    log.info("Slack sandbox: the alerts it received are at %s", messages_url)
+    log.info("Slack sandbox: read the alerts it received at %s/ (JSON: %s)", slack_server.url,
+             messages_url)
     return {
         "SLACK_MESSAGES_URL": messages_url,
         "SLACK_BOT_TOKEN": slack.bot_token,

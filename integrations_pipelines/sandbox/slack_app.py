@@ -5,7 +5,8 @@ answers HTTP 200 with the plain body `ok` (404 `no_service` for an unknown URL);
 API answers HTTP 200 even for errors, with `{"ok": false, "error": ...}` (`not_authed`,
 `invalid_auth`, `channel_not_found`, `no_text`); a rate limit is a 429 with `Retry-After`.
 Every delivered message is recorded, inspectable from Python (`SlackStore.messages`) and
-over HTTP (`GET /_sandbox/messages`). `/_sandbox/...` is the test's control panel.
+over HTTP (`GET /_sandbox/messages`), and for people as a page (`GET /`). `/_sandbox/...` is
+the test's control panel.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from integrations_pipelines.sandbox.server import SandboxServer
+from integrations_pipelines.sandbox.slack_page import render_page
 
 __all__ = [
     "DEFAULT_BOT_TOKEN", "DEFAULT_CHANNELS", "DEFAULT_WEBHOOK_PATH", "ReceivedMessage",
@@ -213,6 +215,9 @@ def build_slack_app(store: SlackStore) -> Starlette:
         chosen = store.in_channel(channel) if channel else list(store.messages)
         return JSONResponse({"messages": [asdict(m) for m in chosen]})
 
+    async def page(request: Request) -> Response:
+        return HTMLResponse(render_page(list(store.messages)))
+
     async def clear_messages(request: Request) -> Response:
         store.reset()
         return JSONResponse({"ok": True})
@@ -223,6 +228,7 @@ def build_slack_app(store: SlackStore) -> Starlette:
         return JSONResponse({"ok": True})
 
     app = Starlette(routes=[
+        Route("/", page, methods=["GET"]),
         Route("/services/{rest:path}", webhook, methods=["POST"]),
         Route("/api/chat.postMessage", post_message, methods=["POST"]),
         Route("/_sandbox/messages", list_messages, methods=["GET"]),

@@ -149,3 +149,27 @@ def test_unknown_integration_goes_to_the_default_channel(
     (message,) = store.in_channel("#integrations-alerts")
     assert message.text == (":rotating_light: CRITICAL stripe_to_warehouse: Schedule missed: "
                             "the 02:15 tick did not run")
+
+
+def test_the_sandbox_page_shows_each_message_once_as_slack_would(slack: Slack) -> None:
+    server, store = slack
+    text = ("*Reconciliation failed* for `2026-11-05`: 2 invoices <b>missing</b>\n"
+            "<https://dagster.example/runs/abc|Open run abc> · _repair_ it")
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    auth = {"Authorization": f"Bearer {store.bot_token}"}
+    first = httpx.post(f"{server.url}/api/chat.postMessage", headers=auth,
+                       json={"channel": "#finance-integrations", "text": text,
+                             "blocks": blocks}).json()
+    httpx.post(f"{server.url}/api/chat.postMessage", headers=auth,
+               json={"channel": "#finance-integrations", "text": "still open",
+                     "thread_ts": first["ts"]}).raise_for_status()
+
+    page = httpx.get(f"{server.url}/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    body = page.text
+    assert "2 message(s)" in body and body.count("Reconciliation failed") == 1
+    assert "<b>Reconciliation failed</b>" in body and "<code>2026-11-05</code>" in body
+    assert '<a href="https://dagster.example/runs/abc">Open run abc</a>' in body
+    assert "<i>repair</i>" in body and "&lt;b&gt;missing&lt;/b&gt;" in body  # escaped
+    assert f"reply in thread {first['ts']}" in body and "#finance-integrations" in body
+    assert body.index("still open") < body.index("Reconciliation failed")  # newest first
