@@ -60,7 +60,7 @@ TARGET_PEAK_MB = 1024.0
 # --- the data set -------------------------------------------------------------------------
 
 
-def generate(n: int, seed: int, folder: Path) -> dict[str, int]:
+def generate(n: int, seed: int, folder: Path, doc_numbers: bool = False) -> dict[str, int]:
     """Write source, destination and ledger for `n` source records; return the planted counts."""
     rng = np.random.default_rng(seed)
     keys = 5_000_000_000 + np.arange(n, dtype=np.int64) * 3
@@ -150,6 +150,9 @@ def generate(n: int, seed: int, folder: Path) -> dict[str, int]:
     source_order = rng.permutation(n)
     source = {name: _take(col, source_order) for name, col in src.items()}
 
+    if doc_numbers:  # production's keys: DocNumber text, `S<number>`, on every side
+        for data in (source, destination, ledger):
+            data["key"] = np.array([f"S{k}" for k in data["key"].tolist()], dtype=object)
     for name, data in (("source", source), ("destination", destination), ("ledger", ledger)):
         with open(folder / f"{name}.pkl", "wb") as fh:
             pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -318,6 +321,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--doc-numbers", action="store_true",
+                        help="key every side by DocNumber text (S<number>), as production does")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per contender")
     parser.add_argument("--rebuild-venv", action="store_true")
     parser.add_argument("--child", choices=["ours", "datacompy"], help=argparse.SUPPRESS)
@@ -331,10 +336,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="reconcile-bench-") as tmp:
         folder = Path(tmp)
         started = time.perf_counter()
-        planted = generate(args.records, args.seed, folder)
+        planted = generate(args.records, args.seed, folder, args.doc_numbers)
         print(
             f"data: {args.records:,} source records, {planted['destination_rows']:,} destination"
-            f" records (seed {args.seed}), generated in {time.perf_counter() - started:.1f} s",
+            f" records (seed {args.seed}, {'DocNumber text' if args.doc_numbers else 'integer'}"
+            f" keys), generated in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
         ours = run_child(Path(sys.executable), "ours", folder, args.repeat)

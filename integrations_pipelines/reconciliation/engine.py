@@ -98,16 +98,22 @@ def reconcile(
         (Outcome.WRONG_VALUES, cand_keys[~stale], cand_src[~stale], cand_dst[~stale]),
     ]
     n_other = int(missing.sum() + extra.sum() + len(dup_keys))
+    field_diffs = np.concatenate(
+        [np.zeros((n_other, len(fields)), bool), diffs[stale], diffs[~stale]])
+    parts, field_diffs = _in_key_order(parts, field_diffs, key_values)
+    duplicate_rows = dst.duplicate_rows
+    if key_values is not None and len(duplicate_rows):  # its groups in the table's order
+        dup_part = next(p[1] for p in parts if p[0] == Outcome.DUPLICATE)
+        rank = pd.Index(dup_part).get_indexer(dst_codes[duplicate_rows])
+        duplicate_rows = duplicate_rows[np.argsort(rank, kind="stable")]
     return ReconciliationResult(
         fields=fields,
         source_records=len(s_keys),
         destination_records=len(destination),
         ok_count=int(pair.sum() - len(cand)),
         table=_table(parts, key_values, led),
-        field_diffs=np.concatenate(
-            [np.zeros((n_other, len(fields)), bool), diffs[stale], diffs[~stale]]
-        ),
-        duplicate_rows=dst.duplicate_rows,
+        field_diffs=field_diffs,
+        duplicate_rows=duplicate_rows,
         source=source,
         destination=destination,
         ledger=ledger,
@@ -157,7 +163,8 @@ def _key_codes(
     src: pd.Series, dst: pd.Series, led: pd.Series
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Keys as int64 codes; integer keys are their own codes (key_values None), other keys
-    (DocNumbers, UUIDs) are factorised together, in sorted order, and decoded via key_values."""
+    (DocNumbers, UUIDs) are factorised together, in order of appearance, and decoded via
+    key_values."""
     frames = {"source": src, "destination": dst, "ledger": led}
     for name, keys in frames.items():
         if keys.isna().any():
@@ -168,11 +175,9 @@ def _key_codes(
     if all(kind == "integer" for kind in kinds.values()):
         a, b, c = (k.to_numpy(dtype=np.int64) for k in (src, dst, led))
         return a, b, c, None
-    keys = pd.concat([src, dst, led], ignore_index=True)
-    try:
-        codes, uniques = pd.factorize(keys, sort=True)
-    except TypeError:  # keys of mixed types that do not order
-        codes, uniques = pd.factorize(keys)
+    # Hashed, not sorted: sorting millions of Python strings was most of the time; only the
+    # discrepant keys are put in text order (`_in_key_order`).
+    codes, uniques = pd.factorize(pd.concat([src, dst, led], ignore_index=True))
     end_src, end_dst = len(src), len(src) + len(dst)
     return (codes[:end_src], codes[end_src:end_dst], codes[end_dst:],
             np.asarray(uniques, dtype=object))
@@ -289,6 +294,27 @@ def _older(
         sv = source_versions.iloc[source_rows[has]].reset_index(drop=True)
         older[has] = (lv < sv).fillna(False).to_numpy(dtype=bool)
     return older
+
+
+def _in_key_order(parts: list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]],
+                  field_diffs: np.ndarray, key_values: np.ndarray | None,
+                  ) -> tuple[list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]],
+                             np.ndarray]:
+    """Each class's rows in key order, with their field differences: factorised text keys
+    are coded in order of appearance, so the (few) discrepant ones are sorted here by their
+    text. Integer keys are their own codes, already in order."""
+    if key_values is None:
+        return parts, field_diffs
+    ordered, rows, start = [], [], 0
+    for outcome, keys, src_rows, dst_rows in parts:
+        try:
+            order = np.argsort(key_values[keys], kind="stable")
+        except TypeError:  # keys of mixed types that do not order: leave them as they come
+            order = np.arange(len(keys))
+        ordered.append((outcome, keys[order], src_rows[order], dst_rows[order]))
+        rows.append(start + order)
+        start += len(keys)
+    return ordered, field_diffs[np.concatenate(rows)] if rows else field_diffs
 
 
 def _table(
