@@ -53,7 +53,8 @@ class Alert:
 
     `subject` narrows the incident key within (integration, kind): the asset and partition,
     the check, the connection, the schedule. `details` are the counts shown to the reader
-    (and stored, redacted, as the incident's last details).
+    (and stored, redacted, as the incident's last details). `action` is this alert's own
+    first step, shown before the kind's general advice.
     """
 
     integration: str
@@ -65,6 +66,7 @@ class Alert:
     run_id: str | None = None
     asset_key: Sequence[str] | None = None
     severity: Severity | None = None
+    action: str | None = None  # this alert's own first step (the job to launch, on what)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", AlertKind(self.kind))
@@ -184,7 +186,7 @@ def format_message(
         cause=scrub(alert.cause) if alert.cause else None,
         run_id=scrub(alert.run_id) if alert.run_id else None,
         asset_key=[scrub(p) for p in alert.asset_key] if alert.asset_key else None,
-        severity=alert.severity,
+        severity=alert.severity, action=scrub(alert.action) if alert.action else None,
     )
     header, text = _headline(safe, phase, notifications, opened_at, now)
     info = kind_info(safe.kind)
@@ -206,7 +208,8 @@ def format_message(
     if safe.cause and phase is not Phase.RESOLVED:
         blocks.append(_section(f"*Likely cause:* {_escape(safe.cause)}"))
     if phase is not Phase.RESOLVED:
-        blocks.append(_section(f"*What to do:* {info.what_to_do}"))
+        first = f"{_escape(safe.action)} " if safe.action else ""
+        blocks.append(_section(f"*What to do:* {first}{info.what_to_do}"))
     blocks.append(_section(" · ".join(_links(safe, ui))))
     context = [f"kind `{safe.kind.value}`", f"severity {safe.effective_severity.value}"]
     if incident_id is not None:

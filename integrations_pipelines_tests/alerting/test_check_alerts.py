@@ -71,6 +71,9 @@ def test_failed_reconciliation_check_alerts_once_then_resolves(
                                   "ok": "22", "orders": "24"}
     assert section(reconciled, "*Likely cause:*") == (
         "*Likely cause:* missing: deleted_in_destination (1)")
+    assert section(reconciled, "*What to do:*").startswith(
+        "*What to do:* Launch `shopify_to_quickbooks_repair_job` for 2026-11-06 (first "
+        "records: S1002): it re-syncs exactly the discrepant records.")
     assert section(reconciled, "<") == (
         f"<{UI}/runs/{found.run_id}|Open run {found.run_id[:8]}> · "
         f"<{UI}/assets/quickbooks/invoices|Open asset quickbooks/invoices> · "

@@ -40,6 +40,7 @@ MAX_DETAILS = 10
 OWNED_ELSEWHERE = {TOKEN_CHECK}  # by check name: the token sensor alerts on its own
 EVALUATION = dg.DagsterEventType.ASSET_CHECK_EVALUATION
 CAUSE_KEYS = ("likely_cause", "cause")
+FIRST_KEYS = 5  # discrepant records an alert names
 
 
 def alert_kind(evaluation: dg.AssetCheckEvaluation) -> AlertKind:
@@ -73,6 +74,20 @@ def likely_cause(metadata: Mapping[str, dg.MetadataValue]) -> str | None:
     return None
 
 
+def first_action(metadata: Mapping[str, dg.MetadataValue], partition: str | None) -> str | None:
+    """The job a failed check names (`repair_job`) with the day and its first discrepant
+    records: what to launch, on what, so the reader need not look it up."""
+    job = metadata.get("repair_job")
+    if job is None or not isinstance(job.value, str):
+        return None
+    found = metadata.get("discrepant_keys")
+    keys = [str(k) for ks in (found.value if found and isinstance(found.value, dict)
+                              else {}).values() for k in ks][:FIRST_KEYS]
+    day = f" for {partition}" if partition else ""
+    records = f" (first records: {', '.join(keys)})" if keys else ""
+    return f"Launch `{job.value}`{day}{records}: it re-syncs exactly the discrepant records."
+
+
 def check_alert(evaluation: dg.AssetCheckEvaluation, partition: str | None, run_id: str | None,
                 integration: str) -> Alert:
     """The incident observation of one failed evaluation."""
@@ -89,6 +104,7 @@ def check_alert(evaluation: dg.AssetCheckEvaluation, partition: str | None, run_
         cause=likely_cause(evaluation.metadata), run_id=run_id or None,
         asset_key=evaluation.asset_key.path,
         severity=Severity.CRITICAL if error else Severity.WARNING,
+        action=first_action(evaluation.metadata, partition),
     )
 
 

@@ -31,6 +31,11 @@ RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_p
 CHUNK_DAYS = 7  # days per rolling-reconciliation run: a run holds its days' records in memory
 
 
+def repair_job_name(pair: str) -> str:
+    """The name of a pair's repair job (alerts name it)."""
+    return f"{pair}_repair_job"
+
+
 def rolling_ranges(entry: Integration, today: date) -> list[tuple[date, date]]:
     """The days the rolling reconciliation re-reads, as [first, last] ranges of at most a
     week: the entry's rolling_days before yesterday (yesterday is the nightly run's), never
@@ -113,7 +118,7 @@ def pair_jobs(spec: PairSpec) -> PairJobs:
         "step checks its promise before the next one runs.",
     )
     repair = dg.define_asset_job(
-        f"{name}_repair_job", selection=dg.AssetSelection.assets(spec.read_back.key),
+        repair_job_name(name), selection=dg.AssetSelection.assets(spec.read_back.key),
         partitions_def=partitions, config=repair_run_config(spec.read_back.key), tags=tags,
         description=f"Re-sync exactly the discrepant {labels.destination_record}s of a "
         "partition (or a range), then read the window back and re-run its checks: the run "

@@ -42,8 +42,10 @@ def window_run_ids(instance: dg.DagsterInstance, partition_keys: Sequence[str],
 
 
 def reconciliation_result(report: WindowReconciliation, window: Window, check_name: str,
-                          asset: dg.AssetKey) -> dg.AssetCheckResult:
-    """The check's verdict and the metadata the UI plots (numbers) and shows (tables)."""
+                          asset: dg.AssetKey, repair_job: str | None = None,
+                          ) -> dg.AssetCheckResult:
+    """The check's verdict and the metadata the UI plots (numbers) and shows (tables);
+    `repair_job` is named in the metadata, so the alert says what to launch."""
     result, labels = report.result, report.frames.labels
     causes = report.cause_counts()
     return dg.AssetCheckResult(
@@ -69,5 +71,6 @@ def reconciliation_result(report: WindowReconciliation, window: Window, check_na
             "differing_fields": dg.MetadataValue.json(result.field_counts()),
             "discrepant_keys": dg.MetadataValue.json(
                 {str(c): report.keys(c)[:KEYS_SHOWN] for c in DISCREPANCIES}),
+            **({"repair_job": repair_job} if repair_job else {}),
         },
     )

@@ -18,6 +18,7 @@ import dagster as dg
 
 from integrations_pipelines.catalog import Integration
 from integrations_pipelines.defs.failures import vendor_failures
+from integrations_pipelines.defs.kit.jobs import repair_job_name
 from integrations_pipelines.defs.kit.reconciliation import reconciliation_result, window_run_ids
 from integrations_pipelines.defs.kit.spec import Step, StepReport, StepRun
 from integrations_pipelines.defs.partitions import daily_partitions
@@ -129,7 +130,8 @@ def read_back_invoices(run: StepRun) -> StepReport:
         run_ids = window_run_ids(context.instance, context.partition_keys, run.run_id)
         report = reconcile_window(load_window(conn, entry, window.first_day, window.end_day,
                                               client.realm_id, run_ids=run_ids))
-    reconciled = reconciliation_result(report, window, RECONCILED_CHECK, INVOICES_KEY)
+    reconciled = reconciliation_result(report, window, RECONCILED_CHECK, INVOICES_KEY,
+                                       repair_job_name(entry.name))
     return StepReport(
         metadata={
             **repaired,

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from integrations_pipelines.catalog import Integration
 from integrations_pipelines.defs.kit import PairSpec, Step, StepReport, StepRun
 from integrations_pipelines.defs.kit.accounted import accounted_result
+from integrations_pipelines.defs.kit.jobs import repair_job_name
 from integrations_pipelines.defs.kit.reconciliation import reconciliation_result, window_run_ids
 from integrations_pipelines.defs.resources import WarehouseResource
 from integrations_pipelines.defs.sources.shopify_orders import orders_step
@@ -69,7 +70,8 @@ def read_back_rows(run: StepRun, check: dg.AssetCheckSpec) -> StepReport:
     with run.engine.connect() as conn:
         report = reconcile(conn, warehouse.engine(), entry, window.first_day, window.end_day,
                            run_ids)
-    result = reconciliation_result(report, window, check.name, check.asset_key)
+    result = reconciliation_result(report, window, check.name, check.asset_key,
+                                   repair_job_name(entry.name))
     return StepReport(metadata={**repaired, "rows": len(report.frames.destination)},
                       checks=[result])
 
