@@ -4,6 +4,7 @@ the vendor sandboxes served over HTTP on 127.0.0.1, and Dagster instances on Pos
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ def pg_base_url() -> Iterator[str]:
     server, base = local_postgres.start_embedded(folder / "pgdata")
     yield base
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)  # the data folder: nothing stays behind a run
 
 
 def _fresh_database(base: str, prefix: str) -> tuple[str, str]:
