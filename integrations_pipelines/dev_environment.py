@@ -109,7 +109,7 @@ def _databases(home: Path, stack: ExitStack) -> dict[str, str]:
 
 def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
     """Start the vendor sandboxes from their saved state (or a freshly seeded shop), and a
-    Slack sandbox for the alerts (its messages are not kept: incidents live in Postgres)."""
+    Slack sandbox for the alerts (its messages kept beside them, `slack.json`)."""
     from integrations_pipelines.sandbox.quickbooks_app import QuickBooksStore, build_quickbooks_app
     from integrations_pipelines.sandbox.server import SandboxServer
     from integrations_pipelines.sandbox.shop_generator import generate_shop
@@ -146,7 +146,11 @@ def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
     from integrations_pipelines.sandbox.slack_app import start_slack
 
     slack_server, slack = start_slack(port=SLACK_PORT if _port_free(SLACK_PORT) else 0)
+    slack_file = state / "slack.json"
+    slack.load_messages(slack_file)  # the alerts of earlier starts stay readable
     stack.callback(slack_server.stop)
+    stack.callback(lambda: slack.save(slack_file))
+    _autosave(lambda: slack.save(slack_file), stack)
     messages_url = f"{slack_server.url}/_sandbox/messages"
     log.info("Slack sandbox: read the alerts it received at %s/ (JSON: %s)", slack_server.url,
              messages_url)

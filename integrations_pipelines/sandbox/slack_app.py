@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,6 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from integrations_pipelines.sandbox.server import SandboxServer
+from integrations_pipelines.sandbox.shopify_store import atomic_write
 from integrations_pipelines.sandbox.slack_page import render_page
 
 __all__ = [
@@ -122,6 +124,22 @@ class SlackStore:
     def _deliver(self, message: ReceivedMessage) -> None:
         with self._lock:
             self.messages.append(message)
+
+    def save(self, path: str | Path) -> None:
+        """Keep the messages (atomically), so the dev sandbox shows them after a restart."""
+        with self._lock:
+            text = json.dumps({"messages": [asdict(m) for m in self.messages],
+                               "clock": self._clock})
+        atomic_write(Path(path), text)
+
+    def load_messages(self, path: str | Path) -> None:
+        """The messages a `save` kept (none when the file does not exist yet)."""
+        if not Path(path).exists():
+            return
+        saved = json.loads(Path(path).read_text(encoding="utf-8"))
+        with self._lock:
+            self.messages = [ReceivedMessage(**m) for m in saved["messages"]]
+            self._clock = int(saved.get("clock", 0))
 
 
 def build_slack_app(store: SlackStore) -> Starlette:
