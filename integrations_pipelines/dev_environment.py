@@ -319,6 +319,9 @@ def run(options: DevOptions) -> int:
         env["DAGSTER_HOME"] = str(_dagster_home(home))
         ui_url = f"http://{options.host}:{options.port}"
         env["DAGSTER_UI_URL"] = ui_url
+        # Alert links a reader can click: the checkout's runbook, unless one is configured.
+        env.setdefault("RUNBOOK_URL", os.environ.get(
+            "RUNBOOK_URL", Path("docs/RUNBOOK.md").resolve().as_uri()))
         write_environment(home, env)
         dagster = Path(sys.executable).parent / "dagster"
         process = subprocess.Popen(
