@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from integrations_pipelines.sync.ledger import LedgerEntry
-from integrations_pipelines.sync.roles import DeadLetterReason, Written
+from integrations_pipelines.sync.roles import DeadLetterReason, Draft, Written
 
 __all__ = ["KEY_COLUMNS", "RowDraft", "TableWriter", "key_columns"]
 
@@ -43,19 +43,8 @@ def key_columns() -> list[sa.Column[Any]]:
     ]
 
 
-class RowDraft(Protocol):
+class RowDraft(Draft, Protocol):
     """A draft that is one warehouse row."""
-
-    @property
-    def source_id(self) -> str: ...
-
-    @property
-    def external_key(self) -> str: ...
-
-    @property
-    def voided(self) -> bool: ...
-
-    def payload_hash(self) -> str: ...
 
     def row(self) -> dict[str, Any]:
         """The pair's typed columns and `source_version` (the other key columns are the
