@@ -22,10 +22,8 @@ from sqlalchemy.dialects.postgresql import insert
 from integrations_pipelines.sync.ledger import LedgerEntry
 from integrations_pipelines.sync.roles import DeadLetterReason, Draft, Written
 
-__all__ = ["KEY_COLUMNS", "RowDraft", "TableWriter", "key_columns"]
+__all__ = ["RowDraft", "TableWriter", "key_columns"]
 
-KEY_COLUMNS = ("external_key", "source_id", "source_version", "payload_hash", "voided",
-               "loaded_at")
 
 
 UNCOMPARED = ("external_key", "source_version", "loaded_at")  # not a reason to write
