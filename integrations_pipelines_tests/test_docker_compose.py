@@ -488,7 +488,7 @@ BROKEN = [
      "daemon depends on unknown service scheduler"),
     (_set("compose/services/user_code/build/dockerfile", "docker/Dockerfile.prod"),
      "user_code has no Dockerfile at docker/Dockerfile.prod"),
-    (_set("compose/services/user_code/build/context", "deploy"),
+    (_set("compose/services/user_code/build/context", "no-such-folder"),
      "user_code builds from missing context"),
     (_set("compose/services/webserver/image", "integrations-pipeline:latest"),
      "webserver uses image integrations-pipeline:latest, which is not built here"),
