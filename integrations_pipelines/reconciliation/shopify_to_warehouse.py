@@ -11,7 +11,7 @@
 The key on both sides is the order id (text). Plain SQLAlchemy and pandas.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -56,6 +56,7 @@ class OrdersAgainstRows:
     fields: tuple[FieldSpec, ...] = ORDER_FIELDS
     labels: frames.SideLabels = LABELS
     destination_system: str = "warehouse"
+    _read: list[sa.Row[Any]] | None = field(default=None, repr=False)
 
     def source(self) -> pd.DataFrame:
         skip_tests = self.entry.shopify.test_orders == "skip"
@@ -73,9 +74,12 @@ class OrdersAgainstRows:
         return frame.astype({"key": object, "source_id": object})
 
     def _rows(self) -> list[sa.Row[Any]]:
-        t = self.table
-        return list(self.warehouse.execute(sa.select(t).where(
-            t.c.business_date >= self.start, t.c.business_date < self.end)))
+        """The window's rows, read once (the keys and the frame both need them)."""
+        if self._read is None:
+            t = self.table
+            self._read = list(self.warehouse.execute(sa.select(t).where(
+                t.c.business_date >= self.start, t.c.business_date < self.end)))
+        return self._read
 
     def destination_keys(self) -> list[str]:
         return [r.external_key for r in self._rows()]
