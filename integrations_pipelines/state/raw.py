@@ -9,25 +9,30 @@ migration of its own.
 
 Writes are idempotent by construction and write only what changed: `replace_window` makes
 the kind's window exactly what was read, in the caller's transaction (the rows are COPYed
-into a staging table, the window's vanished keys deleted, and one upsert guarded by `IS
-DISTINCT FROM` writes new and changed rows only), so a re-run of any partition (or range)
+into a staging table, one upsert guarded by `IS DISTINCT FROM` writes new and changed rows
+only, and the window's vanished keys are deleted), so a re-run of any partition (or range)
 leaves exactly one row per record, and a replay of an unchanged window writes none
 (`extracted_at` and `run_id` then stay those of the run that last changed the row).
+`WindowReplacement` is the same write a page at a time, for a window too long to hold: each
+page is merged as it comes (the caller may commit between pages), the keys read are kept in
+PostgreSQL, and the vanished keys are deleted once the whole window has been read.
 `upsert_newer` stores changes captured after the day closed, whatever their day; a stored
 newer version is never replaced by an older one (a late page, an overlapping poll, a
 redelivered webhook). `version` is the vendor's version of the record; when the vendor
 states none, the extraction time stands in.
 
 Reads come back ordered by key, numeric keys in numeric order (by length, then text): a
-window of Shopify orders comes back in order-id order.
+window of Shopify orders comes back in order-id order. `window_chunks` reads a window a
+chunk at a time (day by day, by key within a day), one short query per chunk, for readers
+that must not hold the whole window.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import orjson
@@ -37,10 +42,12 @@ import sqlalchemy as sa
 from integrations_pipelines.state.tables import raw_records
 
 __all__ = [
+    "CHUNK",
     "DEFAULT_ACCOUNT",
     "RawRecord",
     "RecordKind",
     "StoredRecord",
+    "WindowReplacement",
     "WindowWrite",
     "count_window",
     "counts_by_day",
@@ -52,9 +59,11 @@ __all__ = [
     "stage",
     "upsert_newer",
     "window",
+    "window_chunks",
     "window_of_every_account",
 ]
 
+CHUNK = 250  # records per chunk of `window_chunks` (a page of Shopify orders)
 DEFAULT_ACCOUNT = "default"  # the account of a source that has only one (one shop)
 _UPDATED = ("business_date", "version", "external_key", "facts", "payload", "extracted_at",
             "run_id")
@@ -212,24 +221,75 @@ def _merge_stage(conn: sa.Connection, newer_only: bool) -> int:
     return int(updated) + int(inserted)
 
 
+class WindowReplacement:
+    """Make the kind's records of business days [start, end) exactly what `add` is given,
+    one page at a time, on one connection (one replacement at a time per connection).
+
+    Each `add` merges its page at once, in the connection's current transaction: new and
+    changed records are written, a record stored as it is now is left untouched (a replay
+    writes nothing), and a key given again on a later page keeps its newest version, as in
+    one `replace_window`. The keys read so far are kept in the session's temporary table
+    `raw_records_seen` (in PostgreSQL, not in this process), so the caller may commit
+    between pages and holds one page whatever the window's length. `finish` deletes the
+    window's keys that no page had (orders that vanished): only after the whole window was
+    read, so a read that failed halfway deletes nothing and its pages stay stored, and the
+    re-run completes the window.
+    """
+
+    def __init__(self, conn: sa.Connection, kind: RecordKind, start: date, end: date,
+                 run_id: str | None) -> None:
+        self.conn, self.kind, self.start, self.end, self.run_id = conn, kind, start, end, run_id
+        self.written = 0
+        conn.execute(sa.text(
+            "CREATE TEMP TABLE IF NOT EXISTS raw_records_seen (record_key text PRIMARY KEY, "
+            "version timestamptz NOT NULL) ON COMMIT PRESERVE ROWS"))
+        conn.execute(sa.text("TRUNCATE raw_records_seen"))
+
+    def add(self, records: Sequence[RawRecord]) -> int:
+        """Merge one page of the window's records; returns the rows it wrote."""
+        rows = insert_rows(self.kind, records, self.run_id)
+        if not rows:
+            return 0
+        stage(self.conn, rows)
+        # A key an earlier page gave at a newer version keeps that version.
+        self.conn.execute(sa.text(
+            "DELETE FROM raw_records_stage s USING raw_records_seen k "
+            "WHERE k.record_key = s.record_key AND k.version > s.version"))
+        self.conn.execute(sa.text(
+            "INSERT INTO raw_records_seen (record_key, version) "
+            "SELECT record_key, version FROM raw_records_stage "
+            "ON CONFLICT (record_key) DO UPDATE SET version = excluded.version"))
+        written = _merge_stage(self.conn, newer_only=False)
+        self.written += written
+        return written
+
+    def finish(self) -> WindowWrite:
+        """Delete the window's keys no page had; what the whole replacement did."""
+        kind = self.kind
+        deleted = self.conn.execute(sa.text(
+            "DELETE FROM raw_records r WHERE r.system = :system "
+            "AND r.record_type = :record_type AND r.account = :account "
+            "AND r.business_date >= :start AND r.business_date < :end AND NOT EXISTS "
+            "(SELECT 1 FROM raw_records_seen k WHERE k.record_key = r.record_key)"),
+            {"system": kind.system, "record_type": kind.record_type, "account": kind.account,
+             "start": self.start, "end": self.end}).rowcount
+        self.conn.execute(sa.text("TRUNCATE raw_records_seen"))
+        return WindowWrite(written=self.written, deleted=int(deleted))
+
+
 def replace_window(conn: sa.Connection, kind: RecordKind, start: date, end: date,
                    records: Sequence[RawRecord], run_id: str | None) -> WindowWrite:
-    """Make the kind's records of business days [start, end) exactly `records`.
+    """Make the kind's records of business days [start, end) exactly `records`, in the
+    caller's transaction (`WindowReplacement` with one page).
 
     Keys the window no longer has are deleted; new and changed records are written; a
     record stored as it is now is left untouched (a replay of an unchanged window writes no
     row and almost no WAL). A record stored under another day (an invoice whose TxnDate was
     changed) moves into the window: one row per record, whatever its day.
     """
-    rows = insert_rows(kind, records, run_id)
-    stage(conn, rows)
-    deleted = conn.execute(sa.text(
-        "DELETE FROM raw_records r WHERE r.system = :system AND r.record_type = :record_type "
-        "AND r.account = :account AND r.business_date >= :start AND r.business_date < :end "
-        "AND NOT EXISTS (SELECT 1 FROM raw_records_stage s WHERE s.record_key = r.record_key)"),
-        {"system": kind.system, "record_type": kind.record_type, "account": kind.account,
-         "start": start, "end": end}).rowcount
-    return WindowWrite(written=_merge_stage(conn, newer_only=False), deleted=deleted)
+    replacement = WindowReplacement(conn, kind, start, end, run_id)
+    replacement.add(records)
+    return replacement.finish()
 
 
 def upsert_newer(conn: sa.Connection, kind: RecordKind, records: Sequence[RawRecord],
@@ -259,6 +319,35 @@ def window(conn: sa.Connection, kind: RecordKind, start: date,
     return [_stored(row) for row in conn.execute(
         sa.select(raw_records).where(of_kind(kind), _in_days(start, end))
         .order_by(*_by_key()))]
+
+
+def window_chunks(engine: sa.Engine, kind: RecordKind, start: date, end: date,
+                  size: int = CHUNK) -> Iterator[list[StoredRecord]]:
+    """The kind's records of business days [start, end) in chunks of at most `size`: day by
+    day, by key within a day (keyset pages on the key). Each chunk is one short query on a
+    connection of its own, so the reader holds one chunk and no transaction between chunks,
+    whatever the window's length; a record written meanwhile is read if its key comes after
+    the chunk being read."""
+    key = raw_records.c.record_key
+    day = start
+    while day < end:
+        after: str | None = None
+        while True:
+            query = sa.select(raw_records).where(of_kind(kind),
+                                                 raw_records.c.business_date == day)
+            if after is not None:
+                query = query.where(sa.tuple_(sa.func.length(key), key) > sa.tuple_(
+                    sa.func.length(sa.literal(after, sa.Text)), sa.literal(after, sa.Text)))
+            with engine.connect() as conn:
+                chunk = [_stored(row) for row in conn.execute(
+                    query.order_by(*_by_key()).limit(size))]
+            if chunk:
+                after = chunk[-1].record_key
+                yield chunk
+            if len(chunk) < size:
+                break
+            del chunk
+        day += timedelta(days=1)
 
 
 def window_of_every_account(conn: sa.Connection, system: str, record_type: str, start: date,

@@ -6,9 +6,11 @@ policy); skip it when the ledger already holds the same desired state or a newer
 version; otherwise hand it to the destination's writer, which finds the destination record
 (ledger, else lookup by the external key, so a crash between the destination's create and
 our commit is recovered), creates, updates or voids it with an idempotency key derived from
-the desired state; then commit the ledger row. Mapping, ledger reads and external-key
-lookups are done for the whole window up front; each write commits on its own, so a crash
-loses at most one commit, and that one is recovered by the lookup on the re-run.
+the desired state; then commit the ledger row. Records are taken a chunk at a time
+(`chunk_size`, a page of the source): mapping, ledger reads and external-key lookups are
+done for the chunk up front, then its writes, so a sync holds one chunk of records however
+long its window; each write commits on its own, so a crash loses at most one commit, and
+that one is recovered by the lookup on the re-run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from typing import Any, Generic
 
 import sqlalchemy as sa
@@ -33,9 +36,10 @@ from integrations_pipelines.sync.roles import (
     RecordT,
 )
 
-__all__ = ["SKIPPED", "RecordSync", "SyncOutcome"]
+__all__ = ["CHUNK_SIZE", "SKIPPED", "RecordSync", "SyncOutcome"]
 
 SKIPPED = "skipped"  # ledger status of a record settled by policy
+CHUNK_SIZE = 250  # records planned and written together: one page of the source
 
 
 @dataclass
@@ -77,18 +81,19 @@ class _Planned(Generic[RecordT, DraftT]):
 class RecordSync(Generic[RecordT, DraftT]):
     """Syncs the records of one integration into one destination account through the
     pair's mapping (`mapper`), its business-day rule (`day_of`) and the destination's
-    `writer`."""
+    `writer`, `chunk_size` records at a time."""
 
     def __init__(self, engine: sa.Engine, integration: Integration,
                  writer: DestinationWriter[DraftT],
                  mapper: Callable[[RecordT, Integration],
                                   DraftT | MappingRejected | MappingSkipped],
-                 day_of: Callable[[RecordT, str], date]) -> None:
+                 day_of: Callable[[RecordT, str], date], chunk_size: int = CHUNK_SIZE) -> None:
         self.engine = engine
         self.integration = integration
         self.writer = writer
         self.mapper = mapper
         self.day_of = day_of
+        self.chunk_size = chunk_size
 
     def _day(self, record: RecordT) -> date:
         return self.day_of(record, self.integration.timezone)
@@ -97,23 +102,29 @@ class RecordSync(Generic[RecordT, DraftT]):
             force: Collection[str] = ()) -> SyncOutcome:
         """Sync each (validated record, raw payload) pair; returns the counts.
 
-        The window is planned first: every record is mapped, the ledger is read in one
-        query and the destination records of those that need a write are looked up by
-        external key in a few batched requests, so a record costs about one destination
-        request. `force` names source ids whose destination is known to be wrong
+        `records` is consumed `chunk_size` at a time, and each chunk is planned before it
+        is written: every record is mapped, the ledger is read in one query and the
+        destination records of those that need a write are looked up by external key in a
+        few batched requests, so a record costs about one destination request; the next
+        chunk is taken only when this one is written, so a lazy `records` is held one chunk
+        at a time. `force` names source ids whose destination is known to be wrong
         (reconciliation's repair): they are rewritten even when the ledger says the last
         write is current.
         """
         outcome = SyncOutcome()
-        planned = self._plan(records, force, outcome)
-        found = self.writer.find_by_external_keys([p.draft.external_key for p in planned])
-        for item in planned:
-            self._sync_planned(item, found.get(item.draft.external_key, []), outcome)
+        remaining = iter(records)
+        while chunk := list(islice(remaining, self.chunk_size)):
+            planned = self._plan(chunk, force, outcome)
+            del chunk  # the plan keeps what needs a write
+            found = self.writer.find_by_external_keys([p.draft.external_key for p in planned])
+            for item in planned:
+                self._sync_planned(item, found.get(item.draft.external_key, []), outcome)
+            del planned, found
         return outcome
 
     def _plan(self, records: Iterable[tuple[RecordT, dict[str, Any]]],
               force: Collection[str], outcome: SyncOutcome) -> list[_Planned[RecordT, DraftT]]:
-        """Map the window, settle what needs no write, and return what does."""
+        """Map a chunk, settle what needs no write, and return what does."""
         drafts = [(record, raw, self.mapper(record, self.integration))
                   for record, raw in records]
         with self.engine.connect() as conn:

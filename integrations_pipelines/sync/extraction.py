@@ -3,13 +3,21 @@
 One record never blocks the others: an order that does not fit our model, or that
 PostgreSQL cannot store (U+0000 in a note), becomes a dead letter with its reason and its
 payload kept safely (`state/payloads.py`); every other order of the window is stored in the
-raw store (`raw_records`, shaped by `vendors/shopify/records.py`). The window is replaced
-whole in one transaction, so a re-run leaves exactly one row per order.
+raw store (`raw_records`, shaped by `vendors/shopify/records.py`).
+
+A window is stored a page at a time, so a run holds one page of payloads and models however
+many days it covers (a backfill): each page's orders are merged and its dead letters
+recorded in one transaction, committed before the next page is requested; the orders the
+window no longer has are deleted once its last page is stored (`raw.WindowReplacement`:
+replace-window semantics per window, unchanged orders written zero times). A re-run leaves
+exactly one row per order; a run that fails halfway leaves the pages it read stored and
+deletes nothing. `StoredOrders` reads a stored window back the same way, a chunk at a time,
+for the syncs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,7 +32,7 @@ from integrations_pipelines.vendors.contracts import Screened
 from integrations_pipelines.vendors.shopify.models import Order
 from integrations_pipelines.vendors.shopify.records import ORDERS, business_date, order_record
 
-__all__ = ["ExtractionOutcome", "store_changed_orders", "store_orders"]
+__all__ = ["ExtractionOutcome", "StoredOrders", "store_changed_orders", "store_orders"]
 
 MAX_REASON = 4000
 
@@ -79,20 +87,49 @@ def _screen(integration: Integration, screened: Iterable[Screened[Order]], defau
             continue
         rows.append(order_record(order, item.payload, day))
         valid.append(order)
-    outcome.stored = len(rows)
     return rows, letters, valid
 
 
 def store_orders(engine: sa.Engine, integration: Integration, start: date, end: date,
-                 screened: Iterable[Screened[Order]], run_id: str | None) -> ExtractionOutcome:
-    """Store the valid orders of business days [start, end); dead-letter the others."""
+                 pages: Iterable[Iterable[Screened[Order]]],
+                 run_id: str | None) -> ExtractionOutcome:
+    """Store the valid orders of business days [start, end), page by page (each committed
+    before the next page is taken from `pages`); dead-letter the others. Once every page is
+    stored, the window's orders that no page had are deleted."""
     outcome = ExtractionOutcome()
-    rows, letters, _ = _screen(integration, screened, start, outcome)
-    with engine.begin() as conn:
-        for letter in letters:
-            dead_letters.record(conn, letter)
-        raw.replace_window(conn, ORDERS, start, end, rows, run_id)
+    stored = 0
+    with engine.connect() as conn:
+        replacement = raw.WindowReplacement(conn, ORDERS, start, end, run_id)
+        conn.commit()
+        for page in pages:
+            rows, letters, _ = _screen(integration, page, start, outcome)
+            for letter in letters:
+                dead_letters.record(conn, letter)
+            replacement.add(rows)
+            conn.commit()
+            stored += len(rows)
+            del rows, letters, page  # nothing of a stored page outlives it
+        replacement.finish()
+        conn.commit()
+    outcome.stored = stored
     return outcome
+
+
+class StoredOrders:
+    """The stored orders of business days [start, end), validated as they are read, a
+    chunk (`raw.window_chunks`) at a time: iterating holds one chunk of payloads and
+    models, however long the window. `read` counts the orders read so far."""
+
+    def __init__(self, engine: sa.Engine, start: date, end: date,
+                 chunk: int = raw.CHUNK) -> None:
+        self.engine, self.start, self.end, self.chunk = engine, start, end, chunk
+        self.read = 0
+
+    def __iter__(self) -> Iterator[tuple[Order, dict[str, Any]]]:
+        for rows in raw.window_chunks(self.engine, ORDERS, self.start, self.end, self.chunk):
+            for row in rows:
+                self.read += 1
+                yield Order.model_validate(row.payload), row.payload
 
 
 def store_changed_orders(engine: sa.Engine, integration: Integration, today: date,
@@ -103,6 +140,7 @@ def store_changed_orders(engine: sa.Engine, integration: Integration, today: dat
     their payloads, to be re-synced."""
     outcome = ExtractionOutcome()
     rows, letters, valid = _screen(integration, screened, today, outcome)
+    outcome.stored = len(rows)
     with engine.begin() as conn:
         for letter in letters:
             dead_letters.record(conn, letter)

@@ -32,12 +32,11 @@ from integrations_pipelines.mapping.shopify_to_quickbooks_entry import (
 from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
 from integrations_pipelines.reconciliation.window import reconcile_window
 from integrations_pipelines.state import raw
+from integrations_pipelines.sync.extraction import StoredOrders
 from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, repair_window
 from integrations_pipelines.vendors.quickbooks.client import quote
 from integrations_pipelines.vendors.quickbooks.records import invoice_record, invoices_kind
 from integrations_pipelines.vendors.quickbooks.writer import is_voided
-from integrations_pipelines.vendors.shopify.models import Order
-from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
 
 __all__ = ["CATALOG", "EXTRACT", "INVOICES_KEY", "NAME", "ORDERS_KEY", "OWNERS", "PARTITIONS",
            "READ_BACK", "RECONCILED_CHECK", "RECONCILED_SPEC", "SYNC", "SYNC_KEY", "TAGS",
@@ -75,18 +74,18 @@ def sync_invoices(run: StepRun) -> StepReport:
     """One invoice per stored order of the window, created, updated or voided."""
     entry, window = pair_entry(run.entry), run.window
     quickbooks: QuickBooksResource = run.vendor
-    with run.engine.connect() as conn:
-        rows = raw.window(conn, SHOP_ORDERS, window.first_day, window.end_day)
+    # Read, validated and synced a chunk at a time: the run holds one chunk of orders.
+    orders = StoredOrders(run.engine, window.first_day, window.end_day)
     client = quickbooks.client(run.metrics, run.store, run.run_id)
     sync = InvoiceSync(run.engine, client, entry)
     with vendor_failures(f"syncing invoices {window.label}"), client.http:
-        outcome = sync.run((Order.model_validate(r.payload), r.payload) for r in rows)
+        outcome = sync.run(orders)
     with run.engine.connect() as conn:
         accounted = checks.accounted_check(conn, entry.name, window)
         conflicts = checks.conflict_check(conn, entry.name, window)
     return StepReport(
         metadata={
-            "orders_in_window": len(rows),
+            "orders_in_window": orders.read,
             "invoices_created": outcome.created,
             "invoices_updated": outcome.updated,
             "invoices_voided": outcome.voided,

@@ -114,7 +114,8 @@ def api_version_check(client: ShopifyClient, asset: dg.AssetKey) -> dg.AssetChec
 
 
 def extract_orders(run: StepRun) -> StepReport:
-    """Shopify orders created in the window (all statuses), validated, into the raw store."""
+    """Shopify orders created in the window (all statuses), validated, into the raw store
+    a page at a time (the run holds one page, however many days the window covers)."""
     entry, window = run.entry, run.window
     asset = dg.AssetKey(entry.system_key("shopify", "orders"))
     shopify: ShopifyResource = run.vendor
@@ -123,7 +124,7 @@ def extract_orders(run: StepRun) -> StepReport:
     with vendor_failures(f"extracting Shopify orders {window.label}"), client.http:
         outcome = extraction.store_orders(
             run.engine, entry, window.first_day, window.end_day,
-            client.iter_orders(created_at_min=window.start, created_at_max=window.end),
+            client.iter_order_pages(created_at_min=window.start, created_at_max=window.end),
             run.run_id)
     with run.engine.connect() as conn:
         contract = contract_check(conn, entry.name, window, run.run_id, asset)

@@ -1,5 +1,9 @@
 """Shopify Admin REST client: orders by window, walked through `Link` cursor pagination.
 
+A window's orders come a page at a time (`iter_order_pages`): the next page is requested
+only when the caller asks for it, so a caller that stores each page before the next holds
+one page of payloads and models, however long the window (a backfill's memory).
+
 Shopify serves a retired API version silently as the oldest supported one and says so only
 in `X-Shopify-API-Version`; a deprecated call carries `X-Shopify-API-Deprecated-Reason`.
 The client records both on every answer (`served_versions`, `deprecations`) so a check can
@@ -88,12 +92,23 @@ class ShopifyClient:
     def iter_orders(self, *, created_at_min: datetime, created_at_max: datetime,
                     status: str = "any", limit: int = MAX_PAGE_SIZE) -> Iterator[Screened[Order]]:
         """Every order created in [created_at_min, created_at_max), all statuses, each once,
-        validated (or with the reason it is not valid).
+        validated (or with the reason it is not valid)."""
+        for page in self.iter_order_pages(created_at_min=created_at_min,
+                                          created_at_max=created_at_max, status=status,
+                                          limit=limit):
+            yield from page
+
+    def iter_order_pages(self, *, created_at_min: datetime, created_at_max: datetime,
+                         status: str = "any", limit: int = MAX_PAGE_SIZE,
+                         ) -> Iterator[list[Screened[Order]]]:
+        """The orders created in [created_at_min, created_at_max), all statuses, one page
+        (at most `limit` orders) at a time, each validated; a page is requested only when
+        the previous one has been taken.
 
         Shopify's `created_at_max` is inclusive and to the second, so the exclusive window
         end is sent as one second before it.
         """
-        return self._iter_orders({
+        return self._pages({
             "status": status, "limit": min(limit, MAX_PAGE_SIZE),
             "created_at_min": created_at_min.isoformat(),
             "created_at_max": (created_at_max - timedelta(seconds=1)).isoformat(),
@@ -122,6 +137,10 @@ class ShopifyClient:
                                           "ids": ",".join(str(i) for i in chunk)})
 
     def _iter_orders(self, params: dict[str, Any] | None) -> Iterator[Screened[Order]]:
+        for page in self._pages(params):
+            yield from page
+
+    def _pages(self, params: dict[str, Any] | None) -> Iterator[list[Screened[Order]]]:
         """Page through orders.json. A page without an `orders` list is a broken envelope:
         nothing on it can be trusted, so that raises."""
         url: str | None = self._path("orders.json")
@@ -133,11 +152,14 @@ class ShopifyClient:
                 raise self.contracts.violation(
                     "OrderList", "orders", "missing: orders.json answered without an "
                     "`orders` list", body, vendor="shopify", endpoint="orders.list")
-            yield from self.contracts.screen_many(Order, orders, vendor="shopify",
-                                                  endpoint="orders.list")
+            page = self.contracts.screen_many(Order, orders, vendor="shopify",
+                                              endpoint="orders.list")
             # The next page's URL carries page_info and limit only (Shopify rejects others).
             url = response.links.get("next", {}).get("url")
             params = None
+            del response, body, orders  # the page is all this frame keeps while it is used
+            yield page
+            del page
 
     def count_changed_orders(self, *, updated_at_min: datetime,
                              created_before: datetime | None = None) -> int:
