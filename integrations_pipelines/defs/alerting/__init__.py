@@ -2,8 +2,8 @@
 
 - `freshness`: Dagster FreshnessPolicies from the catalog on every extracted asset (evaluated
   by Dagster's freshness daemon) and `freshness_alert_sensor`;
-- `volume`: the expected-volume checks' factory (`volume_checks`: a baseline on a pair's
-  source asset, keep-up on its destination), which each pair calls;
+- `volume`: the expected-volume checks (a baseline on a pair's source asset, keep-up on its
+  destination), which the kit evaluates in those assets' steps;
 - `tokens`: `<system>/token_health` per OAuth system, its check `refresh_token_is_healthy`
   and `token_health_sensor`;
 - `runs`: `run_failure_alert_sensor` and `run_recovery_sensor`;

@@ -1,5 +1,6 @@
 """Expected-volume checks for any pair: dead-man's switches for "the sync ran, but far too
-little arrived". `volume_checks(VolumeSpec(...))` builds a pair's two checks.
+little arrived". A pair's `VolumeSpec` gives its two checks; the kit's factory evaluates each
+in the step of the asset it checks (`defs/kit/in_step.py`), so they always run with it.
 
 The baseline check (on the source asset, per daily partition) compares the day's extracted
 records with the median of the same weekday over the last weeks; a quiet day (the catalog's
@@ -28,12 +29,12 @@ from integrations_pipelines.alerts.volume import (
     destination_behind_source,
 )
 from integrations_pipelines.catalog import Integration
-from integrations_pipelines.defs.partitions import Window, run_window
-from integrations_pipelines.defs.resources import IntegrationStore
+from integrations_pipelines.defs.partitions import Window
 from integrations_pipelines.state import accounted, raw
 
-__all__ = ["ALERT_KIND", "VolumeSpec", "destination_behind_result", "record_history",
-           "volume_checks", "volume_result", "volume_verdicts"]
+__all__ = ["ALERT_KIND", "VolumeSpec", "baseline_result", "baseline_spec",
+           "destination_behind_result", "keep_up_result", "keep_up_spec", "record_history",
+           "volume_result", "volume_verdicts"]
 
 ALERT_KIND = "alert_kind"  # the metadata key that makes a failed check a `volume` incident
 POLICY = VolumePolicy()
@@ -115,7 +116,8 @@ def volume_result(verdicts: list[VolumeVerdict], spec: VolumeSpec) -> dg.AssetCh
         metadata["likely_cause"] = spec.zero_cause if shown.actual == 0 else spec.low_cause
         if shown.actual == 0:
             severity = dg.AssetCheckSeverity.ERROR
-    return dg.AssetCheckResult(passed=not failing, severity=severity, description=shown.reason,
+    return dg.AssetCheckResult(check_name=spec.volume_check, asset_key=spec.source_key,
+                               passed=not failing, severity=severity, description=shown.reason,
                                metadata=metadata)
 
 
@@ -138,43 +140,46 @@ def destination_behind_result(conn: sa.Connection, spec: VolumeSpec, account: st
     }
     if not verdict.ok:
         metadata["likely_cause"] = spec.behind_cause
-    return dg.AssetCheckResult(passed=verdict.ok, severity=dg.AssetCheckSeverity.ERROR,
+    return dg.AssetCheckResult(check_name=spec.behind_check, asset_key=spec.destination_key,
+                               passed=verdict.ok, severity=dg.AssetCheckSeverity.ERROR,
                                description=verdict.reason, metadata=metadata)
 
 
-def volume_checks(spec: VolumeSpec) -> list[dg.AssetChecksDefinition]:
-    """The pair's baseline check on its source asset and keep-up check on its destination."""
-    theirs = spec.words[0]
-
-    @dg.asset_check(
-        asset=spec.source_key, name=spec.volume_check, partitions_def=spec.partitions,
-        description=f"The day's {theirs} are not far below the usual: at least half the "
-        "median of the same weekday over the last six weeks (the catalog's "
+def baseline_spec(spec: VolumeSpec) -> dg.AssetCheckSpec:
+    """The baseline check on the pair's source asset (evaluated in that asset's step)."""
+    return dg.AssetCheckSpec(
+        spec.volume_check, asset=spec.source_key,
+        description=f"The day's {spec.words[0]} are not far below the usual: at least half "
+        "the median of the same weekday over the last six weeks (the catalog's "
         "expected_daily_volume while the history is short). Quiet days (configured holidays "
         "and weekdays, or weekdays whose history is about zero) always pass. Zero on a normal "
         "day fails at ERROR.",
     )
-    def baseline(context: dg.AssetCheckExecutionContext,
-                 store: IntegrationStore) -> dg.AssetCheckResult:
-        window = run_window(context)
-        lookback = window.first_day - timedelta(weeks=POLICY.weeks)
-        with store.engine().connect() as conn:
-            history = record_history(conn, context.instance, spec.source_kind, spec.source_key,
-                                     lookback, window.end_day)
-        return volume_result(volume_verdicts(history, _days(window), spec.integration), spec)
 
-    @dg.asset_check(
-        asset=spec.destination_key, name=spec.behind_check, partitions_def=spec.partitions,
-        required_resource_keys={"store", spec.account_resource},
+
+def keep_up_spec(spec: VolumeSpec) -> dg.AssetCheckSpec:
+    """The keep-up check on the pair's destination asset (evaluated in that asset's step)."""
+    return dg.AssetCheckSpec(
+        spec.behind_check, asset=spec.destination_key,
         description=f"The destination holds at least one record (live or voided) for every "
-        f"one of the window's {theirs} that is not dead-lettered or skipped by policy: its "
-        "count is not behind the source's.",
+        f"one of the window's {spec.words[0]} that is not dead-lettered or skipped by policy: "
+        "its count is not behind the source's.",
     )
-    def keep_up(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        window = run_window(context)
-        account = spec.destination_account(getattr(context.resources, spec.account_resource))
-        store: IntegrationStore = context.resources.store
-        with store.engine().connect() as conn:
-            return destination_behind_result(conn, spec, account, window)
 
-    return [baseline, keep_up]
+
+def baseline_result(instance: dg.DagsterInstance, engine: sa.Engine, window: Window,
+                    spec: VolumeSpec) -> dg.AssetCheckResult:
+    """The baseline verdict of the window's days, from the store's history of the source."""
+    lookback = window.first_day - timedelta(weeks=POLICY.weeks)
+    with engine.connect() as conn:
+        history = record_history(conn, instance, spec.source_kind, spec.source_key,
+                                 lookback, window.end_day)
+    return volume_result(volume_verdicts(history, _days(window), spec.integration), spec)
+
+
+def keep_up_result(engine: sa.Engine, destination: Any, window: Window,
+                   spec: VolumeSpec) -> dg.AssetCheckResult:
+    """The keep-up verdict of the window, given the destination's resource."""
+    account = spec.destination_account(destination)
+    with engine.connect() as conn:
+        return destination_behind_result(conn, spec, account, window)

@@ -4,13 +4,23 @@ Each asset reads its window, builds one `StepRun` (the step's vendor resource lo
 its key, fresh HTTP figures), calls the step, and reports the step's figures plus the HTTP
 ones (requests, retries, 429s, p95 latency, per endpoint) so the UI plots them per
 partition. The read-back takes the repair job's `repair: true` as run config.
+
+Every check of an asset is evaluated in its step (the step's own, then the kit's volume and
+drift checks, `in_step.py`), and only the read-back, the last step, may carry blocking
+checks: a failed ERROR check of an earlier step alerts and the run goes on, so every later
+step's checks still execute and report what they find (the read-back's reconciliation names
+an order the sync left pending as missing, which fails the run). A blocking check on an
+earlier step would end the run before the later checks ran, and the UI would show those as
+"Execution failed": the definitions refuse to load with one.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
 
 from integrations_pipelines.catalog import Integration
+from integrations_pipelines.defs.kit.in_step import InStepCheck
 from integrations_pipelines.defs.kit.spec import Step, StepRun
 from integrations_pipelines.defs.partitions import daily_partitions, run_window
 from integrations_pipelines.vendors.metrics import HttpMetrics
@@ -40,27 +50,43 @@ def repair_run_config(read_back: dg.AssetKey) -> dict[str, Any]:
     return {"ops": {read_back.to_python_identifier(): {"config": {"repair": True}}}}
 
 
-def _report(step: Step, run: StepRun) -> dg.MaterializeResult:  # type: ignore[type-arg]
+def _report(step: Step, checks: Sequence[InStepCheck],
+            run: StepRun) -> dg.MaterializeResult:  # type: ignore[type-arg]
     report = step.run(run)
     if report.log:
         run.context.log.info(report.log)
+    results = [*report.checks, *(check.evaluate(run) for check in checks)]
     return dg.MaterializeResult(metadata={**report.metadata, **http_metadata(run.metrics)},
-                                check_results=list(report.checks))
+                                check_results=results)
+
+
+def _refuse_early_blocking(step: Step, read_back: bool) -> None:
+    blocking = [spec.name for spec in step.check_specs if spec.blocking]
+    if blocking and not read_back:
+        raise ValueError(
+            f"{step.key.to_user_string()}: only the read-back's checks may block; "
+            f"{', '.join(blocking)} would end the run before the later steps' checks ran "
+            "(make it non-blocking: its failure still alerts)")
 
 
 def build_asset(entry: Integration, step: Step, deps: list[dg.AssetKey],
-                read_back: bool = False) -> dg.AssetsDefinition:
+                read_back: bool = False,
+                checks: Sequence[InStepCheck] = ()) -> dg.AssetsDefinition:
     """The asset of one step, daily-partitioned by the entry, tagged with its integration
     (alerts route by the tag), owned by the entry's owner, in the vendor's pool (one pool
     per vendor in dagster.yaml: its runs share the vendor's budget); a backfill runs
-    `backfill_days_per_run` days per run (one by default: per-day figures, bounded memory)."""
+    `backfill_days_per_run` days per run (one by default: per-day figures, bounded memory).
+    `checks`: the kit's checks of this asset, evaluated after the step's own."""
+    _refuse_early_blocking(step, read_back)
     decorate = dg.asset(
         key=step.key, deps=deps, pool=step.resource, group_name=step.group,
-        kinds=set(step.kinds), description=step.description, check_specs=step.check_specs,
+        kinds=set(step.kinds), description=step.description,
+        check_specs=[*step.check_specs, *(check.spec for check in checks)],
         partitions_def=daily_partitions(entry), tags={"integration": entry.name},
         backfill_policy=dg.BackfillPolicy.multi_run(entry.backfill_days_per_run),
         owners=[entry.owner, entry.owner_email],
-        required_resource_keys={"store", step.resource},
+        required_resource_keys={"store", step.resource,
+                                *(key for check in checks for key in check.resources)},
     )
 
     def start(context: dg.AssetExecutionContext, repair: bool) -> StepRun:
@@ -75,12 +101,12 @@ def build_asset(entry: Integration, step: Step, deps: list[dg.AssetKey],
     if read_back:
         def read_back_asset(context: dg.AssetExecutionContext, config: ReadBackConfig,
                             ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-            return _report(step, start(context, config.repair))
+            return _report(step, checks, start(context, config.repair))
 
         return decorate(read_back_asset)
 
     def step_asset(context: dg.AssetExecutionContext,
                    ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-        return _report(step, start(context, False))
+        return _report(step, checks, start(context, False))
 
     return decorate(step_asset)

@@ -6,19 +6,17 @@ extraction records such fields in `contract_observations` (`vendors/contracts.py
 checks read what the current run saw and warn (WARN severity, so the run stays green and
 the alerting sensor posts a warning), naming every new field, its model and a sample.
 
-They are separate asset checks, not part of the assets' own results, because drift is a
-property of the vendor's schema, not of a day: one evaluation per run, not per partition.
-A pair puts the destination's on its read-back, the last step of the job, so it sees what
-both the sync's writes and the read-back received.
+The kit evaluates them in the step of the asset they are on (`defs/kit/in_step.py`), over
+what the run has recorded so far: a pair puts the destination's on its read-back, the last
+step of the job, so it sees what both the sync's writes and the read-back received.
 """
 
 import dagster as dg
 
-from integrations_pipelines.defs.kit.spec import DriftCheck
 from integrations_pipelines.defs.resources import IntegrationStore
 from integrations_pipelines.vendors.contracts import UNKNOWN_FIELD, observations
 
-__all__ = ["CHECK_NAME", "EXAMPLES", "drift_check", "drift_result"]
+__all__ = ["CHECK_NAME", "EXAMPLES", "drift_result"]
 
 CHECK_NAME = "no_contract_drift"
 EXAMPLES = 20
@@ -44,14 +42,3 @@ def drift_result(store: IntegrationStore, vendor: str, asset: dg.AssetKey,
                 for r in rows[:EXAMPLES]]),
         },
     )
-
-
-def drift_check(drift: DriftCheck) -> dg.AssetChecksDefinition:
-    """The `no_contract_drift` check of one vendor on one asset."""
-
-    @dg.asset_check(asset=drift.asset, name=CHECK_NAME, description=drift.description)
-    def no_contract_drift(context: dg.AssetCheckExecutionContext,
-                          store: IntegrationStore) -> dg.AssetCheckResult:
-        return drift_result(store, drift.vendor, drift.asset, context.run.run_id)
-
-    return no_contract_drift

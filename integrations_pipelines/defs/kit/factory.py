@@ -1,7 +1,8 @@
 """One factory for every pair: its catalog entry and `PairSpec` in, its Definitions out.
 
 `build_pair(spec)` gives the pair's three assets (with the catalog's freshness policy on the
-extracted systems' ones), their checks, the expected-volume and drift checks, the nightly,
+extracted systems' ones), their checks with the expected-volume and drift checks evaluated
+in the same steps (`in_step.py`), the nightly,
 repair and rolling-reconciliation jobs with their schedules, and the sample job; the pair's
 own extras (sensors, change capture, webhooks) are merged in. `definitions.py` merges every
 pair's Definitions with the project-wide alerting.
@@ -12,9 +13,8 @@ from collections.abc import Iterable
 import dagster as dg
 
 from integrations_pipelines.defs.alerting.freshness import freshness_policy
-from integrations_pipelines.defs.alerting.volume import volume_checks
 from integrations_pipelines.defs.kit.assets import build_asset
-from integrations_pipelines.defs.kit.drift import drift_check
+from integrations_pipelines.defs.kit.in_step import in_step_checks
 from integrations_pipelines.defs.kit.jobs import pair_jobs
 from integrations_pipelines.defs.kit.sampling import sample_job
 from integrations_pipelines.defs.kit.spec import PairSpec
@@ -36,22 +36,22 @@ def pair_assets(spec: PairSpec) -> list[dg.AssetsDefinition]:
     """The pair's extraction, sync and read-back assets, in that order of dependency; the
     two that hold a system's records carry the entry's freshness policy."""
     policy = freshness_policy(spec.entry)
+    checks = in_step_checks(spec)
     return [
-        _fresh(build_asset(spec.entry, spec.extract, deps=[]), policy),
-        build_asset(spec.entry, spec.sync, deps=[spec.extract.key]),
-        _fresh(build_asset(spec.entry, spec.read_back, deps=[spec.sync.key], read_back=True),
-               policy),
+        _fresh(build_asset(spec.entry, spec.extract, deps=[],
+                           checks=checks.get(spec.extract.key, ())), policy),
+        build_asset(spec.entry, spec.sync, deps=[spec.extract.key],
+                    checks=checks.get(spec.sync.key, ())),
+        _fresh(build_asset(spec.entry, spec.read_back, deps=[spec.sync.key], read_back=True,
+                           checks=checks.get(spec.read_back.key, ())), policy),
     ]
 
 
 def build_pair(spec: PairSpec) -> dg.Definitions:
     """Everything Dagster runs for one pair, from its spec."""
     jobs = pair_jobs(spec)
-    checks = [drift_check(d) for d in spec.drift]
-    if spec.volume is not None:
-        checks += volume_checks(spec.volume)
     built = dg.Definitions(
-        assets=pair_assets(spec), asset_checks=checks,
+        assets=pair_assets(spec),
         jobs=[*jobs.jobs, sample_job(spec)], schedules=jobs.schedules,
     )
     if spec.extra is None:
