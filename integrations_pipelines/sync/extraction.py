@@ -17,7 +17,7 @@ for the syncs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -116,20 +116,23 @@ def store_orders(engine: sa.Engine, integration: Integration, start: date, end: 
 
 
 class StoredOrders:
-    """The stored orders of business days [start, end), validated as they are read, a
-    chunk (`raw.window_chunks`) at a time: iterating holds one chunk of payloads and
-    models, however long the window. `read` counts the orders read so far."""
+    """The stored orders of business days [start, end) (only the ids in `only`, if given),
+    validated as they are read, a chunk (`raw.window_chunks`) at a time: iterating holds
+    one chunk of payloads and models, however long the window. `read` counts the orders
+    given so far."""
 
-    def __init__(self, engine: sa.Engine, start: date, end: date,
-                 chunk: int = raw.CHUNK) -> None:
+    def __init__(self, engine: sa.Engine, start: date, end: date, *,
+                 only: Collection[str] | None = None, chunk: int = raw.CHUNK) -> None:
         self.engine, self.start, self.end, self.chunk = engine, start, end, chunk
+        self.only = only
         self.read = 0
 
     def __iter__(self) -> Iterator[tuple[Order, dict[str, Any]]]:
         for rows in raw.window_chunks(self.engine, ORDERS, self.start, self.end, self.chunk):
             for row in rows:
-                self.read += 1
-                yield Order.model_validate(row.payload), row.payload
+                if self.only is None or row.record_key in self.only:
+                    self.read += 1
+                    yield Order.model_validate(row.payload), row.payload
 
 
 def store_changed_orders(engine: sa.Engine, integration: Integration, today: date,

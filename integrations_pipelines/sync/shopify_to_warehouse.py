@@ -2,7 +2,9 @@
 
 The engine plans, skips by ledger hash, guards stale versions, dead-letters and commits
 one order at a time; the mapping makes the row; the warehouse's `TableWriter` upserts it.
-A repair re-loads exactly the orders the reconciliation found missing, stale or wrong,
+A window's stored orders are read, validated and loaded a chunk at a time
+(`extraction.StoredOrders`), so a run holds one chunk however many days it covers. A
+repair re-loads exactly the orders the reconciliation found missing, stale or wrong,
 forcing the write (the ledger believes those rows are current).
 """
 
@@ -18,14 +20,14 @@ from integrations_pipelines.reconciliation.frames import load_window
 from integrations_pipelines.reconciliation.result import Outcome
 from integrations_pipelines.reconciliation.shopify_to_warehouse import OrdersAgainstRows
 from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
-from integrations_pipelines.state import raw
 from integrations_pipelines.sync.engine import RecordSync, SyncOutcome
+from integrations_pipelines.sync.extraction import StoredOrders
 from integrations_pipelines.sync.roles import MappingRejected, MappingSkipped
 from integrations_pipelines.vendors.shopify.models import Order
-from integrations_pipelines.vendors.shopify.records import ORDERS, business_date
+from integrations_pipelines.vendors.shopify.records import business_date
 from integrations_pipelines.vendors.warehouse.writer import TableWriter
 
-__all__ = ["RESYNCED", "Repaired", "order_load", "reconcile", "repair_window"]
+__all__ = ["RESYNCED", "Repaired", "load_stored", "order_load", "reconcile", "repair_window"]
 
 RESYNCED = (Outcome.MISSING, Outcome.STALE, Outcome.WRONG_VALUES)
 
@@ -40,6 +42,15 @@ def order_load(engine: sa.Engine, warehouse: sa.Engine,
         return map_order(order, entry)
 
     return RecordSync(engine, entry, writer, mapping, business_date)
+
+
+def load_stored(engine: sa.Engine, warehouse: sa.Engine, entry: ShopifyToWarehouseEntry,
+                start: date, end: date) -> tuple[int, SyncOutcome]:
+    """Load the stored orders of business days [start, end), a chunk at a time; returns
+    how many orders were read, and what the load did."""
+    orders = StoredOrders(engine, start, end)
+    outcome = order_load(engine, warehouse, entry).run(orders)
+    return orders.read, outcome
 
 
 def reconcile(conn: sa.Connection, warehouse: sa.Engine, entry: ShopifyToWarehouseEntry,
@@ -65,8 +76,7 @@ def repair_window(engine: sa.Engine, warehouse: sa.Engine, entry: ShopifyToWareh
     without an order) are reported, never deleted."""
     with engine.connect() as conn:
         report = reconcile(conn, warehouse, entry, start, end)
-        ids = set(report.source_ids(*RESYNCED))
-        rows = [r for r in raw.window(conn, ORDERS, start, end) if r.record_key in ids]
+    ids = set(report.source_ids(*RESYNCED))
     outcome = order_load(engine, warehouse, entry).run(
-        ((Order.model_validate(r.payload), r.payload) for r in rows), force=ids)
+        StoredOrders(engine, start, end, only=ids), force=ids)
     return Repaired(report, outcome)

@@ -23,9 +23,7 @@ from integrations_pipelines.defs.sources.shopify_orders import orders_step
 from integrations_pipelines.mapping.shopify_to_warehouse_entry import ShopifyToWarehouseEntry
 from integrations_pipelines.reconciliation.shopify_to_warehouse import LABELS
 from integrations_pipelines.reconciliation.window import WindowReconciliation
-from integrations_pipelines.state import raw
-from integrations_pipelines.sync.shopify_to_warehouse import order_load, reconcile, repair_window
-from integrations_pipelines.vendors.shopify.models import Order
+from integrations_pipelines.sync.shopify_to_warehouse import load_stored, reconcile, repair_window
 from integrations_pipelines.vendors.shopify.records import ORDERS
 
 __all__ = ["ACCOUNTED", "RECONCILED", "pair_spec"]
@@ -43,13 +41,11 @@ def _entry(entry: Integration) -> ShopifyToWarehouseEntry:
 def load_orders(run: StepRun, check: dg.AssetCheckSpec) -> StepReport:
     entry, window = _entry(run.entry), run.window
     warehouse: WarehouseResource = run.vendor
-    with run.engine.connect() as conn:
-        stored = raw.window(conn, ORDERS, window.first_day, window.end_day)
-    outcome = order_load(run.engine, warehouse.engine(), entry).run(
-        (Order.model_validate(r.payload), r.payload) for r in stored)
+    stored, outcome = load_stored(run.engine, warehouse.engine(), entry, window.first_day,
+                                  window.end_day)  # a chunk at a time
     with run.engine.connect() as conn:
         accounted = accounted_result(conn, ORDERS, entry.name, window, check, "orders")
-    return StepReport(metadata={"orders_in_window": len(stored), "rows_created": outcome.created,
+    return StepReport(metadata={"orders_in_window": stored, "rows_created": outcome.created,
                                 "rows_updated": outcome.updated, "rows_voided": outcome.voided,
                                 "rows_unchanged": outcome.unchanged,
                                 "orders_dead_lettered": outcome.dead_lettered,
