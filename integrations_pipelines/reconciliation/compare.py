@@ -5,6 +5,8 @@ than the source wants?" under the rules of `fields.FieldSpec`. Numbers, dates an
 converted to integer arrays once per column and compared with numpy. Text and currencies are
 first compared raw (equal raw values are equal after any normalisation); only the pairs whose raw
 values differ are normalised, so the cost follows the number of differences, not of records.
+Text held as Arrow strings on both sides is gathered and compared raw by Arrow's kernels; only
+the differing pairs become Python strings.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from integrations_pipelines.mapping.text import fit, normalize_text
 from integrations_pipelines.reconciliation.fields import FieldSpec
@@ -38,9 +42,13 @@ def field_differs(
     """Boolean array: True where destination[destination_rows[i]] differs from
     source[source_rows[i]] for this field (positions, not index labels)."""
     if spec.kind in ("text", "currency"):
+        canon = text_canon(spec) if spec.kind == "text" else currency_canon
+        if _is_arrow_text(source) and _is_arrow_text(destination):
+            return _arrow_differs_after(canon, source, source_rows, destination,
+                                        destination_rows)
         src = _gather(_objects(source), source_rows)
         dst = _gather(_objects(destination), destination_rows)
-        return _differs_after(text_canon(spec) if spec.kind == "text" else currency_canon, src, dst)
+        return _differs_after(canon, src, dst)
     convert: Convert
     tolerance: int
     if spec.kind == "money":
@@ -118,6 +126,34 @@ def _gather(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return cast(np.ndarray, pd.api.extensions.take(values, rows, allow_fill=True))
 
 
+def _is_arrow_text(series: pd.Series) -> bool:
+    """True for text held by Arrow (pandas' `str` dtype on pyarrow, or an Arrow string type)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    if isinstance(dtype, pd.ArrowDtype):
+        arrow = dtype.pyarrow_dtype
+        return bool(pa.types.is_string(arrow) or pa.types.is_large_string(arrow))
+    return False
+
+
+def _arrow_differs_after(canon: Canon, source: pd.Series, source_rows: np.ndarray,
+                         destination: pd.Series, destination_rows: np.ndarray) -> np.ndarray:
+    """`_differs_after` for Arrow text: the gather and the raw comparison run in Arrow (two
+    nulls are equal, a null and a value differ); only the differing pairs are normalised."""
+    src = pa.chunked_array(pa.array(source.array)).take(source_rows)
+    dst = pa.chunked_array(pa.array(destination.array)).take(destination_rows)
+    equal = pc.fill_null(pc.equal(src, dst), False)
+    both_null = pc.and_(pc.is_null(src), pc.is_null(dst))
+    differs = np.asarray(pc.invert(pc.or_(equal, both_null)).to_numpy(), dtype=bool).copy()
+    candidates = np.flatnonzero(differs)
+    if candidates.size:
+        a = np.array(src.take(candidates).to_pylist(), dtype=object)
+        b = np.array(dst.take(candidates).to_pylist(), dtype=object)
+        differs[candidates] = _differs_after(canon, a, b)
+    return differs
+
+
 def _differs_after(canon: Canon, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Raw comparison first; then nulls, and normalisation of the pairs whose raw values
     differ (null is None to the canonical forms)."""
@@ -127,7 +163,8 @@ def _differs_after(canon: Canon, src: np.ndarray, dst: np.ndarray) -> np.ndarray
     except TypeError:  # pd.NA in an object column: compare with every null as None
         # pandas-stubs type na_value as a Scalar; None is a valid fill value at runtime
         src, dst = (
-            pd.Series(v).to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+            pd.Series(v, dtype=object).to_numpy(  # type: ignore[call-overload]
+                dtype=object, na_value=None)
             for v in (src, dst))
         differs = np.asarray(src != dst, dtype=bool)
     candidates = np.flatnonzero(differs)

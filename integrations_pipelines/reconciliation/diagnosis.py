@@ -131,7 +131,7 @@ def diagnose(result: ReconciliationResult, evidence: Evidence | None = None) -> 
     causes.add_at(lettered, "dead_lettered", ("dead-lettered: " + dead).to_numpy(
         dtype=object)[lettered])
     tag = _text(_edge_tags(_lookup(table["key"].iloc[wrong], evidence.tags, "tags")))
-    what = tag.map(EDGE_CASES)
+    what = tag.map(EDGE_CASES).astype(object)  # object like `tag` (pandas may infer str)
     edge = ("edge case: " + tag).where(what.isna(), "edge case: " + tag + " (" + what + ")")
     tagged = tag.notna().to_numpy()
     causes.add_at(wrong[tagged], "edge_case", edge.to_numpy(dtype=object)[tagged])

@@ -15,9 +15,12 @@ Rules, per key (the union of source and destination keys):
   values are stale when the ledger's version is older than the source's current version (an
   update never synced), else wrong_values (the ledger is current, or there is no ledger row).
 
-Everything is vectorised over sorted int64 keys (text keys are factorised first): numpy sorts,
-`searchsorted` joins, and per-field comparisons of aligned arrays. No Python loop runs per
-record; only text pairs whose raw values differ are normalised one by one.
+Everything is vectorised over sorted int64 keys (text keys are factorised first, by hash):
+numpy sorts, `searchsorted` joins, and per-field comparisons of aligned arrays. No Python loop
+runs per record; only text pairs whose raw values differ are normalised one by one, and only
+the discrepant keys' text is read back (to put them in text order). Text held as Arrow strings
+(pandas' `str` dtype with pyarrow, what the pairs' readers build) is hashed, gathered and
+compared in Arrow's C++ kernels without creating a Python object per record.
 """
 
 from __future__ import annotations
@@ -161,10 +164,10 @@ def _require(
 
 def _key_codes(
     src: pd.Series, dst: pd.Series, led: pd.Series
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index | None]:
     """Keys as int64 codes; integer keys are their own codes (key_values None), other keys
     (DocNumbers, UUIDs) are factorised together, in order of appearance, and decoded via
-    key_values."""
+    key_values (in the keys' own dtype: Arrow strings stay Arrow strings)."""
     frames = {"source": src, "destination": dst, "ledger": led}
     for name, keys in frames.items():
         if keys.isna().any():
@@ -172,21 +175,28 @@ def _key_codes(
     kinds = {name: _key_kind(keys) for name, keys in frames.items() if len(keys)}
     if len(set(kinds.values()) - {"integer"}) and "integer" in kinds.values():
         raise ValueError(f"keys must have one type in all frames, got {kinds}")
-    if all(kind == "integer" for kind in kinds.values()):
+    if not kinds:  # every frame empty: integer keys only if every frame says so
+        kinds = {name: _key_kind(keys) for name, keys in frames.items()}
+        kinds = kinds if set(kinds.values()) == {"integer"} else {}
+    if kinds and all(kind == "integer" for kind in kinds.values()):
         a, b, c = (k.to_numpy(dtype=np.int64) for k in (src, dst, led))
         return a, b, c, None
     # Hashed, not sorted: sorting millions of Python strings was most of the time; only the
     # discrepant keys are put in text order (`_in_key_order`).
     codes, uniques = pd.factorize(pd.concat([src, dst, led], ignore_index=True))
     end_src, end_dst = len(src), len(src) + len(dst)
-    return (codes[:end_src], codes[end_src:end_dst], codes[end_dst:],
-            np.asarray(uniques, dtype=object))
+    return (codes[:end_src].astype(np.int64, copy=False),
+            codes[end_src:end_dst].astype(np.int64, copy=False),
+            codes[end_dst:].astype(np.int64, copy=False), pd.Index(uniques))
 
 
 def _key_kind(keys: pd.Series) -> str:
-    """The key type: "integer" also for integers held in an object column, else as inferred."""
+    """The key type: "integer" also for integers held in an object column, else as inferred
+    (a text dtype is "string" without looking at every value)."""
     if isinstance(keys.dtype, np.dtype) and keys.dtype.kind in "iu":
         return "integer"
+    if isinstance(keys.dtype, pd.StringDtype):
+        return "string"
     return pd.api.types.infer_dtype(keys, skipna=False)
 
 
@@ -297,7 +307,7 @@ def _older(
 
 
 def _in_key_order(parts: list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]],
-                  field_diffs: np.ndarray, key_values: np.ndarray | None,
+                  field_diffs: np.ndarray, key_values: pd.Index | None,
                   ) -> tuple[list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]],
                              np.ndarray]:
     """Each class's rows in key order, with their field differences: factorised text keys
@@ -308,7 +318,7 @@ def _in_key_order(parts: list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]
     ordered, rows, start = [], [], 0
     for outcome, keys, src_rows, dst_rows in parts:
         try:
-            order = np.argsort(key_values[keys], kind="stable")
+            order = np.argsort(key_values.take(keys).to_numpy(dtype=object), kind="stable")
         except TypeError:  # keys of mixed types that do not order: leave them as they come
             order = np.arange(len(keys))
         ordered.append((outcome, keys[order], src_rows[order], dst_rows[order]))
@@ -319,14 +329,14 @@ def _in_key_order(parts: list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]
 
 def _table(
     parts: list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]],
-    key_values: np.ndarray | None,
+    key_values: pd.Index | None,
     ledger: _LedgerIndex,
 ) -> pd.DataFrame:
     codes = np.concatenate([p[1] for p in parts])
     classes = np.repeat(np.arange(len(parts), dtype=np.int8), [len(p[1]) for p in parts])
     return pd.DataFrame(
         {
-            "key": codes if key_values is None else key_values[codes],
+            "key": codes if key_values is None else key_values.take(codes).array,
             # pandas-stubs want an Index for categories; any list-like is accepted at runtime
             "class": pd.Categorical.from_codes(  # type: ignore[call-overload]
                 classes, categories=[str(c) for c in CLASS_ORDER]),

@@ -14,9 +14,10 @@ Plain SQLAlchemy and pandas: no vendor and no Dagster import.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 from typing import Any, Protocol
 
 import pandas as pd
@@ -36,6 +37,7 @@ __all__ = [
     "SideLabels",
     "WindowFrames",
     "WindowSides",
+    "build_frame",
     "destination_columns",
     "ledger_frame",
     "load_window",
@@ -44,6 +46,33 @@ __all__ = [
 ]
 
 LEDGER_COLUMNS = ("key", "source_id", "source_version", "destination_id", "status")
+CHUNK_ROWS = 50_000
+
+
+def build_frame(rows: Iterable[tuple[Any, ...]], columns: Sequence[str], *,
+                text: Collection[str] = (), dates: Collection[str] = (),
+                chunk_rows: int = CHUNK_ROWS) -> pd.DataFrame:
+    """A reader's rows (tuples in `columns` order) as a frame, built `chunk_rows` at a time.
+
+    The `text` columns get pandas' `str` dtype (Arrow strings with pyarrow, null as NaN) and
+    the `dates` columns become UTC timestamps, chunk by chunk: a window of a million records
+    never holds a million row tuples or Python strings at once, and the comparison hashes and
+    compares its text without a Python object per value.
+    """
+    def typed(batch: list[tuple[Any, ...]]) -> pd.DataFrame:
+        frame = pd.DataFrame.from_records(batch, columns=list(columns)) if batch else (
+            pd.DataFrame(columns=list(columns)))
+        for name in dates:
+            frame[name] = pd.to_datetime(frame[name], utc=True)
+        return frame.astype(dict.fromkeys(text, "str"))
+
+    rows = iter(rows)
+    parts = []
+    while batch := list(islice(rows, chunk_rows)):
+        parts.append(typed(batch))
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True) if parts else typed([])
 
 
 def source_columns(fields: Sequence[FieldSpec]) -> tuple[str, ...]:
@@ -128,15 +157,14 @@ def without_settled_duplicates(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.
 def ledger_frame(rows: Sequence[Any]) -> pd.DataFrame:
     """Ledger rows keyed by external key (the last written row wins if a key repeats);
     records settled without a destination record (skipped by policy) are left out."""
-    frame = pd.DataFrame(
-        [{"key": r.destination_key, "source_id": r.source_id,
-          "source_version": r.source_version, "destination_id": str(r.destination_id),
-          "status": r.status, "synced_at": r.synced_at} for r in rows if r.destination_key],
-        columns=[*LEDGER_COLUMNS, "synced_at"],
+    frame = build_frame(
+        ((r.destination_key, r.source_id, r.source_version, str(r.destination_id), r.status,
+          r.synced_at) for r in rows if r.destination_key),
+        [*LEDGER_COLUMNS, "synced_at"],
+        text=("key", "source_id", "destination_id", "status"), dates=("source_version",),
     )
-    frame["source_version"] = pd.to_datetime(frame["source_version"], utc=True)
     frame = frame.sort_values("synced_at", kind="stable").drop_duplicates("key", keep="last")
-    return frame.drop(columns="synced_at").reset_index(drop=True).astype({"key": object})
+    return frame.drop(columns="synced_at").reset_index(drop=True)
 
 
 def load_window(conn: sa.Connection, integration: str, sides: WindowSides, start: date,

@@ -73,6 +73,9 @@ ORDER_MARKER = re.compile(r"shopify:order:(\d+)")
 CUSTOMER_TAG = re.compile(r"(\[shopify:[^\]]*\])\s*$")
 SOURCE_COLUMNS = frames.source_columns(INVOICE_FIELDS)
 DESTINATION_COLUMNS = frames.destination_columns(INVOICE_FIELDS)
+SOURCE_TEXT = ("key", "source_id", "currency", "customer_tag", "tags")
+DESTINATION_TEXT = ("key", "destination_id", "sync_token", "source_id", "currency",
+                    "customer_tag")
 LABELS = frames.SideLabels(source="shopify", source_record="order", destination="quickbooks",
                            destination_record="invoice")
 
@@ -88,51 +91,53 @@ def source_frame(orders: Iterable[Order], integration: ShopifyToQuickBooksEntry)
     A voided invoice keeps no amounts in QuickBooks, so a cancelled order expects zeros.
     """
     skip_tests = integration.shopify.test_orders == "skip"
-    rows = []
-    for order in orders:
-        if order.test and skip_tests:
-            continue
-        voided = order.cancelled_at is not None
-        rows.append({
-            "key": external_key(order),
-            "source_id": str(order.id),
-            "version": order.updated_at,
-            "currency": order.presentment_currency,
-            "total": 0.0 if voided else _stated(order.current_total_price_set,
-                                                 order.total_price_set),
-            "tax": 0.0 if voided else _stated(order.current_total_tax_set, order.total_tax_set),
-            "customer_tag": customer_tag(order),
-            "voided": voided,
-            "tags": " ".join(f"edge:{case}" for case in sorted(edge_cases(order))),
-        })
-    frame = pd.DataFrame(rows, columns=list(SOURCE_COLUMNS))
-    frame["version"] = pd.to_datetime(frame["version"], utc=True)
-    return frame.astype({"key": object, "source_id": object})
+    return frames.build_frame(
+        (_source_row(order) for order in orders if not (order.test and skip_tests)),
+        SOURCE_COLUMNS, text=SOURCE_TEXT, dates=("version",))
+
+
+def _source_row(order: Order) -> tuple[Any, ...]:
+    """One order's row, in `SOURCE_COLUMNS` order."""
+    voided = order.cancelled_at is not None
+    return (
+        external_key(order),
+        str(order.id),
+        order.updated_at,
+        order.presentment_currency,
+        0.0 if voided else _stated(order.current_total_price_set, order.total_price_set),
+        0.0 if voided else _stated(order.current_total_tax_set, order.total_tax_set),
+        customer_tag(order),
+        voided,
+        " ".join(f"edge:{case}" for case in sorted(edge_cases(order))),
+    )
 
 
 def destination_frame(invoices: Iterable[dict[str, Any]], ledger: pd.DataFrame) -> pd.DataFrame:
     """The integration's invoices as compared values, one row per QuickBooks record."""
-    rows = []
-    for inv in invoices:
-        doc = inv.get("DocNumber")
-        note = inv.get("PrivateNote") or ""
-        marker = ORDER_MARKER.search(note)
-        if not ((doc and OWN_DOC_NUMBER.match(doc)) or marker):
-            continue
-        tag = CUSTOMER_TAG.search(str((inv.get("CustomerRef") or {}).get("name") or ""))
-        rows.append({
-            "key": doc or f"(no DocNumber: invoice {inv['Id']})",
-            "destination_id": str(inv["Id"]),
-            "sync_token": str(inv.get("SyncToken", "")),
-            "source_id": marker.group(1) if marker else None,
-            "currency": (inv.get("CurrencyRef") or {}).get("value"),
-            "total": _amount(inv.get("TotalAmt")),
-            "tax": _amount((inv.get("TxnTaxDetail") or {}).get("TotalTax")),
-            "customer_tag": tag.group(1) if tag else None,
-            "voided": is_voided(inv),
-        })
-    frame = pd.DataFrame(rows, columns=list(DESTINATION_COLUMNS)).astype({"key": object})
+    rows = (row for row in map(_destination_row, invoices) if row is not None)
+    frame = frames.build_frame(rows, DESTINATION_COLUMNS, text=DESTINATION_TEXT)
     return frames.without_settled_duplicates(frame, ledger)
+
+
+def _destination_row(inv: dict[str, Any]) -> tuple[Any, ...] | None:
+    """One invoice's row, in `DESTINATION_COLUMNS` order (None: not the integration's)."""
+    doc = inv.get("DocNumber")
+    note = inv.get("PrivateNote") or ""
+    marker = ORDER_MARKER.search(note)
+    if not ((doc and OWN_DOC_NUMBER.match(doc)) or marker):
+        return None
+    tag = CUSTOMER_TAG.search(str((inv.get("CustomerRef") or {}).get("name") or ""))
+    return (
+        doc or f"(no DocNumber: invoice {inv['Id']})",
+        str(inv["Id"]),
+        str(inv.get("SyncToken", "")),
+        marker.group(1) if marker else None,
+        (inv.get("CurrencyRef") or {}).get("value"),
+        _amount(inv.get("TotalAmt")),
+        _amount((inv.get("TxnTaxDetail") or {}).get("TotalTax")),
+        tag.group(1) if tag else None,
+        is_voided(inv),
+    )
 
 
 def _amount(value: Any) -> float:

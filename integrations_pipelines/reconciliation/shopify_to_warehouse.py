@@ -71,7 +71,7 @@ class OrdersAgainstRows:
             for p in [r.payload] if not (skip_tests and p.get("test"))]
         frame = pd.DataFrame(rows, columns=list(frames.source_columns(self.fields)))
         frame["version"] = pd.to_datetime(frame["version"], utc=True)
-        return frame.astype({"key": object, "source_id": object})
+        return frame.astype({"key": "str", "source_id": "str"})
 
     def _rows(self) -> list[sa.Row[Any]]:
         """The window's rows, read once (the keys and the frame both need them)."""
@@ -91,7 +91,7 @@ class OrdersAgainstRows:
                  "tax": float(r.current_tax), "financial_status": r.financial_status,
                  "voided": r.voided} for r in self._rows()]
         frame = pd.DataFrame(rows, columns=list(frames.destination_columns(self.fields)))
-        return frame.astype({"key": object})
+        return frame.astype({"key": "str"})
 
     def letter_key(self, payload: Any) -> str | None:
         found = payload.get("id") if isinstance(payload, dict) else None

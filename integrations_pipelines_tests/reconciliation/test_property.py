@@ -61,6 +61,7 @@ def cosmetic(name: str, value: object) -> object:
 def windows(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Evidence, int]:
     key = st.integers(0, 9)
     text_keys = draw(st.booleans())
+    arrow = draw(st.booleans())  # text as pandas' `str` dtype (Arrow), as the readers build it
 
     def row(k: int) -> dict:
         return {f.name: draw(VALUES[f.name]) for f in FIELDS} | {"key": k}
@@ -118,9 +119,11 @@ def windows(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, 
     def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
         out = pd.DataFrame(rows, columns=columns)
         if text_keys:
-            out["key"] = out["key"].map(lambda k: f"S{k:04d}").astype(object)
+            out["key"] = out["key"].map(lambda k: f"S{k:04d}").astype("str" if arrow else object)
         else:
             out["key"] = out["key"].astype("int64")
+        if arrow:
+            out = out.astype({c: "str" for c in ("currency", "name", "memo") if c in out})
         return out
 
     names = [f.name for f in FIELDS]
