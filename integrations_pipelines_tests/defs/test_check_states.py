@@ -2,7 +2,8 @@
 or not executed. Dagster resolves a check planned in a failed run that never reported as
 "Execution failed" (red), and one planned in a successful run as "Skipped"; these tests read
 the statuses the way the UI does (`AssetCheckExecutionRecord.resolve_status`) after a clean
-night, a night that finds a deleted invoice, and the repair."""
+night, a night that finds a deleted invoice, and the repair; and on a pair whose earlier
+step breaks a blocking promise, which the read-back enforces once every check reported."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from dagster._core.storage.asset_check_execution_record import (
 )
 
 from integrations_pipelines.catalog import integration
-from integrations_pipelines.defs.kit import Step, StepReport
-from integrations_pipelines.defs.kit.assets import build_asset
+from integrations_pipelines.defs.alerting.runs import is_blocking_check_failure
+from integrations_pipelines.defs.kit import PairSpec, Step, StepReport
+from integrations_pipelines.defs.kit.factory import pair_assets
+from integrations_pipelines.defs.resources import IntegrationStore
+from integrations_pipelines.reconciliation.frames import SideLabels
 from integrations_pipelines_tests.reconciliation.drift import (
     REPAIR_JOB,
     Bookkeeper,
@@ -80,16 +84,53 @@ def test_every_check_of_a_run_reports_what_it_found(database_url, dagster_instan
     assert fixed == {f"{INVOICES}:{name}": Status.SUCCEEDED for name in invoices}
 
 
-def test_only_the_read_back_may_block():
-    """A blocking check on an earlier step would end runs before the later steps' checks
-    ran (each shown as "Execution failed"): the kit refuses it when the definitions load."""
-    key = dg.AssetKey(["demo", "sync"])
-    step = Step(key=key, resource="store", group="demo", kinds=frozenset({"postgres"}),
-                description="a sync", run=lambda run: StepReport(metadata={}, checks=[]),
-                check_specs=[dg.AssetCheckSpec("nothing_pending", asset=key, blocking=True)])
+def _toy_pair(promise_kept: bool) -> PairSpec:
+    """Three steps on the kit that call no vendor: the extraction's blocking promise holds
+    or not; the sync and the read-back keep theirs."""
     entry = integration("shopify_to_quickbooks")
-    with pytest.raises(ValueError, match="only the read-back's checks may block; "
-                                         "nothing_pending"):
-        build_asset(entry, step, deps=[])
-    assert build_asset(entry, step, deps=[], read_back=True).check_keys == {
-        dg.AssetCheckKey(key, "nothing_pending")}
+
+    def step(name: str, check: str, passed: bool = True, blocking: bool = True) -> Step:
+        key = dg.AssetKey(["toy", name])
+        spec = dg.AssetCheckSpec(check, asset=key, blocking=blocking)
+        return Step(key=key, resource="store", group="toy", kinds=frozenset({"postgres"}),
+                    description=name, check_specs=[spec],
+                    run=lambda run: StepReport(metadata={"step": name}, checks=[
+                        dg.AssetCheckResult(check_name=check, asset_key=key, passed=passed)]))
+
+    return PairSpec(entry=entry, labels=SideLabels("toy", "record", "toy", "copy"),
+                    extract=step("extract", "contract_kept", passed=promise_kept),
+                    sync=step("sync", "nothing_pending"),
+                    read_back=step("read_back", "copies_match"),
+                    sample=lambda *args: None)  # type: ignore[arg-type,return-value]
+
+
+@pytest.mark.parametrize("promise_kept", [True, False])
+def test_an_earlier_broken_promise_fails_the_run_after_every_check_reported(
+        database_url, dagster_instance, promise_kept):
+    spec = _toy_pair(promise_kept)
+    assets = pair_assets(spec)
+    store = {"store": IntegrationStore(database_url=database_url)}
+    defs = dg.Definitions(assets=assets, resources=store)
+    graph = defs.resolve_asset_graph()
+    # Dagster blocks only in the read-back; the extraction's promise is the kit's to enforce.
+    assert {k.to_user_string(): graph.get(k).blocking for k in graph.asset_check_keys} == {
+        "toy/extract:contract_kept": False, "toy/sync:nothing_pending": False,
+        "toy/read_back:copies_match": True}
+
+    result = dg.materialize(assets, partition_key="2026-11-06", instance=dagster_instance,
+                            resources=store, raise_on_error=False)
+    shown = statuses(defs, dagster_instance, result.run_id)
+    assert shown == {"toy/extract:contract_kept":
+                     Status.SUCCEEDED if promise_kept else Status.FAILED,
+                     "toy/sync:nothing_pending": Status.SUCCEEDED,
+                     "toy/read_back:copies_match": Status.SUCCEEDED}
+    # Every step ran and materialized; the run's verdict is the promise's.
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} \
+        == {"toy/extract", "toy/sync", "toy/read_back"}
+    assert result.success is promise_kept
+    if not promise_kept:
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        assert failure.step_key == "toy__read_back"
+        error = failure.step_failure_data.error
+        assert is_blocking_check_failure(failure), error
+        assert "toy/extract:contract_kept" in error.message

@@ -2,9 +2,9 @@
 
 Each source record of the window is in the ledger at its current version (written, or
 settled as skipped by the catalog's policy) or has an open dead letter with a reason; the
-rest are `pending`, and any pending record fails the check at ERROR (an incident); the
-read-back still runs, so its checks report too, and its reconciliation names the record
-missing, which fails the run. The queries are `state/accounted.py`'s.
+rest are `pending`, and any pending record fails the blocking check at ERROR: the run fails
+once the read-back's checks have reported (`defs/kit/verdict.py`). The queries are
+`state/accounted.py`'s.
 """
 
 import dagster as dg

@@ -6,15 +6,12 @@ ones (requests, retries, 429s, p95 latency, per endpoint) so the UI plots them p
 partition. The read-back takes the repair job's `repair: true` as run config.
 
 Every check of an asset is evaluated in its step (the step's own, then the kit's volume and
-drift checks, `in_step.py`), and only the read-back, the last step, may carry blocking
-checks: a failed ERROR check of an earlier step alerts and the run goes on, so every later
-step's checks still execute and report what they find (the read-back's reconciliation names
-an order the sync left pending as missing, which fails the run). A blocking check on an
-earlier step would end the run before the later checks ran, and the UI would show those as
-"Execution failed": the definitions refuse to load with one.
+drift checks, `in_step.py`). Dagster blocks only on the read-back's checks; the earlier
+steps' blocking checks are enforced by the read-back once its own checks have reported
+(`verdict.py`), so every check of a run shows what it found.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dagster as dg
@@ -22,6 +19,7 @@ import dagster as dg
 from integrations_pipelines.catalog import Integration
 from integrations_pipelines.defs.kit.in_step import InStepCheck
 from integrations_pipelines.defs.kit.spec import Step, StepRun
+from integrations_pipelines.defs.kit.verdict import fail_on_broken_promises, non_blocking
 from integrations_pipelines.defs.partitions import daily_partitions, run_window
 from integrations_pipelines.vendors.metrics import HttpMetrics
 
@@ -60,28 +58,21 @@ def _report(step: Step, checks: Sequence[InStepCheck],
                                 check_results=results)
 
 
-def _refuse_early_blocking(step: Step, read_back: bool) -> None:
-    blocking = [spec.name for spec in step.check_specs if spec.blocking]
-    if blocking and not read_back:
-        raise ValueError(
-            f"{step.key.to_user_string()}: only the read-back's checks may block; "
-            f"{', '.join(blocking)} would end the run before the later steps' checks ran "
-            "(make it non-blocking: its failure still alerts)")
-
-
 def build_asset(entry: Integration, step: Step, deps: list[dg.AssetKey],
-                read_back: bool = False,
-                checks: Sequence[InStepCheck] = ()) -> dg.AssetsDefinition:
+                read_back: bool = False, checks: Sequence[InStepCheck] = (),
+                promises: Sequence[dg.AssetCheckKey] = ()) -> dg.AssetsDefinition:
     """The asset of one step, daily-partitioned by the entry, tagged with its integration
     (alerts route by the tag), owned by the entry's owner, in the vendor's pool (one pool
     per vendor in dagster.yaml: its runs share the vendor's budget); a backfill runs
     `backfill_days_per_run` days per run (one by default: per-day figures, bounded memory).
-    `checks`: the kit's checks of this asset, evaluated after the step's own."""
-    _refuse_early_blocking(step, read_back)
+    `checks`: the kit's checks of this asset, evaluated after the step's own. Only the
+    read-back's checks block in Dagster; it enforces the earlier steps' blocking checks
+    (`promises`) after its own have reported (`verdict.py`)."""
+    specs = [*step.check_specs, *(check.spec for check in checks)]
     decorate = dg.asset(
         key=step.key, deps=deps, pool=step.resource, group_name=step.group,
         kinds=set(step.kinds), description=step.description,
-        check_specs=[*step.check_specs, *(check.spec for check in checks)],
+        check_specs=specs if read_back else non_blocking(specs),
         partitions_def=daily_partitions(entry), tags={"integration": entry.name},
         backfill_policy=dg.BackfillPolicy.multi_run(entry.backfill_days_per_run),
         owners=[entry.owner, entry.owner_email],
@@ -100,8 +91,9 @@ def build_asset(entry: Integration, step: Step, deps: list[dg.AssetKey],
     # asset takes run config, so the read-back has its own signature.
     if read_back:
         def read_back_asset(context: dg.AssetExecutionContext, config: ReadBackConfig,
-                            ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-            return _report(step, checks, start(context, config.repair))
+                            ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+            yield _report(step, checks, start(context, config.repair))
+            fail_on_broken_promises(context, promises)
 
         return decorate(read_back_asset)
 

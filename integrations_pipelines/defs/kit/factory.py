@@ -18,6 +18,7 @@ from integrations_pipelines.defs.kit.in_step import in_step_checks
 from integrations_pipelines.defs.kit.jobs import pair_jobs
 from integrations_pipelines.defs.kit.sampling import sample_job
 from integrations_pipelines.defs.kit.spec import PairSpec
+from integrations_pipelines.defs.kit.verdict import deferred
 
 __all__ = ["build_pair", "pair_assets", "shared_keys"]
 
@@ -37,13 +38,15 @@ def pair_assets(spec: PairSpec) -> list[dg.AssetsDefinition]:
     two that hold a system's records carry the entry's freshness policy."""
     policy = freshness_policy(spec.entry)
     checks = in_step_checks(spec)
+    promises = deferred([*spec.extract.check_specs, *spec.sync.check_specs])
     return [
         _fresh(build_asset(spec.entry, spec.extract, deps=[],
                            checks=checks.get(spec.extract.key, ())), policy),
         build_asset(spec.entry, spec.sync, deps=[spec.extract.key],
                     checks=checks.get(spec.sync.key, ())),
         _fresh(build_asset(spec.entry, spec.read_back, deps=[spec.sync.key], read_back=True,
-                           checks=checks.get(spec.read_back.key, ())), policy),
+                           checks=checks.get(spec.read_back.key, ()), promises=promises),
+               policy),
     ]
 
 

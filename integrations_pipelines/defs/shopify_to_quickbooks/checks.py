@@ -1,4 +1,4 @@
-"""Checks of the flagship integration, evaluated in the same step as each asset.
+"""Blocking checks of the flagship integration, evaluated in the same step as each asset.
 
 Each one states a promise of the project as a predicate over the window: every order ended
 synced or dead-lettered (nothing pending); every synced order has exactly one invoice in
@@ -30,10 +30,10 @@ INVOICES = dg.AssetKey(["quickbooks", "invoices"])
 EXAMPLES = 10
 
 ACCOUNTED_SPEC = dg.AssetCheckSpec(
-    "every_order_synced_or_dead_lettered", asset=SYNC,
+    "every_order_synced_or_dead_lettered", asset=SYNC, blocking=True,
     description="No order is silently lost: each one in the window is in the ledger at its "
     "current version or has an open dead letter with a reason. A pending order fails it at "
-    "ERROR; the read-back still runs, and its reconciliation names the order missing.",
+    "ERROR, which fails the run once the read-back's checks have reported.",
 )
 CONFLICT_SPEC = dg.AssetCheckSpec(
     "doc_numbers_free_of_foreign_invoices", asset=SYNC,

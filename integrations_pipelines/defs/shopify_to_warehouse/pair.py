@@ -82,7 +82,7 @@ def pair_spec(entry: Integration) -> PairSpec:
     """The pair's spec for its catalog entry."""
     load_key = dg.AssetKey([entry.name, "order_load"])
     rows_key = dg.AssetKey(entry.system_key("warehouse", "orders"))
-    accounted = dg.AssetCheckSpec(ACCOUNTED, asset=load_key,
+    accounted = dg.AssetCheckSpec(ACCOUNTED, asset=load_key, blocking=True,
                                   description="Each order of the window is loaded at its "
                                   "current version or has an open dead letter.")
     reconciled = dg.AssetCheckSpec(RECONCILED, asset=rows_key, blocking=True,

@@ -3,8 +3,7 @@
 `shopify/orders` holds the orders created on the partition's day (all statuses), validated
 against the project's Order model and stored in the raw store; orders that fail validation
 are dead-lettered with the error and their payload, under the pair's name. Its two checks
-run in the step: the contract check and the API-version warning (neither blocks: the kit lets
-only the read-back block, so the later steps' checks always report). A pair's entry
+run in the step: the blocking contract check and the API-version warning. A pair's entry
 needs the catalog's `shopify:` block (`vendors.shopify.options.ShopifyOptions`).
 """
 
@@ -35,14 +34,14 @@ API_VERSION_CHECK = "shopify_api_version_is_current"
 
 
 def contract_spec(asset: dg.AssetKey = ORDERS_KEY) -> dg.AssetCheckSpec:
-    """The contract check of an orders asset."""
+    """The blocking contract check of an orders asset."""
     return dg.AssetCheckSpec(
-        CONTRACT_CHECK, asset=asset,
+        CONTRACT_CHECK, asset=asset, blocking=True,
         description="Every order Shopify returned for the window validated against our model "
         "and could be stored; the others are dead-lettered with the error and their payload. "
         "A few such orders warn and the rest of the window syncs; when every order of the "
-        "window fails (a vendor contract change), the check fails at ERROR and alerts; nothing of "
-        "the window is stored, so the sync writes nothing for it.",
+        "window fails (a vendor contract change), the check fails at ERROR, which fails the run "
+        "once the later steps' checks have reported.",
     )
 
 
