@@ -8,8 +8,9 @@
   the run itself proves the repair.
 - `<pair>_rolling_reconciliation_job` and its schedule, an hour after the nightly run,
   re-run the steps over the catalog's `change_capture.rolling_days` before yesterday, a week
-  per run (a run holds its days' records in memory): what the change feed missed is synced,
-  and what still differs is classified with its cause.
+  per run (its extraction and sync hold a page of records at a time, its read-back and
+  reconciliation the week's): what the change feed missed is synced, and what still differs
+  is classified with its cause.
 """
 
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from integrations_pipelines.defs.partitions import daily_partitions
 __all__ = ["CHUNK_DAYS", "RANGE_END", "RANGE_START", "PairJobs", "pair_jobs", "rolling_ranges"]
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-CHUNK_DAYS = 7  # days per rolling-reconciliation run: a run holds its days' records in memory
+CHUNK_DAYS = 7  # days per rolling-reconciliation run: its read-back holds the week's records
 
 
 def repair_job_name(pair: str) -> str:
@@ -97,8 +98,8 @@ def _rolling_schedule(spec: PairSpec, job: AssetJob) -> dg.ScheduleDefinition:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         metadata={"skips_are_expected": True},  # nothing to do in the integration's first days
         description="Nightly, an hour after the nightly run: the whole job over the last "
-        "change_capture.rolling_days days before yesterday, one run per week of days (a run "
-        "holds its days' records in memory). Both sides are read again, so a change the "
+        "change_capture.rolling_days days before yesterday, one run per week of days (the "
+        "read-back holds the week's records). Both sides are read again, so a change the "
         "change feed missed is synced and anything still different is classified, with its "
         "cause, by the reconciliation check.",
     )

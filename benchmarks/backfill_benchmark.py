@@ -1,0 +1,445 @@
+"""Benchmark: a backfill of any length runs in bounded memory (issue 17).
+
+Business question: a backfill of a year of orders must not run out of memory. Before, a run
+held its whole window at once (about 46 KiB an order: payload plus validated model), so a
+365-day range at 2,000 orders a day needed about 32 GiB. Now a backfill runs one day per run
+(`BackfillPolicy.multi_run(backfill_days_per_run)`), and within a run the extraction stores
+a page at a time and the sync reads the store a chunk at a time. This script shows whether
+our memory grows with the number of days.
+
+It backfills `--days` days of the seeded shop (`generate_shop`, `--orders-per-day` orders a
+day, edge cases included: some orders are unmappable by design and end as dead letters)
+through the production path: the project's Definitions (`build_definitions`) and the
+flagship job `shopify_to_quickbooks_job`, one partition per run as the backfill policy
+launches them, each run executed with `execute_in_process` against a Dagster instance on
+PostgreSQL (the same assets, steps, checks and engines a launched run executes:
+`shopify/orders`, `shopify_to_quickbooks/invoice_sync`, `quickbooks/invoices`). All runs
+execute one after the other in ONE process, the backfill process, which samples its own
+resident memory (VmRSS, every 50 ms): production starts a fresh process per run (the run
+launcher), so this is the stricter setting. Anything a run left behind (a cache, a leak)
+would show here as growth with days, and a run that held its window would show as a day's
+peak growing with the orders per day.
+
+The vendors are the project's sandboxes over HTTP in a process of their own (their memory
+is theirs, not counted): Shopify holding the whole generated range, QuickBooks Online
+starting empty, with throttling off (Shopify's bucket and QuickBooks' per-realm limits set
+far above what the run sends; our clients' request budgets set to match). Both get indexes
+so that their answers do not slow down as the company grows (`DatedShopifyStore`,
+`DatedQuickBooksStore`: the stock code answers from a superset of the matching rows, see
+`qbo_sandbox_at_scale.py`); the sandboxes are stand-ins for the vendors, never production.
+
+It prints, per day: the run's wall time, the backfill process's peak RSS during the run and
+its RSS after it, and the run's figures (orders extracted, invoices created, dead letters);
+then the overall peak, and the ratio of the peak RSS of the last days to that of the first
+days after the first (the baseline measured in the same run; day 1 also pays for imports
+and first connections, and is shown apart).
+
+    .venv/bin/python benchmarks/backfill_benchmark.py [--days 365] [--orders-per-day 2000]
+
+Benchmarks measure; they never run in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, date, timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+START_DAY = date(2025, 1, 1)
+JOB = "shopify_to_quickbooks_job"
+EDGE_DAYS = 5  # days averaged at each end of the run for the growth ratio
+UNLIMITED = 1_000_000  # requests a second: throttling off
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# --- the sandboxes (their own process) -----------------------------------------------------
+
+
+def sandbox_main(days: int, per_day: int, seed: int) -> None:
+    """Serve the Shopify and QuickBooks sandboxes until stdin closes; print their details."""
+    from qbo_sandbox_at_scale import ScaledQuickBooksStore
+
+    from integrations_pipelines.sandbox.quickbooks_app import build_quickbooks_app
+    from integrations_pipelines.sandbox.server import SandboxServer
+    from integrations_pipelines.sandbox.shop_generator import generate_shop
+    from integrations_pipelines.sandbox.shopify_app import build_shopify_app
+    from integrations_pipelines.sandbox.shopify_orders import parse_time
+    from integrations_pipelines.sandbox.shopify_store import ShopifyStore
+
+    class DatedShopifyStore(ShopifyStore):
+        """The stock shop, whose window queries look only at the window's days of orders
+        (the stock `select` then applies every filter as before)."""
+
+        def _day_index(self) -> dict[date, dict[int, dict[str, Any]]]:
+            index = getattr(self, "_by_day", None)
+            if index is None or getattr(self, "_indexed", None) is not self._orders:
+                index = defaultdict(dict)
+                for key, order in self._orders.items():
+                    index[parse_time(order["created_at"]).astimezone(UTC).date()][key] = order
+                self._by_day, self._indexed = index, self._orders
+            return index
+
+        def select(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+            low, high = filters.get("created_at_min"), filters.get("created_at_max")
+            if low is None or high is None or filters.get("ids"):
+                return super().select(filters)
+            first = parse_time(low).astimezone(UTC).date()
+            last = parse_time(high).astimezone(UTC).date()
+            with self._lock:
+                index = self._day_index()
+                view: dict[int, dict[str, Any]] = {}
+                for n in range((last - first).days + 1):
+                    view.update(index.get(first + timedelta(days=n), {}))
+                table, self._orders = self._orders, view
+                try:
+                    return super().select(filters)
+                finally:
+                    self._orders = table
+
+    class DatedQuickBooksStore(ScaledQuickBooksStore):
+        """`ScaledQuickBooksStore`, plus invoices indexed by DocNumber (the duplicate check
+        of a create and `DocNumber in (...)`) and narrowed by TxnDate (the read-back), so
+        a query costs the same on day 365 as on day 1."""
+
+        _by_doc: dict[str, set[str]] | None = None
+        _doc_table: dict[str, dict[str, Any]] | None = None
+
+        def _doc_index(self) -> dict[str, set[str]]:
+            if self._by_doc is None or self._doc_table is not self.invoices:
+                index: dict[str, set[str]] = defaultdict(set)
+                for ident, row in self.invoices.items():
+                    index[str(row.get("DocNumber")).casefold()].add(ident)
+                self._by_doc, self._doc_table = index, self.invoices
+            return self._by_doc
+
+        def _doc_taken(self, doc: str, own_id: str | None) -> bool:
+            with self._lock:
+                return any(self.invoices[i].get("DocNumber") == doc and i != own_id
+                           for i in self._doc_index().get(str(doc).casefold(), ())
+                           if i in self.invoices)
+
+        def save_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
+            with self._lock:
+                index = self._doc_index()
+                old = self.invoices.get(str(body.get("Id")))
+                saved = super().save_invoice(body)
+                if old is not None:
+                    index[str(old.get("DocNumber")).casefold()].discard(saved["Id"])
+                index[str(saved.get("DocNumber")).casefold()].add(saved["Id"])
+                return saved
+
+        def void_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
+            with self._lock:
+                self._by_doc = None  # rebuilt on the next use (voids are rare)
+                return super().void_invoice(body)
+
+        def delete_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
+            with self._lock:
+                self._by_doc = None
+                return super().delete_invoice(body)
+
+        def query(self, text: str) -> dict[str, Any]:
+            from integrations_pipelines.sandbox.quickbooks_query import parse_query
+
+            parsed = parse_query(text)
+            if parsed.entity != "Invoice":
+                return super().query(text)
+            with self._lock:
+                rows = self._narrowed(parsed.where)
+                if rows is None:
+                    return super().query(text)
+                table, self.invoices = self.invoices, rows
+                try:
+                    return super().query(text)
+                finally:
+                    self.invoices = table
+
+        def _narrowed(self, where: list[Any]) -> dict[str, dict[str, Any]] | None:
+            """A superset of the invoices the conditions match, or None (no shortcut)."""
+            for cond in where:
+                if cond.path == ["DocNumber"] and cond.op == "in":
+                    index = self._doc_index()
+                    ids = {i for v in cond.value for i in index.get(str(v).casefold(), ())}
+                    return {i: self.invoices[i] for i in ids if i in self.invoices}
+            dated = [c for c in where if c.path == ["TxnDate"] and isinstance(c.value, str)
+                     and ISO_DAY.fullmatch(c.value) and c.op in ("=", "<", ">", "<=", ">=")]
+            if not dated:
+                return None
+            compare = {"=": str.__eq__, "<": str.__lt__, ">": str.__gt__, "<=": str.__le__,
+                       ">=": str.__ge__}
+
+            def maybe(row: dict[str, Any]) -> bool:
+                day = row.get("TxnDate")
+                if not (isinstance(day, str) and ISO_DAY.fullmatch(day)):
+                    return True  # not a plain date: the stock code decides
+                return all(compare[c.op](day, c.value) for c in dated)
+
+            return {i: row for i, row in self.invoices.items() if maybe(row)}
+
+    started = time.perf_counter()
+    orders = generate_shop(seed=seed, start=START_DAY, days=days, orders_per_day=per_day)
+    shop = DatedShopifyStore(orders, bucket_capacity=UNLIMITED, leak_rate=UNLIMITED)
+    del orders
+    books = DatedQuickBooksStore(per_second=UNLIMITED, per_minute=60 * UNLIMITED)
+    shop_server = SandboxServer(build_shopify_app(shop)).start()
+    books_server = SandboxServer(build_quickbooks_app(books)).start()
+    print(json.dumps({
+        "shop_url": shop_server.url, "shop_token": shop.access_token,
+        "qbo_url": books_server.url, "realm_id": books.realm_id,
+        "client_id": books.tokens.client_id, "client_secret": books.tokens.client_secret,
+        "refresh_token": books.tokens.current_refresh_token,
+        "generated_s": time.perf_counter() - started,
+    }), flush=True)
+    sys.stdin.read()  # the parent closes our stdin when it is done with us
+    shop_server.stop()
+    books_server.stop()
+
+
+class Sandboxes:
+    """The sandbox child process; `info` is what it printed (URLs and credentials)."""
+
+    def __init__(self, days: int, per_day: int, seed: int) -> None:
+        command = [sys.executable, str(Path(__file__).resolve()), "--sandbox-child",
+                   "--days", str(days), "--orders-per-day", str(per_day), "--seed", str(seed)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, cwd=ROOT)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the sandbox process did not start")
+        self.info: dict[str, Any] = json.loads(line)
+
+    def rss_mb(self) -> float:
+        return _rss_mb(self.process.pid)
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# --- the backfill (its own process) --------------------------------------------------------
+
+
+def _rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+class RssSampler:
+    """Samples this process's resident memory every `interval` seconds; `take_peak()`
+    returns the peak since the last call."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self._peak = _rss_mb()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            rss = _rss_mb()
+            with self._lock:
+                self._peak = max(self._peak, rss)
+
+    def take_peak(self) -> float:
+        rss = _rss_mb()
+        with self._lock:
+            peak, self._peak = max(self._peak, rss), rss
+        return peak
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def backfill_main(days: int, database_url: str, dagster_url: str,
+                  sandbox: dict[str, Any]) -> None:
+    """Run the flagship job once per day, in this process; print one JSON line per day."""
+    import dagster as dg
+
+    from integrations_pipelines.catalog import load_catalog
+
+    # The catalog's partitions start on 2026-10-01; the backfilled range starts earlier, so
+    # each entry's `partitions_start` moves to START_DAY (what editing catalog.yaml does),
+    # before anything builds its partitions from it.
+    os.environ.pop("INTEGRATIONS_PARTITIONS_START", None)
+    for entry in load_catalog().values():
+        entry.partitions_start = min(entry.partitions_start, START_DAY)
+
+    from integrations_pipelines.definitions import build_definitions
+    from integrations_pipelines.defs.resources import (
+        IntegrationStore,
+        QuickBooksResource,
+        ShopifyResource,
+    )
+    from integrations_pipelines.settings import dagster_storage_url
+
+    resources: dict[str, Any] = {
+        "store": IntegrationStore(database_url=database_url),
+        "shopify": ShopifyResource(base_url=sandbox["shop_url"],
+                                   access_token=sandbox["shop_token"],
+                                   bucket_size=UNLIMITED, leak_per_second=UNLIMITED),
+        "quickbooks": QuickBooksResource(
+            base_url=sandbox["qbo_url"], token_url=f"{sandbox['qbo_url']}/oauth2/v1/tokens/bearer",
+            client_id=sandbox["client_id"], client_secret=sandbox["client_secret"],
+            realm_id=sandbox["realm_id"], bootstrap_refresh_token=sandbox["refresh_token"],
+            requests_per_second=UNLIMITED, requests_per_minute=60 * UNLIMITED),
+    }
+    job = build_definitions(resources).resolve_job_def(JOB)
+    storage = {"postgres": {"postgres_url": dagster_storage_url(dagster_url)}}
+    sampler = RssSampler()
+    with dg.instance_for_test(overrides={"storage": storage}) as instance:
+        for day in _days(days):
+            started = time.perf_counter()
+            result = job.execute_in_process(partition_key=day.isoformat(), instance=instance,
+                                            raise_on_error=False)
+            wall = time.perf_counter() - started
+            peak = sampler.take_peak()
+            figures = _figures(result)
+            print(json.dumps({"day": day.isoformat(), "wall_s": wall, "peak_mb": peak,
+                              "after_mb": _rss_mb(), "success": result.success, **figures}),
+                  flush=True)
+            del result
+    sampler.stop()
+
+
+def _days(days: int) -> Iterator[date]:
+    return (START_DAY + timedelta(days=n) for n in range(days))
+
+
+def _figures(result: Any) -> dict[str, Any]:
+    """The run's own figures, from its materializations' metadata."""
+    wanted = {"orders_extracted", "orders_in_window", "invoices_created", "invoices_read",
+              "orders_dead_lettered"}
+    found: dict[str, Any] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        step = "/".join(materialization.asset_key.path)
+        for name, value in materialization.metadata.items():
+            if name in wanted:
+                found[f"{step}:{name}"] = getattr(value, "value", value)
+    return found
+
+
+# --- the driver ----------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365, help="days backfilled, one run each")
+    parser.add_argument("--orders-per-day", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sandbox-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--backfill-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--dagster-url", help=argparse.SUPPRESS)
+    parser.add_argument("--sandbox", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.sandbox_child:
+        sandbox_main(args.days, args.orders_per_day, args.seed)
+        return
+    if args.backfill_child:
+        backfill_main(args.days, args.database_url, args.dagster_url, json.loads(args.sandbox))
+        return
+
+    from integrations_pipelines import local_postgres
+    from integrations_pipelines.state.db import upgrade
+
+    tmp = Path(tempfile.mkdtemp(prefix="backfill-bench-"))  # under /tmp: see local_postgres
+    server = sandboxes = None
+    rows: list[dict[str, Any]] = []
+    try:
+        server, pg_base = local_postgres.start_embedded(tmp / "pgdata")
+        store_url = local_postgres.ensure_database(pg_base, "backfill_store")
+        upgrade(store_url)
+        dagster_url = local_postgres.ensure_database(pg_base, "backfill_dagster")
+        sandboxes = Sandboxes(args.days, args.orders_per_day, args.seed)
+        print(f"sandboxes: {args.days * args.orders_per_day:,} orders over {args.days} days "
+              f"from {START_DAY} (seed {args.seed}) generated in "
+              f"{sandboxes.info['generated_s']:.0f} s; throttling off", flush=True)
+        started = time.perf_counter()
+        log = (tmp / "runs.log").open("w")  # the runs' Dagster log, shown if one fails
+        child = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--backfill-child",
+             "--days", str(args.days), "--database-url", store_url,
+             "--dagster-url", dagster_url, "--sandbox", json.dumps(sandboxes.info)],
+            stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT)
+        assert child.stdout is not None
+        print(f"{'day':>4} {'date':10} {'wall s':>7} {'peak MB':>8} {'after MB':>9} "
+              f"{'orders':>7} {'created':>8} {'dead':>5} {'read back':>9} {'ok':>3}", flush=True)
+        for line in child.stdout:
+            row = json.loads(line)
+            rows.append(row)
+            print(f"{len(rows):>4} {row['day']:10} {row['wall_s']:>7.1f} {row['peak_mb']:>8.1f} "
+                  f"{row['after_mb']:>9.1f} "
+                  f"{row.get('shopify/orders:orders_extracted', 0):>7,} "
+                  f"{row.get('shopify_to_quickbooks/invoice_sync:invoices_created', 0):>8,} "
+                  f"{row.get('shopify_to_quickbooks/invoice_sync:orders_dead_lettered', 0):>5,} "
+                  f"{row.get('quickbooks/invoices:invoices_read', 0):>9,} "
+                  f"{'yes' if row['success'] else 'NO':>3}", flush=True)
+        log.close()
+        if child.wait() != 0 or not all(r["success"] for r in rows):
+            print((tmp / "runs.log").read_text()[-6000:], file=sys.stderr)
+        if child.returncode != 0:
+            raise RuntimeError(f"the backfill process failed ({child.returncode})")
+        total = time.perf_counter() - started
+        sandbox_mb = sandboxes.rss_mb()
+    finally:
+        if sandboxes is not None:
+            sandboxes.stop()
+        if server is not None:
+            server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+    report(args, rows, total, sandbox_mb)
+
+
+def report(args: argparse.Namespace, rows: list[dict[str, Any]], total: float,
+           sandbox_mb: float) -> None:
+    peaks = [r["peak_mb"] for r in rows]
+    walls = [r["wall_s"] for r in rows]
+    edge = min(EDGE_DAYS, max(1, (len(rows) - 1) // 2))
+    first, last = rows[1:1 + edge] or rows[:1], rows[-edge:]
+    baseline = max(r["peak_mb"] for r in first)
+    end = max(r["peak_mb"] for r in last)
+    orders = sum(r.get("shopify/orders:orders_extracted", 0) for r in rows)
+    print()
+    print(f"{len(rows)} days x {args.orders_per_day:,} orders a day ({orders:,} orders "
+          f"extracted), one run per day in one process: {total:.0f} s, "
+          f"{sum(walls) / len(walls):.1f} s a day (first {walls[0]:.1f} s, median "
+          f"{sorted(walls)[len(walls) // 2]:.1f} s, last {walls[-1]:.1f} s); runs failed: "
+          f"{sum(1 for r in rows if not r['success'])}")
+    print(f"backfill process RSS: day 1 peak {rows[0]['peak_mb']:.0f} MB; peak of days "
+          f"2-{1 + len(first)} {baseline:.0f} MB (baseline); peak of the last {len(last)} days "
+          f"{end:.0f} MB; overall peak {max(peaks):.0f} MB (on day {peaks.index(max(peaks)) + 1})")
+    print(f"ratio, last days' peak / baseline: {end / baseline:.3f} (1.0: no growth with days)")
+    print(f"sandboxes' process (not ours) at the end: {sandbox_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
