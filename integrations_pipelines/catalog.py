@@ -18,6 +18,8 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from integrations_pipelines.settings import partitions_start_override
+
 __all__ = ["ENTRY_MODELS", "ChangeCaptureOptions", "Integration", "ScheduleSpec",
            "WebhookOptions", "entry", "integration", "load_catalog", "owners"]
 
@@ -142,12 +144,24 @@ class Integration(BaseModel):
         return day in self.holidays or WEEKDAYS[day.weekday()] in self.quiet_weekdays
 
 
-@cache
 def load_catalog() -> dict[str, Integration]:
-    """Read catalog.yaml shipped with the package; invalid entries fail loudly at load."""
+    """Read catalog.yaml shipped with the package; invalid entries fail loudly at load.
+    With INTEGRATIONS_PARTITIONS_START set (`dev` sets it), no entry's partitions start
+    before that day (settings.partitions_start_override); read on every call, so the
+    catalog follows the environment of the process that uses it."""
+    return _catalog(partitions_start_override())
+
+
+@cache
+def _catalog(first_day: date | None) -> dict[str, Integration]:
     text = resources.files("integrations_pipelines").joinpath("catalog.yaml").read_text()
     raw = yaml.safe_load(text)["integrations"]
-    return {name: _entry_model(spec)(name=name, **spec) for name, spec in raw.items()}
+    found = {name: _entry_model(spec)(name=name, **spec) for name, spec in raw.items()}
+    if first_day is None:
+        return found
+    return {name: entry.model_copy(update={"partitions_start": first_day})
+            if entry.partitions_start < first_day else entry
+            for name, entry in found.items()}
 
 
 def _entry_model(spec: dict[str, object]) -> type[Integration]:

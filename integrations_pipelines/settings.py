@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 
 __all__ = [
-    "MissingSetting", "QuickBooksSettings", "ShopifySettings", "WebhookSecrets",
-    "dagster_storage_url", "database_url", "shopify_api_version_pin", "sqlalchemy_url",
-    "warehouse_url", "webhook_secrets",
+    "PARTITIONS_START_VARIABLE", "MissingSetting", "QuickBooksSettings", "ShopifySettings",
+    "WebhookSecrets", "dagster_storage_url", "database_url", "partitions_start_override",
+    "shopify_api_version_pin", "sqlalchemy_url", "warehouse_url", "webhook_secrets",
 ]
 
 
@@ -49,6 +50,24 @@ def database_url() -> str:
     return sqlalchemy_url(
         _require("DATABASE_URL", "the PostgreSQL URL of the integration store")
     )
+
+
+PARTITIONS_START_VARIABLE = "INTEGRATIONS_PARTITIONS_START"
+
+
+def partitions_start_override() -> date | None:
+    """INTEGRATIONS_PARTITIONS_START (YYYY-MM-DD), if set: no integration's daily partitions
+    start before that day. `dev` sets it to the first day its sandbox shop has orders, so
+    the UI counts only the days that could have been synced; production leaves it unset
+    and keeps each catalog entry's `partitions_start`."""
+    value = os.environ.get(PARTITIONS_START_VARIABLE, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{PARTITIONS_START_VARIABLE} is {value!r}, not a day (YYYY-MM-DD): "
+                         "the first day to partition") from None
 
 
 def warehouse_url() -> str:

@@ -1,4 +1,5 @@
-"""Daily partitions per integration, from the catalog (start date and timezone)."""
+"""Daily partitions per integration, from the catalog (start date and timezone; `dev` moves
+the start to its first seeded day through INTEGRATIONS_PARTITIONS_START, see catalog.py)."""
 
 from __future__ import annotations
 
