@@ -6,7 +6,9 @@ API answers HTTP 200 even for errors, with `{"ok": false, "error": ...}` (`not_a
 `invalid_auth`, `channel_not_found`, `no_text`); a rate limit is a 429 with `Retry-After`.
 Every delivered message is recorded, inspectable from Python (`SlackStore.messages`) and
 over HTTP (`GET /_sandbox/messages`), and for people as a page (`GET /`). `/_sandbox/...` is
-the test's control panel.
+the test's control panel. Given a keeper (`slack_messages.SlackMessageLog`: `dev` keeps the
+messages in its PostgreSQL), the store starts with the messages kept and keeps each new one
+before Slack answers; listeners (`dev` logs each alert) hear every message accepted.
 """
 
 from __future__ import annotations
@@ -14,23 +16,23 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from integrations_pipelines.sandbox.server import SandboxServer
-from integrations_pipelines.sandbox.shopify_store import atomic_write
 from integrations_pipelines.sandbox.slack_page import render_page
 
 __all__ = [
-    "DEFAULT_BOT_TOKEN", "DEFAULT_CHANNELS", "DEFAULT_WEBHOOK_PATH", "ReceivedMessage",
-    "SlackStore", "build_slack_app", "start_slack",
+    "DEFAULT_BOT_TOKEN", "DEFAULT_CHANNELS", "DEFAULT_WEBHOOK_PATH", "MessageKeeper",
+    "ReceivedMessage", "SlackStore", "build_slack_app", "start_slack",
 ]
 
 DEFAULT_BOT_TOKEN = "xoxb-sandbox-0000-bot-token"
@@ -52,22 +54,35 @@ class ReceivedMessage:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+class MessageKeeper(Protocol):
+    """Where the accepted messages outlive the process (`slack_messages.SlackMessageLog`)."""
+
+    def load(self) -> list[ReceivedMessage]: ...
+    def append(self, message: ReceivedMessage) -> None: ...
+    def clear(self) -> None: ...
+
+
 class SlackStore:
     """The workspace's state: channels, credentials, the messages received, the knobs."""
 
     def __init__(self, *, bot_token: str = DEFAULT_BOT_TOKEN,
                  webhook_path: str = DEFAULT_WEBHOOK_PATH,
-                 channels: tuple[str, ...] = DEFAULT_CHANNELS) -> None:
+                 channels: tuple[str, ...] = DEFAULT_CHANNELS,
+                 keeper: MessageKeeper | None = None) -> None:
         self.bot_token = bot_token
         self.webhook_path = webhook_path
         self.channels = {name.lstrip("#"): f"C{index:08d}"
                          for index, name in enumerate(channels, start=1)}
-        self.messages: list[ReceivedMessage] = []
+        self.keeper = keeper
+        self.messages: list[ReceivedMessage] = keeper.load() if keeper else []
+        self.listeners: list[Callable[[ReceivedMessage], None]] = []
         self.requests: list[dict[str, Any]] = []  # every request: path, status, error
         self._lock = threading.Lock()
         self._rate_limited = 0
         self._retry_after = 1
-        self._clock = 0
+        # The counter in each `ts`: it goes on from the kept messages, so a reply after a
+        # restart never takes the `ts` of a thread it could be confused with.
+        self._clock = max((_counter(m.ts) for m in self.messages), default=0)
 
     def webhook_url(self, base_url: str) -> str:
         """The incoming-webhook URL of this workspace on the server at `base_url`."""
@@ -83,8 +98,10 @@ class SlackStore:
             self._rate_limited, self._retry_after = count, retry_after
 
     def reset(self) -> None:
-        """Forget every message and request; clear the rate-limit knob."""
+        """Forget every message (kept ones too) and request; clear the rate-limit knob."""
         with self._lock:
+            if self.keeper is not None:
+                self.keeper.clear()
             self.messages.clear()
             self.requests.clear()
             self._rate_limited = 0
@@ -123,23 +140,17 @@ class SlackStore:
 
     def _deliver(self, message: ReceivedMessage) -> None:
         with self._lock:
+            if self.keeper is not None:
+                self.keeper.append(message)  # kept before Slack answers
             self.messages.append(message)
+        for listener in self.listeners:
+            listener(message)
 
-    def save(self, path: str | Path) -> None:
-        """Keep the messages (atomically), so the dev sandbox shows them after a restart."""
-        with self._lock:
-            text = json.dumps({"messages": [asdict(m) for m in self.messages],
-                               "clock": self._clock})
-        atomic_write(Path(path), text)
 
-    def load_messages(self, path: str | Path) -> None:
-        """The messages a `save` kept (none when the file does not exist yet)."""
-        if not Path(path).exists():
-            return
-        saved = json.loads(Path(path).read_text(encoding="utf-8"))
-        with self._lock:
-            self.messages = [ReceivedMessage(**m) for m in saved["messages"]]
-            self._clock = int(saved.get("clock", 0))
+def _counter(ts: str) -> int:
+    """The sandbox's counter in a `ts` it issued ("<seconds>.<counter>"), else 0."""
+    _, _, counter = ts.partition(".")
+    return int(counter) if counter.isdigit() else 0
 
 
 def build_slack_app(store: SlackStore) -> Starlette:
@@ -186,8 +197,9 @@ def build_slack_app(store: SlackStore) -> Starlette:
         if not data.get("text") and not data.get("blocks"):
             store._record(path, 400, "no_text")
             return PlainTextResponse("no_text", 400)
-        store._deliver(ReceivedMessage("webhook", None, None, data.get("text"),
-                                       data.get("blocks"), store._next_ts(), payload=data))
+        await run_in_threadpool(store._deliver, ReceivedMessage(
+            "webhook", None, None, data.get("text"), data.get("blocks"), store._next_ts(),
+            payload=data))
         store._record(path, 200, None)
         return PlainTextResponse("ok")
 
@@ -223,8 +235,9 @@ def build_slack_app(store: SlackStore) -> Starlette:
         thread_ts = data.get("thread_ts") or None
         if thread_ts:
             message["thread_ts"] = thread_ts
-        store._deliver(ReceivedMessage("chat.postMessage", channel, store.channel_name(channel),
-                                       data.get("text"), blocks, ts, thread_ts, payload=data))
+        await run_in_threadpool(store._deliver, ReceivedMessage(
+            "chat.postMessage", channel, store.channel_name(channel), data.get("text"), blocks,
+            ts, thread_ts, payload=data))
         store._record(path, 200, None)
         return JSONResponse({"ok": True, "channel": channel, "ts": ts, "message": message})
 
@@ -237,7 +250,7 @@ def build_slack_app(store: SlackStore) -> Starlette:
         return HTMLResponse(render_page(list(store.messages)))
 
     async def clear_messages(request: Request) -> Response:
-        store.reset()
+        await run_in_threadpool(store.reset)
         return JSONResponse({"ok": True})
 
     async def set_rate_limit(request: Request) -> Response:
