@@ -28,8 +28,9 @@ from typing import Any
 import httpx
 
 __all__ = [
-    "BACKFILL_STATUS", "JOB", "LAUNCH_RUN", "UNFINISHED", "bookkeeper_drift", "launch_nightly_run",
-    "log", "merchant_refund", "stage_first_incident", "start_in_background", "wait_for_backfill",
+    "BACKFILL_STATUS", "FINISHED_RUNS", "JOB", "LAUNCH_RUN", "UNFINISHED", "backfill_progress",
+    "bookkeeper_drift", "launch_nightly_run", "log", "merchant_refund", "stage_first_incident",
+    "start_in_background", "wait_for_backfill",
 ]
 
 log = logging.getLogger("integrations_pipelines.dev")
@@ -38,8 +39,11 @@ JOB = "shopify_to_quickbooks_job"
 UNFINISHED = {"REQUESTED", "CANCELING", "FAILING"}
 BACKFILL_STATUS = """
 query($id: String!) {
-  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } }
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill { status partitionStatuses { results { runStatus } } }
+  }
 }"""
+FINISHED_RUNS = {"SUCCESS", "FAILURE", "CANCELED"}
 LAUNCH_RUN = """
 mutation($params: ExecutionParams!) {
   launchRun(executionParams: $params) {
@@ -56,13 +60,30 @@ def _graphql(ui_url: str, query: str, variables: dict[str, Any]) -> dict[str, An
     return answer.get("data") or {}
 
 
+def backfill_progress(run_statuses: list[str | None]) -> str:
+    """One line a person reads: "3 of 7 days done (1 failed), 2 running"."""
+    done = sum(status in FINISHED_RUNS for status in run_statuses)
+    failed = sum(status == "FAILURE" for status in run_statuses)
+    running = sum(status in {"STARTING", "STARTED"} for status in run_statuses)
+    return (f"{done} of {len(run_statuses)} days done"
+            + (f" ({failed} failed)" if failed else "") + f", {running} running")
+
+
 def wait_for_backfill(ui_url: str, backfill_id: str, timeout_s: float) -> str:
-    """The backfill's final status (or the last one seen when the time is up)."""
+    """The backfill's final status (or the last one seen when the time is up); its progress
+    is logged whenever it changes (the daemon's own lines are not shown by `dev`)."""
     deadline = time.monotonic() + timeout_s
-    status = "REQUESTED"
+    status, said = "REQUESTED", -1
     while time.monotonic() < deadline:
         found = _graphql(ui_url, BACKFILL_STATUS, {"id": backfill_id})
-        status = (found.get("partitionBackfillOrError") or {}).get("status") or status
+        backfill = found.get("partitionBackfillOrError") or {}
+        status = backfill.get("status") or status
+        runs = [r.get("runStatus") for r in
+                (backfill.get("partitionStatuses") or {}).get("results") or []]
+        done = sum(run in FINISHED_RUNS for run in runs)
+        if runs and done != said:  # a line per finished day, not per state change
+            log.info("backfill %s: %s", backfill_id, backfill_progress(runs))
+            said = done
         if status not in UNFINISHED:
             break
         time.sleep(5)
@@ -119,7 +140,7 @@ def launch_nightly_run(ui_url: str, day: str) -> str:
 
 
 def stage_first_incident(ui_url: str, qbo_url: str, backfill_id: str, day: str,
-                         slack_messages_url: str, shop_url: str | None = None,
+                         slack_page_url: str, shop_url: str | None = None,
                          timeout_s: float = 1800) -> None:
     """Wait for the seed backfill, drift the books, run the night of `day`, then refund an
     order of an earlier day in Shopify (its webhook carries it to QuickBooks); log each
@@ -136,7 +157,7 @@ def stage_first_incident(ui_url: str, qbo_url: str, backfill_id: str, day: str,
     log.info("demo: a bookkeeper deleted invoice %s and changed the total of %s in "
              "QuickBooks; the nightly run of %s (%s) will find both and alert: see %s, then "
              "launch shopify_to_quickbooks_repair_job for %s in the UI to repair them",
-             docs[0], docs[1], day, f"{ui_url}/runs/{run_id}", slack_messages_url, day)
+             docs[0], docs[1], day, f"{ui_url}/runs/{run_id}", slack_page_url, day)
     if shop_url is None:
         return
     earlier = (date.fromisoformat(day) - timedelta(days=2)).isoformat()
@@ -149,12 +170,12 @@ def stage_first_incident(ui_url: str, qbo_url: str, backfill_id: str, day: str,
 
 
 def start_in_background(ui_url: str, qbo_url: str, backfill_id: str, day: str,
-                        slack_messages_url: str, shop_url: str | None = None) -> threading.Thread:
+                        slack_page_url: str, shop_url: str | None = None) -> threading.Thread:
     """`stage_first_incident` in a daemon thread, so `dev` keeps serving meanwhile."""
 
     def guarded() -> None:
         try:
-            stage_first_incident(ui_url, qbo_url, backfill_id, day, slack_messages_url, shop_url)
+            stage_first_incident(ui_url, qbo_url, backfill_id, day, slack_page_url, shop_url)
         except (httpx.HTTPError, RuntimeError, KeyError) as exc:
             log.warning("demo: could not stage the first incident (%s)", exc)
 

@@ -6,16 +6,20 @@ receives the alerts, and `dagster dev`
 (webserver + daemon) with Dagster's storage on that PostgreSQL. On the first start it
 launches a backfill of the seeded days so a newcomer sees real syncs and checks at once.
 Ctrl-C stops everything it started; the next start reuses the data (PostgreSQL, Dagster's
-history and the sandboxes' state are kept under the dev folder). Once that backfill is
-done, `dev_demo` stages the first incident: drift in QuickBooks that yesterday's nightly run
-finds and alerts on.
+history and the Slack sandbox's messages in PostgreSQL, the vendor sandboxes' state under
+the dev folder). Once that backfill is done, `dev_demo` stages the first incident: drift in
+QuickBooks that yesterday's nightly run finds and alerts on.
+
+The terminal carries what a newcomer acts on (where the UI and the Slack page are, the
+backfill's progress, each alert as it reaches Slack, the incident and its repair) and every
+warning and error; the daemon's per-tick chatter and the runs' step-by-step DEBUG events
+stay in the UI (see `dagster_command` and `dev_dagster_home`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,15 +29,21 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import httpx
+import yaml
 
 from integrations_pipelines import dev_demo, local_postgres
 from integrations_pipelines.mapping.shopify_to_quickbooks_entry import flagship
-from integrations_pipelines.settings import dagster_storage_url
-from integrations_pipelines.state.db import upgrade
+from integrations_pipelines.settings import PARTITIONS_START_VARIABLE, dagster_storage_url
+from integrations_pipelines.state.db import engine_for, upgrade
+
+if TYPE_CHECKING:
+    from integrations_pipelines.sandbox.slack_app import ReceivedMessage
 
 __all__ = [
     "ENVIRONMENT_FILE",
@@ -49,6 +59,10 @@ __all__ = [
     "SHOPIFY_WEBHOOK_SECRET",
     "WEBHOOK_TOPICS",
     "DevOptions",
+    "choose_port",
+    "dagster_command",
+    "dev_dagster_home",
+    "first_seeded_day",
     "launch_seed_backfill",
     "log",
     "read_environment",
@@ -84,6 +98,18 @@ def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def choose_port(host: str, preferred: int) -> int:
+    """`preferred` when nothing listens there (the UI at 3000, the Slack page at 3010 on
+    every start), else a free port the system picks: a second `dev` beside another one,
+    or any other server on that port, never stops this one from starting."""
+    if _port_free(preferred, host):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @dataclass(frozen=True)
 class DevOptions:
     home: Path
@@ -107,9 +133,17 @@ def _databases(home: Path, stack: ExitStack) -> dict[str, str]:
     }
 
 
-def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
+def first_seeded_day(orders: list[dict[str, Any]], timezone: str) -> date | None:
+    """The first business day (in the integration's timezone) the sandbox shop has an order
+    on: dev's partitions start there, so the UI counts no day that could not be synced."""
+    days = [datetime.fromisoformat(order["created_at"]).astimezone(ZoneInfo(timezone)).date()
+            for order in orders if order.get("created_at")]
+    return min(days, default=None)
+
+
+def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str]:
     """Start the vendor sandboxes from their saved state (or a freshly seeded shop), and a
-    Slack sandbox for the alerts (its messages kept beside them, `slack.json`)."""
+    Slack sandbox for the alerts (its messages kept in dev's PostgreSQL)."""
     from integrations_pipelines.sandbox.quickbooks_app import QuickBooksStore, build_quickbooks_app
     from integrations_pipelines.sandbox.server import SandboxServer
     from integrations_pipelines.sandbox.shop_generator import generate_shop
@@ -143,21 +177,12 @@ def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
     _autosave(save, stack)
     log.info("Shopify sandbox at %s, QuickBooks sandbox at %s", shopify_server.url,
              qbo_server.url)
-    from integrations_pipelines.sandbox.slack_app import start_slack
-
-    slack_server, slack = start_slack(port=SLACK_PORT if _port_free(SLACK_PORT) else 0)
-    slack_file = state / "slack.json"
-    slack.load_messages(slack_file)  # the alerts of earlier starts stay readable
-    stack.callback(slack_server.stop)
-    stack.callback(lambda: slack.save(slack_file))
-    _autosave(lambda: slack.save(slack_file), stack)
-    messages_url = f"{slack_server.url}/_sandbox/messages"
-    log.info("Slack sandbox: read the alerts it received at %s/ (JSON: %s)", slack_server.url,
-             messages_url)
-    return {
-        "SLACK_MESSAGES_URL": messages_url,
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_API_BASE_URL": slack.api_url(slack_server.url),
+    env = _slack(state, stack, database_url)
+    first_day = first_seeded_day(shop.list_orders(), flagship().timezone)
+    if first_day is not None:
+        env[PARTITIONS_START_VARIABLE] = os.environ.get(PARTITIONS_START_VARIABLE,
+                                                        first_day.isoformat())
+    return env | {
         "SHOPIFY_BASE_URL": shopify_server.url,
         "SHOPIFY_ACCESS_TOKEN": SHOPIFY_TOKEN,
         "QBO_BASE_URL": qbo_server.url,
@@ -167,6 +192,36 @@ def _sandboxes(home: Path, stack: ExitStack) -> dict[str, str]:
         "QBO_REALM_ID": QBO_REALM,
         "QBO_REFRESH_TOKEN": QBO_BOOTSTRAP_REFRESH,
     }
+
+
+def _slack(state: Path, stack: ExitStack, database_url: str) -> dict[str, str]:
+    """The Slack sandbox, its messages kept in dev's PostgreSQL (`sandbox.slack_messages`),
+    carrying over the `slack.json` an earlier dev kept them in; each alert it accepts is
+    logged here too, so the incident shows in the terminal as it reaches Slack."""
+    from integrations_pipelines.sandbox.slack_app import start_slack
+    from integrations_pipelines.sandbox.slack_messages import SlackMessageLog
+
+    keeper = SlackMessageLog(engine_for(database_url))
+    if carried := keeper.carry_over(state / "slack.json"):
+        log.info("Slack sandbox: %d messages of %s carried over into PostgreSQL", carried,
+                 state / "slack.json")
+    slack_server, slack = start_slack(port=choose_port("127.0.0.1", SLACK_PORT), keeper=keeper)
+    stack.callback(slack_server.stop)
+    page = f"{slack_server.url}/"
+    slack.listeners.append(lambda message: _log_alert(message, page))
+    messages_url = f"{slack_server.url}/_sandbox/messages"
+    log.info("Slack sandbox: read the alerts it received at %s (JSON: %s)", page, messages_url)
+    return {"SLACK_MESSAGES_URL": messages_url,
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_API_BASE_URL": slack.api_url(slack_server.url)}
+
+
+def _log_alert(message: ReceivedMessage, page: str) -> None:
+    first_line = (message.text or "(blocks only)").splitlines()[0]
+    where = message.channel_name or "webhook"
+    if message.thread_ts:
+        where += " (thread)"
+    log.info("Slack %s: %s  [%s]", where, first_line[:160], page)
 
 
 def _receiver(env: dict[str, str], stack: ExitStack) -> dict[str, str]:
@@ -217,16 +272,51 @@ def _autosave(save: Callable[[], None], stack: ExitStack, every_s: float = 30.0)
     stack.callback(stop.set)
 
 
-def _dagster_home(home: Path) -> Path:
-    """DAGSTER_HOME under the dev folder, holding the project's top-level dagster.yaml."""
-    source = Path("dagster.yaml")
+# Dev only, added to dev's copy of dagster.yaml (docker-compose's is left as it is): a run
+# prints its INFO lines and above to the terminal, not every step's DEBUG events (about 30
+# per run: worker started, resources initialised, output yielded...). Dagster's events are
+# stored whatever this level (the UI's run logs are complete), and nothing in this project
+# logs below INFO.
+DEV_PYTHON_LOGS = {"python_logs": {"python_log_level": "INFO"}}
+
+
+def dev_dagster_home(home: Path, source: Path = Path("dagster.yaml")) -> Path:
+    """DAGSTER_HOME under the dev folder: the project's dagster.yaml plus the dev-only
+    settings (DEV_PYTHON_LOGS) where it has none of its own."""
     if not source.exists():
         raise SystemExit("dagster.yaml not found: run `integrations-pipelines dev` from the "
                          "project's checkout (where dagster.yaml and workspace.yaml live).")
     dagster_home = home / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, dagster_home / "dagster.yaml")
+    text = source.read_text()
+    extra = {key: value for key, value in DEV_PYTHON_LOGS.items()
+             if key not in (yaml.safe_load(text) or {})}
+    if extra:
+        text += "\n# integrations-pipelines dev only:\n" + yaml.safe_dump(extra)
+    (dagster_home / "dagster.yaml").write_text(text)
     return dagster_home
+
+
+def dagster_command(workspace: Path, host: str, port: int) -> list[str]:
+    """`dagster dev` (webserver and daemon) as dev starts it.
+
+    `--log-level warning`: the webserver and the daemon print warnings and errors only. At
+    Dagster's default (info) the daemon prints two lines per sensor per tick ("Checking for
+    new runs for sensor", "Sensor ... skipped"), which were 209 of 473 lines in the first 11
+    minutes and buried the lines a newcomer needs; dev prints those itself (the UI's
+    address, the backfill's progress, each alert).
+
+    `-W ignore:...`: Dagster marks `dagster dev` superseded by `dg dev` (dagster-dg-cli) and
+    warns on every start. `dg dev` runs a project of the `dg` layout (`[tool.dg]` in
+    pyproject.toml, a `defs` folder it loads itself), which this project does not use (see
+    docs/ARCHITECTURE.md, "Dagster choices": the catalog is the YAML per integration), and
+    it would add a package and its dependencies to start the same webserver and daemon.
+    So `dagster dev` stays, and exactly that warning (its message, for this process only,
+    not for the runs) is ignored.
+    """
+    return [sys.executable, "-W", "ignore:Function `dev_command` is superseded",
+            "-m", "dagster", "dev", "--log-level", "warning",
+            "-w", str(workspace), "-h", host, "-p", str(port)]
 
 
 ENVIRONMENT_FILE = "environment"  # under the dev home: what `dev` set, for the CLI beside it
@@ -253,16 +343,22 @@ def read_environment(home: Path) -> dict[str, str]:
     return {key: value for key, value in pairs}
 
 
-def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 180) -> str:
-    """Ask the webserver (GraphQL) for a backfill of the seeded days; returns its id."""
+def _wait_for_webserver(ui_url: str, timeout_s: float = 180) -> bool:
+    """The webserver answers (True), or the time is up (False)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{ui_url}/server_info", timeout=2).is_success:
-                break
+                return True
         except httpx.HTTPError:
             pass
         time.sleep(1)
+    return False
+
+
+def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 180) -> str:
+    """Ask the webserver (GraphQL) for a backfill of the seeded days; returns its id."""
+    _wait_for_webserver(ui_url, timeout_s)
     mutation = """
     mutation($params: LaunchBackfillParams!) {
       launchPartitionBackfill(backfillParams: $params) {
@@ -313,39 +409,45 @@ def run(options: DevOptions) -> int:
     home = options.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        env = {**_databases(home, stack), **_sandboxes(home, stack)}
+        env = _databases(home, stack)
+        env.update(_sandboxes(home, stack, env["DATABASE_URL"]))
         upgrade(env["DATABASE_URL"])
         env.update(_receiver(env, stack))
-        env["DAGSTER_HOME"] = str(_dagster_home(home))
-        ui_url = f"http://{options.host}:{options.port}"
+        env["DAGSTER_HOME"] = str(dev_dagster_home(home))
+        port = choose_port(options.host, options.port)
+        if port != options.port:
+            log.warning("port %d is taken: the Dagster UI takes port %d", options.port, port)
+        ui_url = f"http://{options.host}:{port}"
         env["DAGSTER_UI_URL"] = ui_url
         # Alert links a reader can click: the checkout's runbook, unless one is configured.
         env.setdefault("RUNBOOK_URL", os.environ.get(
             "RUNBOOK_URL", Path("docs/RUNBOOK.md").resolve().as_uri()))
         write_environment(home, env)
-        dagster = Path(sys.executable).parent / "dagster"
         process = subprocess.Popen(
-            [str(dagster), "dev", "-w", str(Path("workspace.yaml").resolve()),
-             "-h", options.host, "-p", str(options.port)],
+            dagster_command(Path("workspace.yaml").resolve(), options.host, port),
             env={**os.environ, **env},
             cwd=env["DAGSTER_HOME"],  # its dagster.yaml is the one in use, not the checkout's
         )
+        if _wait_for_webserver(ui_url):
+            log.info("Dagster UI: %s  (Ctrl-C stops everything)", ui_url)
+        else:
+            log.warning("the Dagster UI does not answer at %s yet", ui_url)
         marker = home / "seed_backfill_launched"
         if options.backfill and not marker.exists():
-            catalog = flagship()
             today = datetime.now(UTC).date()
             days = [(today - timedelta(days=n)).isoformat() for n in range(SEED_DAYS, 0, -1)]
-            days = [d for d in days if d >= catalog.partitions_start.isoformat()]
+            first = env.get(PARTITIONS_START_VARIABLE, flagship().partitions_start.isoformat())
+            days = [d for d in days if d >= first]
             try:
                 backfill = launch_seed_backfill(ui_url, days)
                 marker.write_text(backfill)
                 log.info("backfill %s of %s..%s launched: watch it at %s/overview/backfills",
                          backfill, days[0], days[-1], ui_url)
+                slack_page = env["SLACK_MESSAGES_URL"].removesuffix("_sandbox/messages")
                 dev_demo.start_in_background(ui_url, env["QBO_BASE_URL"], backfill, days[-1],
-                                             env["SLACK_MESSAGES_URL"], env["SHOPIFY_BASE_URL"])
+                                             slack_page, env["SHOPIFY_BASE_URL"])
             except (RuntimeError, httpx.HTTPError) as exc:
                 log.warning("seed backfill not launched (%s); launch it from the UI", exc)
-        log.info("Dagster UI: %s  (Ctrl-C stops everything)", ui_url)
         try:
             return process.wait()
         except KeyboardInterrupt:

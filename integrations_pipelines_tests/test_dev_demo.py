@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from integrations_pipelines.dev_demo import bookkeeper_drift
+from integrations_pipelines.dev_demo import backfill_progress, bookkeeper_drift
 from integrations_pipelines_tests.builders import booked_invoice
 
 
@@ -33,3 +33,10 @@ def test_a_day_without_two_invoices_stages_nothing(qbo_sandbox) -> None:
     _invoice(books, "S1001", "2026-11-30", "12.50")
     assert bookkeeper_drift(server.url, "2026-11-30") == []
     assert len(books.all_invoices()) == 1
+
+
+def test_the_backfill_progress_line_counts_days_done_failed_and_running() -> None:
+    """dev prints this instead of the daemon's lines: what a person waits for."""
+    assert backfill_progress(["SUCCESS", "FAILURE", "STARTED", "QUEUED", None]) == (
+        "2 of 5 days done (1 failed), 1 running")
+    assert backfill_progress(["SUCCESS"] * 7) == "7 of 7 days done, 0 running"

@@ -13,6 +13,8 @@ import pytest
 from integrations_pipelines.catalog import integration
 from integrations_pipelines.definitions import build_definitions
 from integrations_pipelines.defs.kit.jobs import RANGE_END, RANGE_START
+from integrations_pipelines.dev_environment import first_seeded_day
+from integrations_pipelines.sandbox.shop_generator import generate_shop
 from integrations_pipelines.settings import PARTITIONS_START_VARIABLE
 
 FLAGSHIP = "shopify_to_quickbooks"
@@ -62,3 +64,9 @@ def test_a_malformed_override_names_the_variable(monkeypatch) -> None:
     with pytest.raises(ValueError, match=PARTITIONS_START_VARIABLE):
         integration(FLAGSHIP)
 
+def test_dev_partitions_from_the_first_day_the_seeded_shop_has_orders() -> None:
+    orders = generate_shop(2026, date(2026, 11, 30), 7, 20)
+    assert first_seeded_day(orders, "UTC") == date(2026, 11, 30)
+    assert first_seeded_day([{"created_at": "2026-11-30T01:30:00+00:00"}],
+                            "America/New_York") == date(2026, 11, 29)
+    assert first_seeded_day([], "UTC") is None
