@@ -42,6 +42,7 @@ __all__ = [
     "ledger_frame",
     "load_window",
     "source_columns",
+    "window_frames",
     "without_settled_duplicates",
 ]
 
@@ -186,18 +187,33 @@ def load_window(conn: sa.Connection, integration: str, sides: WindowSides, start
     ).all())
     destination = sides.destination(ledger)
     letters = _open_letters(conn, integration, start, end, source, sides)
+    failures = _failures(conn, sides.destination_system, account, run_ids)
+    return window_frames(start, end, source, destination, ledger, letters, failures,
+                         sides.fields, sides.labels)
+
+
+def window_frames(start: date, end: date, source: pd.DataFrame, destination: pd.DataFrame,
+                  ledger: pd.DataFrame, letters: pd.DataFrame, failures: pd.DataFrame,
+                  fields: tuple[FieldSpec, ...], labels: SideLabels) -> WindowFrames:
+    """The window's frames from what was read: a source record with an open dead letter
+    (`letters`: key, reason_code) and no destination record is accounted for, not compared;
+    the letters, the destination's failed calls (`failures`: status) and the source's tags
+    are the evidence. What `load_window` returns, and what the benchmark measures."""
     unsent = source["key"].isin(letters["key"]) & ~source["key"].isin(destination["key"])
     accounted = source.loc[unsent].merge(
         letters[["key", "reason_code"]].drop_duplicates("key"), on="key", how="left")
     evidence = Evidence(
         dead_letters=letters[["key", "reason_code"]],
-        http_failures=_failures(conn, sides.destination_system, account, run_ids),
+        http_failures=failures,
         tags=source[["key", "tags"]],
     )
+    if unsent.any():
+        source = source.loc[~unsent].reset_index(drop=True)
     return WindowFrames(
-        start=start, end=end, source=source.loc[~unsent].reset_index(drop=True),
+        start=start, end=end, source=source,
         destination=destination, ledger=ledger, accounted=accounted.reset_index(drop=True),
-        evidence=evidence, source_count=len(source), fields=sides.fields, labels=sides.labels,
+        evidence=evidence, source_count=len(source) + int(unsent.sum()), fields=fields,
+        labels=labels,
     )
 
 
