@@ -117,10 +117,25 @@ class RecordSync(Generic[RecordT, DraftT]):
             planned = self._plan(chunk, force, outcome)
             del chunk  # the plan keeps what needs a write
             found = self.writer.find_by_external_keys([p.draft.external_key for p in planned])
+            self._prepare(planned, found)
             for item in planned:
                 self._sync_planned(item, found.get(item.draft.external_key, []), outcome)
             del planned, found
         return outcome
+
+    def _prepare(self, planned: list[_Planned[RecordT, DraftT]],
+                 found: dict[str, list[dict[str, Any]]]) -> None:
+        """Let a destination that writes in batches (`prepare_chunk`: Xero's 50 invoices a
+        request) send the chunk's new records at once; each record's `write` then settles
+        its own answer inside its critical section, so one refused record is its own dead
+        letter. A writer without the hook writes one record at a time."""
+        prepare = getattr(self.writer, "prepare_chunk", None)
+        if prepare is None or not planned:
+            return
+        name = self.integration.name
+        with self.engine.connect() as conn:
+            prepare([(p.draft, p.entry, found.get(p.draft.external_key, []),
+                      dead_letters.refusals(conn, name, p.draft.source_id)) for p in planned])
 
     def _plan(self, records: Iterable[tuple[RecordT, dict[str, Any]]],
               force: Collection[str], outcome: SyncOutcome) -> list[_Planned[RecordT, DraftT]]:

@@ -37,12 +37,17 @@ def _now() -> datetime:
 
 @dataclass(frozen=True)
 class OAuthApp:
-    """One OAuth2 connection: which app, which token endpoint, which stored credentials."""
+    """One OAuth2 connection: which app, which token endpoint, which stored credentials.
+
+    `refresh_idle_lifetime`: how long an unused refresh token lives when the grant does not
+    say (Xero: 60 days, never stated in the answer), so token health can warn before it
+    dies; None when the vendor states it (QuickBooks' `x_refresh_token_expires_in`)."""
 
     connection: str
     token_url: str
     client_id: str
     client_secret: str
+    refresh_idle_lifetime: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,8 @@ class TokenManager:
         refresh_expires = token.get("x_refresh_token_expires_in") or token.get(
             "refresh_token_expires_in"
         )
+        if not refresh_expires and self.app.refresh_idle_lifetime is not None:
+            refresh_expires = self.app.refresh_idle_lifetime.total_seconds()
         conn.execute(
             oauth_tokens.update()
             .where(oauth_tokens.c.connection == self.app.connection)

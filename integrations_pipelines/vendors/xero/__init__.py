@@ -1,1 +1,1 @@
-"""Xero: the accounting destination of the UK pair (pacing only, until that pair lands)."""
+"""Xero: the second accounting destination (Shopify -> Xero): client, writer, records."""
