@@ -7,9 +7,9 @@ held its whole window at once (about 46 KiB an order: payload plus validated mod
 a page at a time and the sync reads the store a chunk at a time. This script shows whether
 our memory grows with the number of days.
 
-It backfills `--days` days of the seeded shop (`generate_shop`, `--orders-per-day` orders a
-day, edge cases included: some orders are unmappable by design and end as dead letters)
-through the production path: the project's Definitions (`build_definitions`) and the
+It backfills `--days` days of the seeded shop (`generate_shop` day by day, `--orders-per-day`
+orders a day, edge cases included: some orders are unmappable by design and end as dead
+letters) through the production path: the project's Definitions (`build_definitions`) and the
 flagship job `shopify_to_quickbooks_job`, one partition per run as the backfill policy
 launches them, each run executed with `execute_in_process` against a Dagster instance on
 PostgreSQL (the same assets, steps, checks and engines a launched run executes:
@@ -194,7 +194,20 @@ def sandbox_main(days: int, per_day: int, seed: int) -> None:
             return {i: row for i, row in self.invoices.items() if maybe(row)}
 
     started = time.perf_counter()
-    orders = generate_shop(seed=seed, start=START_DAY, days=days, orders_per_day=per_day)
+    # One `generate_shop` per day (a day's seed from `seed`): its customer reuse scans the
+    # customers made so far, so a year in one call would take hours. Order numbers run on
+    # across days (the DocNumber is the order number); ids are the generator's.
+    orders: list[dict[str, Any]] = []
+    ids: set[int] = set()
+    for n in range(days):
+        for order in generate_shop(seed=seed * 100_003 + n, start=START_DAY + timedelta(days=n),
+                                   days=1, orders_per_day=per_day):
+            number = 1001 + len(orders)
+            order.update(order_number=number, name=f"#{number}", number=number - 1000)
+            if order["id"] in ids:
+                raise RuntimeError(f"seed {seed}: order id {order['id']} drawn twice")
+            ids.add(order["id"])
+            orders.append(order)
     shop = DatedShopifyStore(orders, bucket_capacity=UNLIMITED, leak_rate=UNLIMITED)
     del orders
     books = DatedQuickBooksStore(per_second=UNLIMITED, per_minute=60 * UNLIMITED)
