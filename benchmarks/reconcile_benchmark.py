@@ -287,40 +287,66 @@ def _timed(run, repeat: int) -> tuple[object, list[float], float]:
     return result, seconds, peak
 
 
-def child_ours(folder: Path, n: int, seed: int, repeat: int, write: bool) -> dict:
-    sys.path.insert(0, str(ROOT))
+def built_frames(cache: Path | None, n: int, seed: int):
+    """The window's source, destination and ledger frames through the readers' builders,
+    with the build's seconds and peak MB; kept as Parquet in `cache` (when given) and read
+    from there next time, as the build validates every order (minutes at 1M)."""
     import pandas as pd
-    import pyarrow as pa
 
     from integrations_pipelines.catalog import load_catalog
     from integrations_pipelines.reconciliation import frames
-    from integrations_pipelines.reconciliation.engine import reconcile
     from integrations_pipelines.reconciliation.shopify_to_quickbooks import (
-        INVOICE_FIELDS,
-        LABELS,
         destination_frame,
         source_frame,
     )
-    from integrations_pipelines.reconciliation.window import reconcile_window
     from integrations_pipelines.vendors.shopify.models import Order
 
+    names = ("source", "destination", "ledger")
+    stem = f"frames-{n}-{seed}"
+    if cache is not None and (cache / f"{stem}.json").exists():
+        meta = json.loads((cache / f"{stem}.json").read_text())
+        loaded = [pd.read_parquet(cache / f"{stem}-{name}.parquet") for name in names]
+        return (*loaded, meta | {"cached": True})
     entry = load_catalog()["shopify_to_quickbooks"]
-    start_mb = _rss_mb("VmRSS")
 
-    def build() -> frames.WindowFrames:
+    def build():
         source_order, destination_rows, synced = layout(n, seed)
         source = source_frame(
             (Order.model_validate(p) for p in order_payloads(source_order, seed, n)), entry)
         ledger = frames.ledger_frame(ledger_rows(synced, seed, n))
         destination = destination_frame(invoice_payloads(destination_rows, seed, n), ledger)
-        letters = pd.DataFrame({"key": pd.Series([], dtype="str"),
-                                "reason_code": pd.Series([], dtype="str")})
-        failures = pd.DataFrame({"status": pd.array([429], dtype="Int64")})
-        return frames.window_frames(DAY.date(), DAY.date() + timedelta(days=1), source,
-                                    destination, ledger, letters, failures, INVOICE_FIELDS,
-                                    LABELS)
+        return source, destination, ledger
 
-    window, build_seconds, build_peak = _timed(build, 1)
+    (source, destination, ledger), seconds, peak = _timed(build, 1)
+    meta = {"build_seconds": seconds[0], "build_peak_mb": peak, "cached": False}
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        for name, frame in zip(names, (source, destination, ledger), strict=True):
+            frame.to_parquet(cache / f"{stem}-{name}.parquet")
+        (cache / f"{stem}.json").write_text(json.dumps(meta))
+    return source, destination, ledger, meta
+
+
+def child_ours(folder: Path, n: int, seed: int, repeat: int, write: bool,
+               cache: Path | None) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import pandas as pd
+    import pyarrow as pa
+
+    from integrations_pipelines.reconciliation import frames
+    from integrations_pipelines.reconciliation.engine import reconcile
+    from integrations_pipelines.reconciliation.shopify_to_quickbooks import INVOICE_FIELDS, LABELS
+    from integrations_pipelines.reconciliation.window import reconcile_window
+
+    start_mb = _rss_mb("VmRSS")
+    source, destination, ledger, meta = built_frames(cache, n, seed)
+    letters = pd.DataFrame({"key": pd.Series([], dtype="str"),
+                            "reason_code": pd.Series([], dtype="str")})
+    failures = pd.DataFrame({"status": pd.array([429], dtype="Int64")})
+    window = frames.window_frames(DAY.date(), DAY.date() + timedelta(days=1), source,
+                                  destination, ledger, letters, failures, INVOICE_FIELDS,
+                                  LABELS)
+    del source, destination, ledger
     data_mb = _rss_mb("VmRSS")
     f = window
     result, seconds, compare_peak = _timed(
@@ -340,8 +366,7 @@ def child_ours(folder: Path, n: int, seed: int, repeat: int, write: bool) -> dic
                       for name, frame in (("source", f.source), ("destination", f.destination),
                                           ("ledger", f.ledger))},
         "start_mb": start_mb,
-        "build_seconds": build_seconds[0],
-        "build_peak_mb": build_peak,
+        **meta,
         "seconds": seconds,
         "check_seconds": check_seconds[0],
         "baseline_mb": data_mb,
@@ -420,6 +445,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each compare")
     parser.add_argument("--no-datacompy", action="store_true")
+    parser.add_argument("--frames", type=Path,
+                        help="keep the built frames here as Parquet and reuse them (the build "
+                             "validates every order: minutes at 1M)")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build the frames into --frames and stop")
     parser.add_argument("--rebuild-venv", action="store_true")
     parser.add_argument("--child", choices=["ours", "datacompy"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -427,18 +457,24 @@ def main() -> None:
     if args.child:
         if args.child == "ours":
             report = child_ours(args.data, args.records, args.seed, args.repeat,
-                                not args.no_datacompy)
+                                not args.no_datacompy, args.frames)
         else:
             report = child_datacompy(args.data, args.repeat)
         report["self_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(report, default=str))
         return
 
+    if args.build_only:
+        sys.path.insert(0, str(ROOT))
+        *_, meta = built_frames(args.frames, args.records, args.seed)
+        print(json.dumps(meta))
+        return
     datacompy_python = None if args.no_datacompy else ensure_datacompy_venv(args.rebuild_venv)
     with tempfile.TemporaryDirectory(prefix="reconcile-bench-") as tmp:
         common = ["--data", tmp, "--records", str(args.records), "--seed", str(args.seed),
                   "--repeat", str(args.repeat)] + (["--no-datacompy"] if args.no_datacompy
-                                                    else [])
+                                                    else []) + (
+            ["--frames", str(args.frames.resolve())] if args.frames else [])
         ours = run_child(Path(sys.executable), ["--child", "ours", *common])
         theirs = (None if datacompy_python is None
                   else run_child(datacompy_python, ["--child", "datacompy", *common]))
@@ -463,8 +499,8 @@ def print_report(args: argparse.Namespace, truth: dict[str, int], ours: dict,
     print()
     print(f"build: the readers' frame builders took {ours['build_seconds']:.1f} s (payloads "
           f"generated and validated into Order models included), peak {ours['build_peak_mb']:.0f}"
-          f" MB; frames held: " + ", ".join(f"{k} {v:.0f} MB" for k, v in
-                                            ours["frames_mb"].items()))
+          f" MB{'; built by an earlier run, read from Parquet' if ours['cached'] else ''}; "
+          "frames held: " + ", ".join(f"{k} {v:.0f} MB" for k, v in ours["frames_mb"].items()))
     print()
     print(f"{'':11}{'median s':>9}  {'runs s':<24}{'data MB':>8}{'compare peak MB':>16}")
     contenders = [("ours", ours)] + ([("datacompy", theirs)] if theirs else [])

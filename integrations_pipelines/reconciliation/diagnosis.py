@@ -184,11 +184,14 @@ def _lookup(keys: pd.Series, frame: pd.DataFrame | None, column: str) -> np.ndar
     out = np.full(len(keys), None, dtype=object)
     if frame is None or not len(frame) or not len(keys):
         return out
-    frame = frame.dropna(subset=[column]).drop_duplicates("key")
     left, right = _same_type(keys, frame["key"])
-    pos = pd.Index(right).get_indexer(left)
+    # only the rows of the keys asked for (a window's tags are a row per source record)
+    asked = right.isin(left).to_numpy(dtype=bool) & frame[column].notna().to_numpy(dtype=bool)
+    right = right[asked]
+    first = ~right.duplicated().to_numpy(dtype=bool)
+    pos = pd.Index(right[first]).get_indexer(left)
     hit = pos >= 0
-    out[hit] = frame[column].to_numpy(dtype=object)[pos[hit]]
+    out[hit] = frame[column][asked].to_numpy(dtype=object)[first][pos[hit]]
     return out
 
 

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from integrations_pipelines.reconciliation.compare import field_differs
 from integrations_pipelines.reconciliation.fields import FieldSpec
@@ -162,12 +164,37 @@ def _require(
         raise ValueError(f"{name}: missing columns {absent}")
 
 
+class _Factorised:
+    """Text keys factorised by hash: code i is uniques[i]."""
+
+    def __init__(self, uniques: pd.Index) -> None:
+        self.uniques = uniques
+
+    def take(self, codes: np.ndarray) -> pd.Index:
+        return self.uniques.take(codes)
+
+
+class _Numbered:
+    """Text keys that are one prefix and a number written without leading zeros (DocNumbers
+    `S1001`): code n is the prefix followed by n, so no key is hashed or stored to decode."""
+
+    def __init__(self, prefix: str, dtype: pd.StringDtype) -> None:
+        self.prefix, self.dtype = prefix, dtype
+
+    def take(self, codes: np.ndarray) -> pd.Index:
+        return pd.Index([f"{self.prefix}{c}" for c in codes.tolist()], dtype=self.dtype)
+
+
+KeyText = _Factorised | _Numbered
+
+
 def _key_codes(
     src: pd.Series, dst: pd.Series, led: pd.Series
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.Index | None]:
-    """Keys as int64 codes; integer keys are their own codes (key_values None), other keys
-    (DocNumbers, UUIDs) are factorised together, in order of appearance, and decoded via
-    key_values (in the keys' own dtype: Arrow strings stay Arrow strings)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, KeyText | None]:
+    """Keys as int64 codes; integer keys are their own codes (key_values None), numbered text
+    keys held as Arrow strings (DocNumbers) are parsed, and other keys (UUIDs) are factorised
+    together, in order of appearance; key_values decodes the codes back to the keys' text, in
+    the keys' own dtype."""
     frames = {"source": src, "destination": dst, "ledger": led}
     for name, keys in frames.items():
         if keys.isna().any():
@@ -181,13 +208,59 @@ def _key_codes(
     if kinds and all(kind == "integer" for kind in kinds.values()):
         a, b, c = (k.to_numpy(dtype=np.int64) for k in (src, dst, led))
         return a, b, c, None
+    numbered = _numbered_codes(src, dst, led)
+    if numbered is not None:
+        return numbered
     # Hashed, not sorted: sorting millions of Python strings was most of the time; only the
     # discrepant keys are put in text order (`_in_key_order`).
     codes, uniques = pd.factorize(pd.concat([src, dst, led], ignore_index=True))
     end_src, end_dst = len(src), len(src) + len(dst)
     return (codes[:end_src].astype(np.int64, copy=False),
             codes[end_src:end_dst].astype(np.int64, copy=False),
-            codes[end_dst:].astype(np.int64, copy=False), pd.Index(uniques))
+            codes[end_dst:].astype(np.int64, copy=False), _Factorised(pd.Index(uniques)))
+
+
+_MAX_DIGITS = 18  # below 2**63
+
+
+def _numbered_codes(
+    *keys: pd.Series,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Numbered] | None:
+    """Codes for Arrow text keys that all read `<prefix><number>` with one prefix and the
+    number in canonical digits (1 to 18 of them, no leading zero): the number, parsed in
+    Arrow. A key of any other shape, or keys not held by Arrow: None (they are factorised)."""
+    if not all(_is_arrow_text(k) and k.dtype == keys[0].dtype for k in keys):
+        return None
+    arrays = [pa.chunked_array(pa.array(k.array)) for k in keys]
+    sample = next((a[0].as_py() for a in arrays if len(a)), None)
+    if not isinstance(sample, str):
+        return None
+    prefix = sample.rstrip("0123456789")
+    codes = []
+    for array in arrays:
+        if not len(array):
+            codes.append(np.zeros(0, dtype=np.int64))
+            continue
+        if array.null_count or not pc.all(pc.starts_with(array, prefix)).as_py():
+            return None
+        digits = pc.utf8_slice_codeunits(array, len(prefix))
+        length = pc.utf8_length(digits)
+        if not (pc.all(pc.utf8_is_digit(digits)).as_py()
+                and pc.max(length).as_py() <= _MAX_DIGITS
+                and not pc.any(pc.starts_with(digits, "0")).as_py()):
+            return None
+        try:
+            codes.append(np.asarray(pc.cast(digits, pa.int64()).to_numpy(), dtype=np.int64))
+        except pa.ArrowInvalid:  # digits Arrow does not read as a number (other scripts)
+            return None
+    dtype = keys[0].dtype
+    assert isinstance(dtype, pd.StringDtype)  # checked by _is_arrow_text
+    return codes[0], codes[1], codes[2], _Numbered(prefix, dtype)
+
+
+def _is_arrow_text(keys: pd.Series) -> bool:
+    dtype = keys.dtype
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
 
 
 def _key_kind(keys: pd.Series) -> str:
@@ -201,17 +274,44 @@ def _key_kind(keys: pd.Series) -> str:
 
 
 def _stable_argsort(codes: np.ndarray) -> np.ndarray:
-    """`np.argsort(codes, kind="stable")`, about four times faster when the key range allows:
-    each key is packed with its row number into one int64 and the packed values are sorted."""
+    """`np.argsort(codes, kind="stable")`, faster when the key range allows: dense keys
+    (factorised codes, consecutive order numbers) are counted into place without a sort;
+    otherwise each key is packed with its row number into one int64 and those are sorted."""
     if not len(codes):
         return np.zeros(0, dtype=np.int64)
     low, high = int(codes.min()), int(codes.max())
+    if high - low < _DENSE * len(codes):
+        return _counting_argsort(codes - low, high - low + 1)
     bits = max(1, (len(codes) - 1).bit_length())
     if (high - low) >> (62 - bits):
         return np.argsort(codes, kind="stable")
     packed = ((codes - low) << bits) | np.arange(len(codes), dtype=np.int64)
     packed.sort()
     return packed & ((1 << bits) - 1)
+
+
+_DENSE = 4  # key range per record below which counting beats sorting
+
+
+def _counting_argsort(codes: np.ndarray, span: int) -> np.ndarray:
+    """The stable sort order of codes in [0, span): each record goes to its key's first slot
+    (a counting sort); the few records of repeated keys are ranked by a sort of their own."""
+    counts = np.bincount(codes, minlength=span)
+    starts = np.cumsum(counts) - counts
+    rows = np.arange(len(codes), dtype=np.int64)
+    order = np.empty(len(codes), dtype=np.int64)
+    repeated = counts[codes] > 1
+    if not repeated.any():
+        order[starts[codes]] = rows
+        return order
+    single = rows[~repeated]
+    order[starts[codes[single]]] = single
+    few = rows[repeated]
+    few = few[np.argsort(codes[few], kind="stable")]
+    few_codes = codes[few]
+    rank = np.arange(len(few)) - np.searchsorted(few_codes, few_codes)
+    order[starts[few_codes] + rank] = few
+    return order
 
 
 def _latest_per_key(codes: np.ndarray, versions: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -307,7 +407,7 @@ def _older(
 
 
 def _in_key_order(parts: list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]],
-                  field_diffs: np.ndarray, key_values: pd.Index | None,
+                  field_diffs: np.ndarray, key_values: KeyText | None,
                   ) -> tuple[list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]],
                              np.ndarray]:
     """Each class's rows in key order, with their field differences: factorised text keys
@@ -329,7 +429,7 @@ def _in_key_order(parts: list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]
 
 def _table(
     parts: list[tuple[Outcome, np.ndarray, np.ndarray, np.ndarray]],
-    key_values: pd.Index | None,
+    key_values: KeyText | None,
     ledger: _LedgerIndex,
 ) -> pd.DataFrame:
     codes = np.concatenate([p[1] for p in parts])
