@@ -37,7 +37,8 @@ from integrations_pipelines.vendors.shopify.models import (
     TaxLine,
 )
 
-__all__ = ["MoneyLine", "MoneyProblem", "OrderMoney", "order_money"]
+__all__ = ["MoneyLine", "MoneyProblem", "OrderMoney", "order_money", "refund_money",
+           "refusal"]
 
 ZERO = Decimal(0)
 LineKind = Literal["item", "gift_card", "shipping", "duty", "fee", "tip"]
@@ -54,6 +55,7 @@ class MoneyLine:
     amount: Decimal
     tax: Decimal
     rate: Decimal | None
+    unit_price: Decimal | None = None  # the price before discounts (items, shipping)
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,8 @@ def _item_lines(order: Order, refunds: list[Refund]) -> list[MoneyLine]:
         qty, subtotal, refunded_tax = taken.get(li.id, (0, ZERO, ZERO))
         amount = _pres(li.price_set) * li.quantity - allocated - subtotal
         lines.append(MoneyLine("gift_card" if li.gift_card else "item", li.title,
-                               li.quantity - qty, amount, tax - refunded_tax, rate))
+                               li.quantity - qty, amount, tax - refunded_tax, rate,
+                               _pres(li.price_set)))
     return lines
 
 
@@ -143,7 +146,7 @@ def _shipping_lines(order: Order, refunds: list[Refund]) -> list[MoneyLine]:
             # refund_shipping_lines carry no tax: the line keeps its share of what is left.
             tax = (tax * (discounted - back) / discounted).quantize(Decimal("0.01"))
         lines.append(MoneyLine("shipping", ship.title or "Shipping", 1, discounted - back,
-                               tax - refunded_tax, rate))
+                               tax - refunded_tax, rate, price))
         refunded_tax = ZERO
     return lines
 
@@ -184,9 +187,11 @@ def _stated(order: Order, sold: bool) -> tuple[Decimal, Decimal] | MoneyProblem:
     return _pres(order.current_total_price_set), _pres(order.current_total_tax_set)
 
 
-def order_money(order: Order) -> OrderMoney | MoneyProblem:
-    """The order's current value in lines, exact to the cent, or why it is not."""
-    sold = order.cancelled_at is not None  # a voided document keeps what was sold
+def order_money(order: Order, *, as_sold: bool = False) -> OrderMoney | MoneyProblem:
+    """The order's current value in lines, exact to the cent, or why it is not; with
+    `as_sold`, its value when it was sold (before refunds: destinations that book refunds as
+    documents of their own, such as Xero's credit notes)."""
+    sold = as_sold or order.cancelled_at is not None  # a voided document keeps what was sold
     refunds = [] if sold else list(order.refunds)
     stated = _stated(order, sold)
     extra = _extra_lines(order, sold)
@@ -206,3 +211,65 @@ def order_money(order: Order) -> OrderMoney | MoneyProblem:
                             f"{order.presentment_currency}, Shopify states {total}")
     return OrderMoney(order.presentment_currency, order.taxes_included, tuple(lines), total,
                       tax)
+
+
+def refusal(order: Order) -> MoneyProblem | None:
+    """Why an order's own figures cannot make an accounting document, if they cannot: no
+    line items, money sets in another currency than the presentment one, or a discount
+    larger than the goods (a negative document)."""
+    if not order.line_items:
+        return MoneyProblem("no_line_items", "the order has no line items to invoice")
+    currency = order.presentment_currency
+    sets = (order.total_price_set, order.subtotal_price_set, order.total_tax_set,
+            order.total_discounts_set)
+    if any(s.presentment_money.currency_code != currency for s in sets):
+        return MoneyProblem(
+            "currency_mismatch", "presentment money sets disagree with presentment_currency")
+    # total_discounts includes shipping discounts; only the goods' discounts can exceed them.
+    shipping_off = sum((a.amount_set.presentment_money.amount if a.amount_set else a.amount
+                        for s in order.shipping_lines for a in s.discount_allocations), ZERO)
+    discount = order.total_discounts_set.presentment_money.amount - shipping_off
+    goods = sum((li.price_set.presentment_money.amount * li.quantity
+                 for li in order.line_items), ZERO)
+    if discount > goods:
+        return MoneyProblem(
+            "discount_exceeds_total",
+            f"discount {discount} {currency} exceeds the line items' total {goods}; "
+            "the books reject a negative invoice. Fix the order in Shopify, then replay.")
+    return None
+
+
+def refund_money(order: Order, refund: Refund) -> tuple[MoneyLine, ...]:
+    """What one refund gave back, line by line, on the shop's tax basis: each refunded line
+    item (its `subtotal` and `total_tax`, at the line's tax rate) and refunded shipping
+    (`refund_shipping_lines`, whose tax is the shipping line's share, or the
+    `shipping_refund` adjustment with its own tax). A `refund_discrepancy` gives money back
+    without taking goods back: it changes no line."""
+    items = {li.id: li for li in order.line_items}
+    lines: list[MoneyLine] = []
+    for taken in refund.refund_line_items:
+        item = items.get(taken.line_item_id)
+        rate = _tax(item.tax_lines)[1] if item is not None else None
+        lines.append(MoneyLine(
+            "gift_card" if item is not None and item.gift_card else "item",
+            item.title if item is not None else f"line item {taken.line_item_id}",
+            taken.quantity, _pres(taken.subtotal_set, taken.subtotal),
+            _pres(taken.total_tax_set, taken.total_tax), rate))
+    ships = {s.id: s for s in order.shipping_lines}
+    for back in refund.refund_shipping_lines:
+        ship = ships.get(back.shipping_line_id)
+        amount = _pres(back.subtotal_amount_set)
+        tax, rate = _tax(ship.tax_lines) if ship is not None else (ZERO, None)
+        price = _pres(ship.discounted_price_set, _pres(ship.price_set)) if ship else ZERO
+        share = (tax * amount / price).quantize(Decimal("0.01")) if price else ZERO
+        lines.append(MoneyLine("shipping", "Shipping refund", 1, amount, share, rate))
+    if not refund.refund_shipping_lines:
+        rate = next((r for s in order.shipping_lines for r in [_tax(s.tax_lines)[1]]
+                     if r is not None), None)
+        for adjustment in refund.order_adjustments:
+            if adjustment.kind == "shipping_refund":  # negative amounts: money given back
+                lines.append(MoneyLine(
+                    "shipping", "Shipping refund", 1,
+                    -_pres(adjustment.amount_set, adjustment.amount),
+                    -_pres(adjustment.tax_amount_set, adjustment.tax_amount), rate))
+    return tuple(line for line in lines if line.amount or line.tax)

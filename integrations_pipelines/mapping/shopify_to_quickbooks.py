@@ -42,6 +42,7 @@ from integrations_pipelines.mapping.shopify_money import (
     MoneyProblem,
     OrderMoney,
     order_money,
+    refusal,
 )
 from integrations_pipelines.mapping.shopify_to_quickbooks_entry import (
     QuickBooksOptions,
@@ -162,27 +163,8 @@ def _lines(money: OrderMoney, integration: ShopifyToQuickBooksEntry
 
 def _refusal(order: Order) -> MappingRejected | None:
     """Why an order's own figures cannot make an invoice, if they cannot."""
-    if not order.line_items:
-        return MappingRejected("no_line_items", "the order has no line items to invoice")
-    currency = order.presentment_currency
-    sets = (order.total_price_set, order.subtotal_price_set, order.total_tax_set,
-            order.total_discounts_set)
-    if any(s.presentment_money.currency_code != currency for s in sets):
-        return MappingRejected(
-            "currency_mismatch", "presentment money sets disagree with presentment_currency")
-    # total_discounts includes shipping discounts; only the goods' discounts can exceed them.
-    shipping_off = sum((a.amount_set.presentment_money.amount if a.amount_set else a.amount
-                        for s in order.shipping_lines for a in s.discount_allocations),
-                       Decimal(0))
-    discount = order.total_discounts_set.presentment_money.amount - shipping_off
-    goods = sum((li.price_set.presentment_money.amount * li.quantity
-                 for li in order.line_items), Decimal(0))
-    if discount > goods:
-        return MappingRejected(
-            "discount_exceeds_total",
-            f"discount {discount} {currency} exceeds the line items' total {goods}; "
-            "QuickBooks rejects a negative invoice. Fix the order in Shopify, then replay.")
-    return None
+    problem = refusal(order)
+    return None if problem is None else MappingRejected(problem.code, problem.reason)
 
 
 def _exchange_rate(order: Order) -> Decimal:
