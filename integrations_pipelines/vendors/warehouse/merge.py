@@ -1,0 +1,143 @@
+"""Bulk, idempotent loads into a warehouse table: COPY into a staging table, then MERGE.
+
+A source -> warehouse load moves whole days of records whose values rarely change after
+the day. Row-by-row upserts (the `TableWriter` of `writer.py`) cost a round trip per record;
+here a batch is streamed into a temporary staging table with COPY (psycopg, one round trip)
+and merged with one `MERGE` whose `WHEN MATCHED AND (row) IS DISTINCT FROM (staged row)`
+guard leaves an identical row untouched: a re-load of an unchanged day writes no row, a
+changed record updates its row in place, a new one is inserted. `merge_action()` (PostgreSQL
+17+) counts what happened. Columns in `uncompared` (the load time, the version we read)
+are written with a change but are never a reason to write.
+
+A batch the table refuses (a value out of a column's range) is not the run's failure: the
+batch is staged again row by row under savepoints, each refused row comes back with the
+database's reason (the caller dead-letters it) and the others merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import psycopg
+import sqlalchemy as sa
+
+__all__ = ["MergeLoader", "Merged"]
+
+
+def _refusal(exc: Exception) -> bool:
+    """A value the table cannot hold (COPY raises psycopg's error, SQL SQLAlchemy's)."""
+    error = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    return isinstance(error, psycopg.errors.DataError | psycopg.errors.IntegrityError)
+
+
+def _q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Merged:
+    """What one or more merges did: rows inserted, updated, left as they were, refused."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    refused: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
+
+    def add(self, other: Merged) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.refused += other.refused
+
+
+class MergeLoader:
+    """Loads rows (dicts of the table's columns) into one table by its primary key."""
+
+    def __init__(self, table: sa.Table, uncompared: Sequence[str] = ("loaded_at",)) -> None:
+        self.table = table
+        self.columns = [c.name for c in table.columns]
+        self.keys = [c.name for c in table.primary_key.columns]
+        self.compared = [c for c in self.columns if c not in self.keys and c not in uncompared]
+        self.stage = f"stage_{table.name}"
+
+    @property
+    def target(self) -> str:
+        return f"{_q(self.table.schema)}.{_q(self.table.name)}" if self.table.schema \
+            else _q(self.table.name)
+
+    def _merge_sql(self) -> str:
+        on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in self.keys)
+        old = ", ".join(f"t.{_q(c)}" for c in self.compared)
+        new = ", ".join(f"s.{_q(c)}" for c in self.compared)
+        settable = [c for c in self.columns if c not in self.keys]
+        return (
+            f"MERGE INTO {self.target} AS t USING {self.stage} AS s ON {on} "
+            f"WHEN MATCHED AND ({old}) IS DISTINCT FROM ({new}) THEN UPDATE SET "
+            + ", ".join(f"{_q(c)} = s.{_q(c)}" for c in settable)
+            + f" WHEN NOT MATCHED THEN INSERT ({', '.join(_q(c) for c in self.columns)}) "
+            f"VALUES ({', '.join('s.' + _q(c) for c in self.columns)}) "
+            "RETURNING merge_action()")
+
+    def _stage(self, conn: sa.Connection) -> None:
+        conn.execute(sa.text(f"CREATE TEMP TABLE IF NOT EXISTS {self.stage} (LIKE {self.target} "
+                             "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"))
+        conn.execute(sa.text(f"TRUNCATE {self.stage}"))
+
+    def _copy(self, conn: sa.Connection, rows: Iterable[dict[str, Any]]) -> int:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None  # a connection in use always has one
+        cursor = cast("psycopg.Cursor[Any]", dbapi.cursor())
+        names = ", ".join(f'"{c}"' for c in self.columns)
+        n = 0
+        with cursor, cursor.copy(f"COPY {self.stage} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row.get(c) for c in self.columns])
+                n += 1
+        return n
+
+    def _merge(self, conn: sa.Connection, staged: int) -> Merged:
+        actions = list(conn.execute(sa.text(self._merge_sql())).scalars())
+        inserted = actions.count("INSERT")
+        updated = actions.count("UPDATE")
+        return Merged(inserted, updated, staged - inserted - updated)
+
+    def load(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> Merged:
+        """Merge `rows` in the caller's transaction (the caller commits). Refused rows come
+        back in `refused` with the database's reason; the others are merged."""
+        if not rows:
+            return Merged()
+        self._stage(conn)
+        try:
+            with conn.begin_nested():
+                staged = self._copy(conn, rows)
+                return self._merge(conn, staged)
+        except (sa.exc.DBAPIError, psycopg.Error) as exc:
+            if not _refusal(exc):
+                raise
+        return self._one_by_one(conn, rows)
+
+    def _one_by_one(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> Merged:
+        """Stage each row under a savepoint: the refused ones are set aside with why."""
+        self._stage(conn)
+        refused: list[tuple[dict[str, Any], str]] = []
+        staged = 0
+        for row in rows:
+            try:
+                with conn.begin_nested():
+                    self._copy(conn, [row])
+                staged += 1
+            except (sa.exc.DBAPIError, psycopg.Error) as exc:
+                if not _refusal(exc):
+                    raise
+                detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                refused.append((row, f"{self.table.fullname} refused the row: {detail}"))
+        merged = self._merge(conn, staged)
+        merged.refused = refused
+        return merged

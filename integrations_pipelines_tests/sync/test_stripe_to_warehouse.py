@@ -1,0 +1,145 @@
+"""Stripe's ledger into the warehouse, below Dagster: a day extracted from the sandbox over
+HTTP, loaded with COPY + MERGE into typed tables on a real PostgreSQL, reconciled on what
+Stripe states (objects, payouts, per-currency and per-category totals); a re-load writes
+nothing, a changed object updates its row, a refused row is a dead letter."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from integrations_pipelines.mapping.stripe_to_warehouse import tables
+from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWarehouseEntry
+from integrations_pipelines.reconciliation import stripe_to_warehouse as judge
+from integrations_pipelines.sandbox.stripe_account import generate_account
+from integrations_pipelines.sandbox.stripe_app import start_stripe
+from integrations_pipelines.sync import stripe_to_warehouse as load
+from integrations_pipelines.sync.dead_letters import open_letters
+from integrations_pipelines.sync.stripe_extraction import store_window
+from integrations_pipelines.vendors.stripe.client import connect
+from integrations_pipelines.vendors.stripe.records import OBJECTS
+from integrations_pipelines.vendors.stripe.settings import StripeSettings
+
+START = date(2026, 11, 20)
+DAY = date(2026, 11, 24)
+ENTRY = StripeToWarehouseEntry(
+    name="stripe_test", description="Stripe into the warehouse.", source="stripe",
+    destination="warehouse", owner="team:analytics", owner_email="analytics@example.com",
+    slack_channel="#analytics", partitions_start=START, schedule={"hour": 4, "minute": 0},
+    freshness_sla_hours=26, expected_daily_volume=80,
+    warehouse={"schema_name": "analytics_stripe", "table_prefix": "stripe_"})
+
+
+@pytest.fixture
+def stripe():
+    server, store = start_stripe(generate_account(seed=11, start=START, days=6,
+                                                  charges_per_day=80))
+    yield server, store
+    server.stop()
+
+
+def _extract(engine, server, day: date = DAY) -> None:
+    conn = connect(StripeSettings(api_key="sk_test_sandbox", base_url=server.url), engine)
+    start = datetime.combine(day, datetime.min.time(), UTC)
+    with conn.client.http:
+        for resource in OBJECTS:
+            store_window(engine, conn.client, ENTRY, resource, "default", day,
+                         day + timedelta(days=1), (start, start + timedelta(days=1)), None)
+
+
+def _judge(engine, day: date = DAY):
+    end = day + timedelta(days=1)
+    with engine.connect() as conn, engine.connect() as wconn:
+        return (judge.reconcile(conn, wconn, ENTRY, day, end),
+                judge.payout_balances(conn, wconn, ENTRY, day, end),
+                judge.category_totals(conn, wconn, ENTRY, day, end),
+                load.pending(conn, wconn, ENTRY, day, end))
+
+
+def test_a_day_loads_reconciles_and_reloads_without_writing(engine, stripe):
+    server, store = stripe
+    assert load.ensure_schema(engine, ENTRY) == ["stripe_0001_tables",
+                                                 "stripe_0002_daily_revenue"]
+    assert load.ensure_schema(engine, ENTRY) == []  # no DDL once applied
+    for day in (START + timedelta(days=n) for n in range((DAY - START).days)):
+        _extract(engine, server, day)  # the days whose transactions DAY's payouts pay out
+        load.load_window(engine, engine, ENTRY, day, day + timedelta(days=1))
+    _extract(engine, server)
+    first = load.load_window(engine, engine, ENTRY, DAY, DAY + timedelta(days=1))
+    expected = store.ledger.day_counts(DAY)
+    assert {r: m.inserted for r, m in first.by_resource.items()} == expected
+    report, payouts, totals, accounted = _judge(engine)
+    assert report.discrepant_count == 0 and report.counts["ok"] == sum(expected.values())
+    assert payouts and all(p.balanced for p in payouts), payouts
+    assert totals and all(t.equal for t in totals)
+    assert {t.currency for t in totals} >= {"usd", "eur"}
+    assert accounted.pending == [] and accounted.loaded == sum(expected.values())
+
+    again = load.load_window(engine, engine, ENTRY, DAY, DAY + timedelta(days=1))
+    assert again.total("written") == 0 and again.total("unchanged") == sum(expected.values())
+
+    built = load.rebuild_daily_revenue(engine, ENTRY, DAY, DAY + timedelta(days=1))
+    revenue = sa.Table("stripe_daily_revenue", sa.MetaData(schema="analytics_stripe"),
+                       autoload_with=engine)
+    with engine.connect() as conn:
+        rows = {r.currency.strip(): r for r in conn.execute(sa.select(revenue))}
+    usd = [t for t in store.ledger.objects["balance_transactions"].values()
+           if t["currency"] == "usd" and t["type"] != "payout"
+           and datetime.fromtimestamp(t["created"], UTC).date() == DAY]
+    assert built == len(rows) and rows["usd"].net == sum(t["net"] for t in usd)
+    assert rows["usd"].fees == sum(t["fee"] for t in usd)
+    assert rows["usd"].gross_major * 100 == rows["usd"].gross
+
+
+def test_a_change_after_the_day_is_stale_until_loaded_and_a_hand_edit_is_wrong(engine,
+                                                                                 stripe):
+    server, store = stripe
+    load.ensure_schema(engine, ENTRY)
+    _extract(engine, server)
+    load.load_window(engine, engine, ENTRY, DAY, DAY + timedelta(days=1))
+    charge = next(c for c in store.ledger.objects["charges"].values()
+                  if datetime.fromtimestamp(c["created"], UTC).date() == DAY
+                  and not c["amount_refunded"])
+    # A refund two days later: the charge changes; the raw store learns it from Stripe.
+    store.ledger.refund(charge["id"], charge["amount"] // 2, charge["created"] + 2 * 86400)
+    _extract(engine, server)
+    report = _judge(engine)[0]
+    assert report.keys("wrong_values") == [charge["id"]]  # same version: nothing says newer
+    changed = load.load_window(engine, engine, ENTRY, DAY, DAY + timedelta(days=1))
+    assert changed.by_resource["charges"].updated == 1 and changed.total("inserted") == 0
+    t = tables(ENTRY)["charges"]
+    with engine.begin() as conn:
+        held = conn.execute(sa.select(t.c.amount_refunded).where(t.c.id == charge["id"]))
+        assert held.scalar_one() == charge["amount"] // 2
+        conn.execute(t.update().where(t.c.id == charge["id"]).values(amount=1))
+        conn.execute(t.delete().where(t.c.id != charge["id"], t.c.business_date == DAY)
+                     .where(t.c.id.in_(sa.select(t.c.id).limit(1).scalar_subquery())))
+    report, _, _, accounted = _judge(engine)
+    assert report.keys("wrong_values") == [charge["id"]]
+    assert len(report.keys("missing")) == 1 and accounted.pending == report.keys("missing")
+    load.load_window(engine, engine, ENTRY, DAY, DAY + timedelta(days=1),
+                     only=set(report.source_ids("missing", "wrong_values", "stale")))
+    assert _judge(engine)[0].discrepant_count == 0
+
+
+def test_a_row_the_table_refuses_is_a_dead_letter_and_the_rest_load(engine, stripe):
+    server, store = stripe
+    load.ensure_schema(engine, ENTRY)
+    txn = next(t for t in store.ledger.objects["balance_transactions"].values()
+               if datetime.fromtimestamp(t["created"], UTC).date() == DAY)
+    txn["amount"] = 2**63  # more than BIGINT holds
+    _extract(engine, server)
+    done = load.load_window(engine, engine, ENTRY, DAY, DAY + timedelta(days=1))
+    with engine.connect() as conn:
+        letters = open_letters(conn, ENTRY.name)
+    assert [letter.source_id for letter in letters] == [txn["id"]]
+    assert letters[0].reason_code == "warehouse_rejected_value"
+    assert "out of range" in letters[0].reason
+    assert done.by_resource["balance_transactions"].inserted == \
+        store.ledger.day_counts(DAY)["balance_transactions"] - 1
+    report, _, totals, accounted = _judge(engine)
+    assert report.discrepant_count == 0 and report.counts["dead_lettered"] == 1
+    assert accounted.pending == [] and accounted.dead_lettered == 1
+    assert not all(t.equal for t in totals)  # Stripe's sums still count the refused one
