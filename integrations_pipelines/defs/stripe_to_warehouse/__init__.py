@@ -1,0 +1,1 @@
+"""Stripe into the analytics warehouse, on the kit (issue 14)."""
