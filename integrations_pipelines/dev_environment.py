@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -67,6 +67,7 @@ __all__ = [
     "log",
     "read_environment",
     "run",
+    "stop_process_group",
     "write_environment",
 ]
 
@@ -302,9 +303,11 @@ def dagster_command(workspace: Path, host: str, port: int) -> list[str]:
 
     `--log-level warning`: the webserver and the daemon print warnings and errors only. At
     Dagster's default (info) the daemon prints two lines per sensor per tick ("Checking for
-    new runs for sensor", "Sensor ... skipped"), which were 209 of 473 lines in the first 11
-    minutes and buried the lines a newcomer needs; dev prints those itself (the UI's
-    address, the backfill's progress, each alert).
+    new runs for sensor", "Sensor ... skipped"): 214 of the 1,124 lines of a first start's
+    ten minutes, beside 711 runs' DEBUG events (DEV_PYTHON_LOGS) and 10 lines of dev's own.
+    With both, the same ten minutes printed 89 lines: dev's 27 (the UI's address, the
+    backfill's progress, the incident, each alert), the runs' INFO lines, and every warning
+    and error with its traceback.
 
     `-W ignore:...`: Dagster marks `dagster dev` superseded by `dg dev` (dagster-dg-cli) and
     warns on every start. `dg dev` runs a project of the `dg` layout (`[tool.dg]` in
@@ -427,7 +430,9 @@ def run(options: DevOptions) -> int:
             dagster_command(Path("workspace.yaml").resolve(), options.host, port),
             env={**os.environ, **env},
             cwd=env["DAGSTER_HOME"],  # its dagster.yaml is the one in use, not the checkout's
+            start_new_session=True,  # its own process group: stopped whole, by us (below)
         )
+        stack.callback(_stop_dagster, process)  # first on exit: PostgreSQL is still up
         if _wait_for_webserver(ui_url):
             log.info("Dagster UI: %s  (Ctrl-C stops everything)", ui_url)
         else:
@@ -451,15 +456,48 @@ def run(options: DevOptions) -> int:
         try:
             return process.wait()
         except KeyboardInterrupt:
-            # Ctrl-C reaches dagster too (same process group); a second one must not cut
-            # our own shutdown short, so further interrupts are ignored from here on.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            log.info("stopped; the data is kept under %s for the next start", home)
+            log.info("stopping; the data is kept under %s for the next start", home)
             return 0
+
+
+def _stop_dagster(process: subprocess.Popen[bytes]) -> None:
+    """Stop `dagster dev` whole before PostgreSQL stops under its runs (a worker left
+    behind retried its connection, printing a warning a second, until its step gave up). A
+    second Ctrl-C must not cut this short, so interrupts are ignored from here on."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if not stop_process_group(process):
+        log.warning("dagster did not stop within 30 s: what was left is killed")
+
+
+def stop_process_group(leader: subprocess.Popen[bytes], grace_s: float = 30) -> bool:
+    """Stop the process group `leader` heads (started with `start_new_session`), the
+    processes it started included (dagster's runs and their step workers): SIGINT first,
+    dagster's own clean stop (a run in progress is marked as interrupted), then SIGKILL to
+    whatever is left after `grace_s`. True when SIGINT was enough."""
+    group = leader.pid
+    _signal_group(group, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    while _group_alive(group, leader) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not _group_alive(group, leader):
+        return True
+    _signal_group(group, signal.SIGKILL)
+    deadline = time.monotonic() + 5  # bounded: an unreaped zombie would count as alive
+    while _group_alive(group, leader) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return False
+
+
+def _signal_group(group: int, signum: int) -> None:
+    with suppress(ProcessLookupError):  # nothing left to signal
+        os.killpg(group, signum)
+
+
+def _group_alive(group: int, leader: subprocess.Popen[bytes]) -> bool:
+    leader.poll()  # reaps the leader once it exits (a zombie still counts as alive)
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,3 +148,39 @@ def test_dagster_dev_prints_sensor_errors_but_not_their_ticks(dev_instance_env,
     assert "quiet_sensor" not in printed
     assert "Checking for new runs for sensor" not in printed
     assert "superseded" not in printed and "dg dev" not in printed
+
+
+STUBBORN_CHILD = """
+import subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", "import signal, time; "
+                  "signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); "
+                  "time.sleep(600)"])
+time.sleep(600)
+"""
+
+
+def _group_gone(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_stopping_dagster_stops_the_processes_it_started() -> None:
+    """A run's worker left behind after Ctrl-C kept retrying PostgreSQL once dev had stopped
+    it; dev stops dagster's whole process group, killing what ignores the interrupt."""
+    from integrations_pipelines.dev_environment import stop_process_group
+
+    leader = subprocess.Popen([sys.executable, "-c", STUBBORN_CHILD], stdout=subprocess.PIPE,
+                              start_new_session=True)
+    assert leader.stdout is not None
+    assert leader.stdout.readline() == b"ready\n"  # the child is up, and ignores SIGINT
+    assert stop_process_group(leader, grace_s=2) is False  # it took a SIGKILL
+    assert _group_gone(leader.pid)
+
+    polite = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                              start_new_session=True)
+    time.sleep(0.5)
+    assert stop_process_group(polite, grace_s=10) is True  # SIGINT was enough
+    assert _group_gone(polite.pid)
