@@ -141,8 +141,8 @@ def _arrow_differs_after(canon: Canon, source: pd.Series, source_rows: np.ndarra
                          destination: pd.Series, destination_rows: np.ndarray) -> np.ndarray:
     """`_differs_after` for Arrow text: the gather and the raw comparison run in Arrow (two
     nulls are equal, a null and a value differ); only the differing pairs are normalised."""
-    src = pa.chunked_array(pa.array(source.array)).take(source_rows)
-    dst = pa.chunked_array(pa.array(destination.array)).take(destination_rows)
+    src = pa.chunked_array(source).take(source_rows)  # the frame's chunks, not a copy
+    dst = pa.chunked_array(destination).take(destination_rows)
     equal = pc.fill_null(pc.equal(src, dst), False)
     both_null = pc.and_(pc.is_null(src), pc.is_null(dst))
     differs = np.asarray(pc.invert(pc.or_(equal, both_null)).to_numpy(), dtype=bool).copy()

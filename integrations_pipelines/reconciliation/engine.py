@@ -231,31 +231,38 @@ def _numbered_codes(
     Arrow. A key of any other shape, or keys not held by Arrow: None (they are factorised)."""
     if not all(_is_arrow_text(k) and k.dtype == keys[0].dtype for k in keys):
         return None
-    arrays = [pa.chunked_array(pa.array(k.array)) for k in keys]
+    arrays = [pa.chunked_array(k) for k in keys]  # the frames' chunks, not copies
     sample = next((a[0].as_py() for a in arrays if len(a)), None)
     if not isinstance(sample, str):
         return None
     prefix = sample.rstrip("0123456789")
     codes = []
     for array in arrays:
-        if not len(array):
-            codes.append(np.zeros(0, dtype=np.int64))
-            continue
-        if array.null_count or not pc.all(pc.starts_with(array, prefix)).as_py():
+        parsed = [_parsed(chunk, prefix) for chunk in array.chunks]  # small temporaries
+        if any(p is None for p in parsed):
             return None
-        digits = pc.utf8_slice_codeunits(array, len(prefix))
-        length = pc.utf8_length(digits)
-        if not (pc.all(pc.utf8_is_digit(digits)).as_py()
-                and pc.max(length).as_py() <= _MAX_DIGITS
-                and not pc.any(pc.starts_with(digits, "0")).as_py()):
-            return None
-        try:
-            codes.append(np.asarray(pc.cast(digits, pa.int64()).to_numpy(), dtype=np.int64))
-        except pa.ArrowInvalid:  # digits Arrow does not read as a number (other scripts)
-            return None
+        codes.append(np.concatenate([np.zeros(0, dtype=np.int64), *parsed]))
     dtype = keys[0].dtype
     assert isinstance(dtype, pd.StringDtype)  # checked by _is_arrow_text
     return codes[0], codes[1], codes[2], _Numbered(prefix, dtype)
+
+
+def _parsed(chunk: pa.Array, prefix: str) -> np.ndarray | None:
+    """The numbers after `prefix` in one Arrow chunk of keys; None unless every key is the
+    prefix and a canonical number."""
+    if not len(chunk):
+        return np.zeros(0, dtype=np.int64)
+    if chunk.null_count or not pc.all(pc.starts_with(chunk, prefix)).as_py():
+        return None
+    digits = pc.utf8_slice_codeunits(chunk, len(prefix))
+    if not (pc.all(pc.utf8_is_digit(digits)).as_py()
+            and pc.max(pc.utf8_length(digits)).as_py() <= _MAX_DIGITS
+            and not pc.any(pc.starts_with(digits, "0")).as_py()):
+        return None
+    try:
+        return np.asarray(pc.cast(digits, pa.int64()).to_numpy(), dtype=np.int64)
+    except pa.ArrowInvalid:  # digits Arrow does not read as a number (other scripts)
+        return None
 
 
 def _is_arrow_text(keys: pd.Series) -> bool:

@@ -199,7 +199,10 @@ def window_frames(start: date, end: date, source: pd.DataFrame, destination: pd.
     (`letters`: key, reason_code) and no destination record is accounted for, not compared;
     the letters, the destination's failed calls (`failures`: status) and the source's tags
     are the evidence. What `load_window` returns, and what the benchmark measures."""
-    unsent = source["key"].isin(letters["key"]) & ~source["key"].isin(destination["key"])
+    unsent = source["key"].isin(letters["key"])
+    if unsent.any():  # of the few lettered keys, those without a destination record
+        sent = destination["key"].isin(source.loc[unsent, "key"])
+        unsent &= ~source["key"].isin(destination.loc[sent, "key"])
     accounted = source.loc[unsent].merge(
         letters[["key", "reason_code"]].drop_duplicates("key"), on="key", how="left")
     evidence = Evidence(
