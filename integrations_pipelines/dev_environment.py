@@ -392,7 +392,8 @@ def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 
 
 
 def _stop_on_signals() -> None:
-    """Ctrl-C and SIGTERM (kill, systemd, a container stop) both mean a clean stop. SIGINT is
+    """Ctrl-C, SIGTERM (kill, systemd, a container stop) and SIGHUP (the terminal closed) all
+    mean a clean stop: dagster runs in a process group of its own, so dev stops it. SIGINT is
     re-armed because a shell starts background jobs with it ignored, and dagster inherits
     that; a handled signal is reset to the default in dagster, which then stops on it."""
 
@@ -401,6 +402,7 @@ def _stop_on_signals() -> None:
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
 
 
 def run(options: DevOptions) -> int:
@@ -464,8 +466,8 @@ def _stop_dagster(process: subprocess.Popen[bytes]) -> None:
     """Stop `dagster dev` whole before PostgreSQL stops under its runs (a worker left
     behind retried its connection, printing a warning a second, until its step gave up). A
     second Ctrl-C must not cut this short, so interrupts are ignored from here on."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     if not stop_process_group(process):
         log.warning("dagster did not stop within 30 s: what was left is killed")
 
