@@ -89,15 +89,18 @@ def text_canon(spec: FieldSpec) -> Canon:
 
 def _already_normal(text: str) -> bool:
     """True when `normalize_text` would return the text unchanged: NFC already, no astral
-    characters, single spaces only, nothing to trim. Checked in C, unlike the rewrite."""
+    or control characters, single spaces only, nothing to trim. Checked in C, unlike the
+    rewrite."""
     return (
         unicodedata.is_normalized("NFC", text)
         and not _ASTRAL.search(text)
+        and not _CONTROL.search(text)
         and not _UNTIDY_SPACE.search(text)
     )
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # as mapping.text removes them
 _UNTIDY_SPACE = re.compile(r"^\s|\s$|\s\s|[^\S ]")
 
 
