@@ -30,9 +30,12 @@ from integrations_pipelines.vendors.shopify.client import (
     make_http_client,
     shop_budget,
 )
+from integrations_pipelines.vendors.xero.client import XeroClient
+from integrations_pipelines.vendors.xero.client import connect as connect_xero
+from integrations_pipelines.vendors.xero.settings import XeroSettings
 
 __all__ = ["IntegrationStore", "QuickBooksResource", "RetryBudget", "ShopifyResource",
-           "WarehouseResource"]
+           "WarehouseResource", "XeroResource"]
 
 # `dg.ConfigurableResource` is generic in the value it vends; a resource that vends itself has
 # no spelling for that parameter (dagster#32027), hence `type: ignore[type-arg]` on those.
@@ -156,3 +159,41 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # v
 
     def engine(self) -> sa.Engine:
         return engine_for(settings.sqlalchemy_url(self.url or settings.warehouse_url()))
+
+
+class XeroResource(RetryBudget):
+    """One Xero organisation (XERO_* variables); tokens live in the store.
+
+    `per_minute` and `app_per_minute` are Xero's minute limits (60 per tenant, 10,000 per
+    app): every process calling the tenant shares them (the day's 5000 are read from
+    `X-DayLimit-Remaining`).
+    """
+
+    per_minute: int = 60
+    app_per_minute: int = 10_000
+
+    base_url: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    tenant_id: str | None = None
+    bootstrap_refresh_token: str | None = None
+
+    def connection_settings(self) -> XeroSettings:
+        explicit = {k: v for k, v in {
+            "base_url": self.base_url, "token_url": self.token_url,
+            "client_id": self.client_id, "client_secret": self.client_secret,
+            "tenant_id": self.tenant_id, "bootstrap_refresh_token": self.bootstrap_refresh_token,
+        }.items() if v is not None}
+        if {"client_id", "client_secret", "tenant_id", "base_url", "token_url"} <= set(explicit):
+            return XeroSettings(**explicit)
+        return replace(XeroSettings.from_env(), **explicit)
+
+    def client(self, metrics: HttpMetrics, store: IntegrationStore,
+               run_id: str | None) -> XeroClient:
+        conf = self.connection_settings()
+        return connect_xero(conf, store.engine(), metrics=metrics,
+                            failure_sink=store.failure_sink(run_id),
+                            contracts=store.contracts(run_id), per_minute=self.per_minute,
+                            app_per_minute=self.app_per_minute,
+                            **self.retry_options())

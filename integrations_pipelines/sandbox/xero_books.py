@@ -210,7 +210,9 @@ class Books:
         total = Decimal(str(invoice["Total"]))
         invoice["AmountPaid"] = float(paid)
         invoice["AmountCredited"] = float(credited)
-        invoice["AmountDue"] = float(total - paid - credited)
+        # A voided or deleted invoice owes nothing.
+        closed = invoice["Status"] in ("VOIDED", "DELETED")
+        invoice["AmountDue"] = 0.0 if closed else float(total - paid - credited)
         if invoice["Status"] in ("AUTHORISED", "PAID"):
             invoice["Status"] = "PAID" if total - paid - credited == 0 and (
                 paid or credited) else "AUTHORISED"

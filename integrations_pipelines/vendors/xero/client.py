@@ -45,7 +45,7 @@ REFRESH_IDLE_LIFETIME = timedelta(days=60)
 
 
 def connect(settings: XeroSettings, engine: sa.Engine, *, metrics: HttpMetrics | None = None,
-            contracts: ContractGuard | None = None, per_minute: int = 60, per_day: int = 5000,
+            contracts: ContractGuard | None = None, per_minute: int = 60,
             app_per_minute: int = 10_000, **http_kw: Any) -> XeroClient:
     """A client for one tenant whose tokens live in the integration store; its pacers are
     Xero's remaining-calls headers, the tenant's and the app's shared budgets (Xero's
@@ -67,7 +67,7 @@ def connect(settings: XeroSettings, engine: sa.Engine, *, metrics: HttpMetrics |
         tokens.force_refresh(rejected_token=sent.get("token"))
 
     problems = RateLimitProblem()
-    shared: list[Pacer] = [tenant_budget(engine, settings.tenant_id, per_minute, per_day),
+    shared: list[Pacer] = [tenant_budget(engine, settings.tenant_id, per_minute),
                            app_budget(engine, settings.client_id, app_per_minute)]
     http = VendorHttpClient(
         "xero", settings.base_url, auth_headers=auth_headers, on_unauthorized=refresh_after_401,

@@ -2,7 +2,7 @@
 
 Per tenant 60 calls a minute, 5000 a day and 5 at once; per app 10,000 a minute across every
 tenant. The remaining-calls headers pace the client (`pacing.xero_pacers`); the published
-limits are token buckets in PostgreSQL shared by every process (`tenant_budget`, and
+minute limits are token buckets in PostgreSQL shared by every process (`tenant_budget`, and
 `app_budget` across tenants), so the QuickBooks-to-Xero migration's nightly run and a
 backfill together stay under them; Dagster's `xero` pool bounds the concurrent calls.
 A 429 names the limit it hit in `X-Rate-Limit-Problem`: a spent day is not waited out (the
@@ -22,13 +22,13 @@ __all__ = ["PROBLEM_HEADER", "RateLimitProblem", "app_budget", "tenant_budget"]
 PROBLEM_HEADER = "X-Rate-Limit-Problem"
 
 
-def tenant_budget(engine: sa.Engine, tenant_id: str, per_minute: int = 60,
-                  per_day: int = 5000) -> SharedRequestBudget:
-    """One organisation's minute and day limits, shared with every process calling it."""
+def tenant_budget(engine: sa.Engine, tenant_id: str,
+                  per_minute: int = 60) -> SharedRequestBudget:
+    """One organisation's minute limit, shared with every process calling it. The day's
+    5000 are not a bucket (one sized for a rolling day would allow a call every 18 s after
+    a small burst); `X-DayLimit-Remaining` stops the client before the day is spent."""
     return SharedRequestBudget(engine, f"xero:{tenant_id}", [
-        RateLimit.window("minute", per_minute, 60.0),
-        RateLimit.window("day", per_day, 86_400.0),
-    ])
+        RateLimit.window("minute", per_minute, 60.0)])
 
 
 def app_budget(engine: sa.Engine, client_id: str, per_minute: int = 10_000) -> SharedRequestBudget:

@@ -98,7 +98,7 @@ class DocumentWriter:
         current, adopted = self._find(entry, candidates, draft)
         created = False
         if current is None:
-            current = self._create(draft, refused)
+            current = self._create(draft, entry, refused)
             created = True
         invoice_id = str(current["InvoiceID"])
         if draft.voided:
@@ -122,12 +122,17 @@ class DocumentWriter:
                        max(len(candidates) - 1, 0), adopted)
 
     # -- the steps --------------------------------------------------------------------
-    def _create(self, draft: XeroInvoiceDraft, refused: int) -> dict[str, Any]:
+    def _create(self, draft: XeroInvoiceDraft, entry: LedgerEntry | None,
+                refused: int) -> dict[str, Any]:
         answer = self._prepared.pop(draft.source_id, None)
         if answer is None:
+            # A re-create after the invoice was deleted in Xero must not be answered with
+            # the deleted one (its id is in the key), nor a retry after a refusal with the
+            # refusal (the number of refusals is).
+            previous = entry.destination_id if entry is not None else ""
             answer = self.xero.put_invoices(
                 [draft.to_xero()],
-                idempotency_key("invoice", draft.source_id, draft.payload_hash(),
+                idempotency_key("invoice", draft.source_id, draft.payload_hash(), previous,
                                 str(refused)))[0]
         messages = element_errors(answer) if answer.get("HasErrors") else []
         if not messages:
@@ -170,14 +175,18 @@ class DocumentWriter:
         if current.get("Payments") and _dec(current["AmountDue"]) < sum(
                 (c.total for c in missing), Decimal(0)):
             self._take_back_payments(draft, current)  # room for the credit: re-paid below
+        # The invoice's version is in each key: a crash before the allocation re-runs on the
+        # same version (the same credit note is answered), while a credit note someone
+        # deleted since is written again rather than answered from Xero's replay.
+        version = str(current.get("UpdatedDateUTC"))
         for note in missing:
             body = note.to_xero(draft.contact(), draft.currency, draft.reference)
             saved = self.xero.put_credit_note(
                 body, idempotency_key("creditnote", draft.source_id, note.number,
-                                      str(note.total)))
+                                      str(note.total), version))
             self.xero.allocate(str(saved["CreditNoteID"]), invoice_id, str(note.total),
                                note.on, idempotency_key("allocate", str(saved["CreditNoteID"]),
-                                                        invoice_id))
+                                                        invoice_id, version))
         return self.xero.invoice(invoice_id)
 
     def _pay(self, draft: XeroInvoiceDraft, current: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +202,9 @@ class DocumentWriter:
                 {"Invoice": {"InvoiceID": invoice_id},
                  "Account": {"Code": draft.clearing_account}, "Date": draft.on.isoformat(),
                  "Amount": float(amount), "Reference": draft.reference},
-                idempotency_key("payment", invoice_id, str(amount), str(paid)))
+                # The invoice's version: a payment someone deleted is paid again, not replayed.
+                idempotency_key("payment", invoice_id, str(amount), str(paid),
+                                str(current.get("UpdatedDateUTC"))))
             return self.xero.invoice(invoice_id)
         return current
 

@@ -1,0 +1,1 @@
+"""Shopify orders into Xero (the UK accounting pair), on the kit."""
