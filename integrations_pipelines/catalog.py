@@ -30,6 +30,8 @@ ENTRY_MODELS: dict[tuple[str, str], str] = {
         "integrations_pipelines.mapping.shopify_to_quickbooks_entry:ShopifyToQuickBooksEntry",
     ("shopify", "warehouse"):
         "integrations_pipelines.mapping.shopify_to_warehouse_entry:ShopifyToWarehouseEntry",
+    ("stripe", "warehouse"):
+        "integrations_pipelines.mapping.stripe_to_warehouse_entry:StripeToWarehouseEntry",
 }
 
 class ScheduleSpec(BaseModel):

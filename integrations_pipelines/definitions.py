@@ -17,6 +17,7 @@ from integrations_pipelines.defs.resources import (
     ShopifyResource,
     WarehouseResource,
 )
+from integrations_pipelines.defs.sources.stripe_resource import StripeResource
 
 __all__ = ["VENDOR_RESOURCES", "build_definitions", "defs"]
 
@@ -30,6 +31,7 @@ VENDOR_RESOURCES: dict[str, Callable[[], Any]] = {
                                              client_secret=dg.EnvVar("QBO_CLIENT_SECRET"),
                                              realm_id=dg.EnvVar("QBO_REALM_ID")),
     "warehouse": WarehouseResource,  # WAREHOUSE_URL, else the store's database
+    "stripe": lambda: StripeResource(api_key=dg.EnvVar("STRIPE_API_KEY")),
 }
 
 
@@ -38,7 +40,7 @@ def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions
     specs = [pair_spec(entry) for entry in load_catalog().values()]
     oauth = sorted({system for spec in specs for system in spec.oauth_systems})
     called = sorted({step.resource for spec in specs
-                     for step in (spec.extract, spec.sync, spec.read_back)})
+                     for step in spec.steps})
     wiring = dg.Definitions(
         resources={
             "store": IntegrationStore(database_url=dg.EnvVar("DATABASE_URL")),

@@ -23,6 +23,7 @@ from integrations_pipelines.defs.resources import IntegrationStore
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGSHIP = "shopify_to_quickbooks"
+STRIPE = "stripe_to_warehouse"
 IMPLICIT_ASSET_JOB = "__ASSET_JOB"  # Dagster's own job over all assets, not declared by us
 FLAGSHIP_OWNERS = ["team:finance-data", "finance-data@example.com"]
 DEFAULT_GROUP = "default"  # what Dagster calls the group of an asset given none
@@ -38,7 +39,14 @@ ASSETS: dict[str, tuple[str, set[str]]] = {
                                             {"shopify", "quickbooks", "postgres"}),
     "shopify_to_quickbooks/webhook_deliveries": ("shopify_to_quickbooks",
                                                  {"shopify", "quickbooks", "postgres"}),
+    **{f"stripe/{r}": ("stripe", {"stripe", "postgres"}) for r in (
+        "balance_transactions", "charges", "refunds", "disputes", "payouts")},
+    "stripe_to_warehouse/warehouse_load": ("stripe_to_warehouse", {"postgres"}),
+    "warehouse/stripe_ledger": ("warehouse", {"postgres"}),
+    "warehouse/daily_revenue": ("warehouse", {"postgres"}),
 }
+STRIPE_OBJECTS = {f"stripe/{r}" for r in ("balance_transactions", "charges", "refunds",
+                                          "disputes", "payouts")}
 
 # The assets Dagster materializes (the others are observed by sensors), all of them
 # daily-partitioned with the flagship integration's partitions, one run per day of a backfill.
@@ -47,6 +55,12 @@ FLAGSHIP_PARTITIONED_ASSETS = {
     "shopify_to_quickbooks/invoice_sync",
     "quickbooks/invoices",
 }
+# The Stripe -> warehouse pair's, on its own daily partitions (it starts later).
+STRIPE_PARTITIONED_ASSETS = {*STRIPE_OBJECTS, "stripe_to_warehouse/warehouse_load",
+                             "warehouse/stripe_ledger", "warehouse/daily_revenue"}
+PARTITION_STARTS = {"2026-10-01": FLAGSHIP_PARTITIONED_ASSETS,
+                    "2026-11-01": STRIPE_PARTITIONED_ASSETS}
+PARTITIONED_ASSETS = FLAGSHIP_PARTITIONED_ASSETS | STRIPE_PARTITIONED_ASSETS
 
 # asset key -> its upstream asset keys
 DEPENDENCIES: dict[str, set[str]] = {
@@ -57,6 +71,10 @@ DEPENDENCIES: dict[str, set[str]] = {
     "alerts/incidents": set(),
     "shopify_to_quickbooks/order_changes": set(),
     "shopify_to_quickbooks/webhook_deliveries": set(),
+    **{key: set() for key in STRIPE_OBJECTS},
+    "stripe_to_warehouse/warehouse_load": STRIPE_OBJECTS,
+    "warehouse/stripe_ledger": {"stripe_to_warehouse/warehouse_load"},
+    "warehouse/daily_revenue": {"warehouse/stripe_ledger"},
 }
 # Materialized, not partitioned: change capture and the webhook drain (their runs report the
 # days they touched on invoice_sync's partitions).
@@ -83,6 +101,16 @@ CHECKS: dict[str, bool] = {
     "quickbooks/token_health:refresh_token_is_healthy": False,
     "shopify_to_quickbooks/order_changes:webhooks_deliver_changes": False,
     "shopify_to_quickbooks/webhook_deliveries:webhook_inbox_keeps_up": False,
+    **{f"stripe/{r}:{c}": False for r in ("balance_transactions", "charges", "refunds",
+                                          "disputes", "payouts")
+       for c in (f"{r}_conform_to_contract", "stripe_api_version_is_current",
+                 "stripe_answered_without_outage")},
+    "stripe/balance_transactions:balance_transaction_volume_matches_baseline": False,
+    "stripe/balance_transactions:no_contract_drift": False,
+    "stripe_to_warehouse/warehouse_load:every_stripe_object_loaded_or_dead_lettered": False,
+    "warehouse/stripe_ledger:rows_match_stripe_objects": True,
+    "warehouse/stripe_ledger:payouts_match_their_balance_transactions": True,
+    "warehouse/stripe_ledger:daily_totals_match_stripe_balance_transactions": True,
 }
 
 # The checks the kit evaluates inside their asset's step (each pair's own, volume and drift):
@@ -94,6 +122,17 @@ IN_STEP_CHECKS = {
                                            "doc_numbers_free_of_foreign_invoices"},
     "quickbooks/invoices": {"every_synced_order_has_one_invoice", "invoices_match_shopify_orders",
                             "invoices_keep_up_with_orders", "no_contract_drift"},
+    "stripe/balance_transactions": {
+        "balance_transactions_conform_to_contract", "stripe_api_version_is_current",
+        "stripe_answered_without_outage", "balance_transaction_volume_matches_baseline",
+        "no_contract_drift"},
+    "stripe/payouts": {"payouts_conform_to_contract", "stripe_api_version_is_current",
+                       "stripe_answered_without_outage"},
+    "stripe_to_warehouse/warehouse_load": {"every_stripe_object_loaded_or_dead_lettered"},
+    "warehouse/stripe_ledger": {"rows_match_stripe_objects",
+                                "payouts_match_their_balance_transactions",
+                                "daily_totals_match_stripe_balance_transactions"},
+    "warehouse/daily_revenue": set(),
 }
 
 # job -> (assets it materializes, tags, daily-partitioned)
@@ -113,6 +152,13 @@ JOBS: dict[str, tuple[set[str], dict[str, str], bool]] = {
         {"integration": FLAGSHIP, "kind": "rolling_reconciliation"}, True),
     "shopify_to_quickbooks_webhooks_job": ({"shopify_to_quickbooks/webhook_deliveries"},
                                            {"integration": FLAGSHIP}, False),
+    "stripe_to_warehouse_job": (STRIPE_PARTITIONED_ASSETS, {"integration": STRIPE}, True),
+    "stripe_to_warehouse_repair_job": ({"warehouse/stripe_ledger", "warehouse/daily_revenue"},
+                                       {"integration": STRIPE}, True),
+    "stripe_to_warehouse_rolling_reconciliation_job": (
+        STRIPE_PARTITIONED_ASSETS,
+        {"integration": STRIPE, "kind": "rolling_reconciliation"}, True),
+    "stripe_to_warehouse_reconciliation_sample_job": (set(), {}, False),
 }
 
 # schedule -> (cron, timezone, job)
@@ -120,6 +166,9 @@ SCHEDULES: dict[str, tuple[str, str, str]] = {
     "shopify_to_quickbooks_job_schedule": ("15 2 * * *", "UTC", "shopify_to_quickbooks_job"),
     "shopify_to_quickbooks_rolling_reconciliation_job_schedule": (
         "15 3 * * *", "UTC", "shopify_to_quickbooks_rolling_reconciliation_job"),
+    "stripe_to_warehouse_job_schedule": ("0 4 * * *", "UTC", "stripe_to_warehouse_job"),
+    "stripe_to_warehouse_rolling_reconciliation_job_schedule": (
+        "0 5 * * *", "UTC", "stripe_to_warehouse_rolling_reconciliation_job"),
 }
 
 # sensor -> minimum interval (seconds), all on by default: the alert sensors, change
@@ -146,9 +195,14 @@ NIGHTLY = dg.FreshnessPolicy.cron(deadline_cron="15 4 * * *",
 FRESHNESS = {"shopify/orders": NIGHTLY, "quickbooks/invoices": NIGHTLY,
              # the change feed's dead-man switch: change_capture.sla_minutes
              "shopify_to_quickbooks/order_changes": dg.FreshnessPolicy.time_window(
-                 fail_window=timedelta(minutes=180))}
+                 fail_window=timedelta(minutes=180)),
+             # the Stripe pair's: its 04:00 tick plus two hours
+             **dict.fromkeys([*STRIPE_OBJECTS, "warehouse/stripe_ledger"],
+                             dg.FreshnessPolicy.cron(deadline_cron="0 6 * * *",
+                                                     lower_bound_delta=timedelta(hours=2),
+                                                     timezone="UTC"))}
 
-RESOURCES = {"store", "shopify", "quickbooks", "alerting"}
+RESOURCES = {"store", "shopify", "quickbooks", "stripe", "warehouse", "alerting"}
 
 
 def key(asset_key: dg.AssetKey) -> str:
@@ -209,16 +263,19 @@ def test_asset_dependencies(graph):
             for k in graph.get_all_asset_keys()} == DEPENDENCIES
 
 
-def test_flagship_assets_share_the_daily_partitions(graph):
+def test_each_pairs_assets_share_its_daily_partitions(graph):
     partitioned = {key(k): graph.get(k).partitions_def for k in graph.get_all_asset_keys()
                    if graph.get(k).partitions_def is not None}
-    assert set(partitioned) == FLAGSHIP_PARTITIONED_ASSETS
-    shared = {id(p) for p in partitioned.values()}
-    assert len(shared) == 1, "one DailyPartitionsDefinition object for the whole integration"
-    daily = next(iter(partitioned.values()))
-    assert isinstance(daily, dg.DailyPartitionsDefinition)
-    assert daily == dg.DailyPartitionsDefinition(start_date="2026-10-01", timezone="UTC")
-    for asset in FLAGSHIP_PARTITIONED_ASSETS:
+    assert set(partitioned) == PARTITIONED_ASSETS
+    by_start = {}
+    for start, assets in PARTITION_STARTS.items():
+        shared = {id(partitioned[a]) for a in assets}
+        assert len(shared) == 1, "one DailyPartitionsDefinition object per integration"
+        by_start[start] = partitioned[next(iter(assets))]
+        assert by_start[start] == dg.DailyPartitionsDefinition(start_date=start,
+                                                               timezone="UTC")
+    daily = by_start["2026-10-01"]
+    for asset in PARTITIONED_ASSETS:
         node = graph.get(dg.AssetKey.from_user_string(asset))
         assert node.is_materializable, asset
         assert node.backfill_policy == dg.BackfillPolicy.multi_run(1), asset
@@ -227,14 +284,16 @@ def test_flagship_assets_share_the_daily_partitions(graph):
         assert {k.name for k in assets_def.check_keys} == names, asset
     for name, (_, _, is_partitioned) in JOBS.items():
         job_partitions = defs.resolve_job_def(name).partitions_def
-        assert (job_partitions is daily) if is_partitioned else job_partitions is None, name
+        expected = by_start["2026-11-01"] if name.startswith(STRIPE) else daily
+        assert (job_partitions is expected) if is_partitioned else job_partitions is None, \
+            name
 
 
 def test_observed_assets_are_not_materialized(graph):
     for asset in UNPARTITIONED_ASSETS:
         node = graph.get(dg.AssetKey.from_user_string(asset))
         assert node.is_materializable and node.partitions_def is None, asset
-    for asset in set(ASSETS) - FLAGSHIP_PARTITIONED_ASSETS - UNPARTITIONED_ASSETS:
+    for asset in set(ASSETS) - PARTITIONED_ASSETS - UNPARTITIONED_ASSETS:
         node = graph.get(dg.AssetKey.from_user_string(asset))
         assert not node.is_materializable, asset
         assert node.partitions_def is None, asset
@@ -327,6 +386,9 @@ POOLS = {
     "quickbooks/invoices": "quickbooks",
     "shopify_to_quickbooks/order_changes": "quickbooks",
     "shopify_to_quickbooks/webhook_deliveries": "quickbooks",
+    **dict.fromkeys(STRIPE_OBJECTS, "stripe"),
+    "stripe_to_warehouse/warehouse_load": "warehouse",
+    "warehouse/stripe_ledger": "warehouse",
 }
 
 
@@ -362,5 +424,6 @@ def test_every_asset_of_a_pair_names_its_integration_for_alert_routing() -> None
               for node in graph.asset_nodes}
     shared = {"quickbooks/token_health", "alerts/incidents"}
     assert {key: tag for key, tag in tagged.items() if key not in shared} == {
-        key: FLAGSHIP for key in ASSETS if key not in shared}
+        key: STRIPE if key in STRIPE_PARTITIONED_ASSETS else FLAGSHIP
+        for key in ASSETS if key not in shared}
     assert all(tagged[key] is None for key in shared)

@@ -79,11 +79,13 @@ def weekday_baseline(history: Mapping[date, int], day: date, *, weeks: int = 6) 
 
 def check_volume(history: Mapping[date, int], day: date, actual: int | None = None, *,
                  policy: VolumePolicy | None = None, holidays: Collection[date] = (),
-                 fallback_expected: float | None = None) -> VolumeVerdict:
+                 fallback_expected: float | None = None, factor: float = 1.0) -> VolumeVerdict:
     """Is `actual` (default: history[day]) plausible for `day`?
 
     `fallback_expected` (e.g. the catalog's expected_daily_volume) stands in for the
-    baseline while the history is shorter than `policy.min_samples` weeks.
+    baseline while the history is shorter than `policy.min_samples` weeks. `factor`: the
+    multiple of the usual the business plans for on `day` (a peak day the catalog names,
+    such as Black Friday at 10x): the day is judged against that many times its baseline.
     """
     rules = policy or VolumePolicy()
     count = history.get(day, 0) if actual is None else actual
@@ -107,6 +109,9 @@ def check_volume(history: Mapping[date, int], day: date, actual: int | None = No
         # At least min_samples (>= 1) samples are known, so their median is.
         assert expected is not None
         source = f"the median of the last {len(base.samples)} {day:%A}s"
+    if factor != 1.0:
+        expected *= factor
+        source += f", times {factor:g} for a planned peak day"
     if expected < rules.quiet_below:
         return verdict(True, f"quiet day: {day:%A}s usually have no records", quiet=True,
                        expected=expected)

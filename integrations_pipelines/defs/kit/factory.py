@@ -38,15 +38,18 @@ def pair_assets(spec: PairSpec) -> list[dg.AssetsDefinition]:
     two that hold a system's records carry the entry's freshness policy."""
     policy = freshness_policy(spec.entry)
     checks = in_step_checks(spec)
-    promises = deferred([*spec.extract.check_specs, *spec.sync.check_specs])
+    promises = deferred([*(c for s in spec.extractions for c in s.check_specs),
+                         *spec.sync.check_specs])
     return [
-        _fresh(build_asset(spec.entry, spec.extract, deps=[],
-                           checks=checks.get(spec.extract.key, ())), policy),
-        build_asset(spec.entry, spec.sync, deps=[spec.extract.key],
+        *(_fresh(build_asset(spec.entry, step, deps=[], checks=checks.get(step.key, ())),
+                 policy) for step in spec.extractions),
+        build_asset(spec.entry, spec.sync, deps=[s.key for s in spec.extractions],
                     checks=checks.get(spec.sync.key, ())),
         _fresh(build_asset(spec.entry, spec.read_back, deps=[spec.sync.key], read_back=True,
                            checks=checks.get(spec.read_back.key, ()), promises=promises),
                policy),
+        *(build_asset(spec.entry, model, deps=[spec.read_back.key],
+                      checks=checks.get(model.key, ())) for model in spec.models),
     ]
 
 
@@ -67,6 +70,6 @@ def shared_keys(specs: Iterable[PairSpec]) -> dict[dg.AssetKey, list[str]]:
     account or integration prefix the asset-key rule prescribes (ARCHITECTURE.md)."""
     owners: dict[dg.AssetKey, list[str]] = {}
     for spec in specs:
-        for step in (spec.extract, spec.sync, spec.read_back):
+        for step in spec.steps:
             owners.setdefault(step.key, []).append(spec.name)
     return {key: names for key, names in owners.items() if len(names) > 1}

@@ -110,7 +110,7 @@ def pair_jobs(spec: PairSpec) -> PairJobs:
     """The pair's nightly, repair and rolling jobs with their schedules."""
     name, entry, labels = spec.name, spec.entry, spec.labels
     partitions = daily_partitions(entry)
-    steps = dg.AssetSelection.assets(spec.extract.key, spec.sync.key, spec.read_back.key)
+    steps = dg.AssetSelection.assets(*(step.key for step in spec.steps))
     tags = {"integration": name}
     nightly = dg.define_asset_job(
         f"{name}_job", selection=steps, partitions_def=partitions, tags=tags,
@@ -119,7 +119,8 @@ def pair_jobs(spec: PairSpec) -> PairJobs:
         "step checks its promise before the next one runs.",
     )
     repair = dg.define_asset_job(
-        repair_job_name(name), selection=dg.AssetSelection.assets(spec.read_back.key),
+        repair_job_name(name),
+        selection=dg.AssetSelection.assets(spec.read_back.key, *(m.key for m in spec.models)),
         partitions_def=partitions, config=repair_run_config(spec.read_back.key), tags=tags,
         description=f"Re-sync exactly the discrepant {labels.destination_record}s of a "
         "partition (or a range), then read the window back and re-run its checks: the run "

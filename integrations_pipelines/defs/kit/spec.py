@@ -91,6 +91,10 @@ class PairSpec:
 
     `sample`: the reader's reconciliation of one day from the store (the sample job's
     table), given the destination resource; `labels`: how jobs and reports name the sides.
+    A source with several record types adds an extraction step per type beside `extract`
+    (`also_extract`: each its own asset upstream of the sync, its blocking checks enforced
+    by the read-back like the extraction's); `models` are assets built from the
+    destination after the read-back (a warehouse model), run by the nightly and repair jobs.
     """
 
     entry: Integration
@@ -103,7 +107,19 @@ class PairSpec:
     drift: Sequence[DriftCheck] = ()
     extra: Callable[[Integration], dg.Definitions] | None = None  # the pair's own sensors/jobs
     oauth_systems: Sequence[str] = field(default_factory=tuple)
+    also_extract: Sequence[Step] = ()
+    models: Sequence[Step] = ()
 
     @property
     def name(self) -> str:
         return self.entry.name
+
+    @property
+    def extractions(self) -> tuple[Step, ...]:
+        """Every extraction step: `extract`, then `also_extract`."""
+        return (self.extract, *self.also_extract)
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """Every step of the pair, upstream first."""
+        return (*self.extractions, self.sync, self.read_back, *self.models)

@@ -1,0 +1,228 @@
+"""Stripe into the analytics warehouse, on the kit: the second pair's shape, source ->
+warehouse, with several record types.
+
+Steps, built into assets, jobs and schedules by the kit's factory:
+- `stripe/balance_transactions` (the money ledger; with the expected-volume check that
+  knows the catalog's peak days), `stripe/charges`, `stripe/refunds`, `stripe/disputes`,
+  `stripe/payouts` (the shared Stripe steps, `defs/sources/stripe_objects.py`);
+- `<pair>/warehouse_load`: COPY + MERGE of the window's objects into their typed tables,
+  payouts set on the transactions they paid; promise: every object loaded or dead-lettered;
+- `warehouse/stripe_ledger` (the five tables, read back): the judge on Stripe's own facts:
+  every object present once and current, every paid payout equal to its transactions, the
+  day's totals per currency and reporting category equal to Stripe's; under the repair job
+  the discrepant objects are re-loaded first;
+- `warehouse/daily_revenue`: the model (gross, refunds, disputes, fees, net per day and
+  balance currency), rebuilt in SQL once the read-back passed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+
+from integrations_pipelines.catalog import Integration
+from integrations_pipelines.defs.kit import DriftCheck, PairSpec, Step, StepReport, StepRun
+from integrations_pipelines.defs.kit.jobs import repair_job_name
+from integrations_pipelines.defs.kit.reconciliation import reconciliation_result
+from integrations_pipelines.defs.resources import WarehouseResource
+from integrations_pipelines.defs.sources.stripe_objects import object_steps
+from integrations_pipelines.defs.stripe_to_warehouse.volume import volume_result, volume_spec
+from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWarehouseEntry
+from integrations_pipelines.reconciliation import stripe_to_warehouse as judge
+from integrations_pipelines.reconciliation.window import WindowReconciliation
+from integrations_pipelines.sync import stripe_to_warehouse as load
+
+__all__ = ["ACCOUNTED", "PAYOUTS", "RECONCILED", "TOTALS", "pair_spec"]
+
+ACCOUNTED = "every_stripe_object_loaded_or_dead_lettered"
+RECONCILED = "rows_match_stripe_objects"
+PAYOUTS = "payouts_match_their_balance_transactions"
+TOTALS = "daily_totals_match_stripe_balance_transactions"
+RESYNCED = ("missing", "stale", "wrong_values")
+EXAMPLES = 10
+
+
+def _entry(entry: Integration) -> StripeToWarehouseEntry:
+    if not isinstance(entry, StripeToWarehouseEntry):
+        raise TypeError(f"catalog entry {entry.name!r} is not a StripeToWarehouseEntry")
+    return entry
+
+
+def load_objects(run: StepRun, check: dg.AssetCheckSpec) -> StepReport:
+    entry, window = _entry(run.entry), run.window
+    warehouse: WarehouseResource = run.vendor
+    engine = warehouse.engine()
+    applied = load.ensure_schema(engine, entry)  # DDL only when a migration is pending
+    done = load.load_window(run.engine, engine, entry, window.first_day, window.end_day)
+    with run.engine.connect() as conn, engine.connect() as wconn:
+        found = load.pending(conn, wconn, entry, window.first_day, window.end_day)
+    accounted = dg.AssetCheckResult(
+        check_name=check.name, asset_key=check.asset_key, passed=not found.pending,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"objects": found.objects, "loaded": found.loaded,
+                  "dead_lettered": found.dead_lettered, "pending": len(found.pending),
+                  "pending_examples": dg.MetadataValue.json(found.pending[:EXAMPLES])})
+    per = {f"{resource}_{what}": getattr(merged, what)
+           for resource, merged in done.by_resource.items()
+           for what in ("inserted", "updated", "unchanged")}
+    return StepReport(
+        metadata={"rows_inserted": done.total("inserted"),
+                  "rows_updated": done.total("updated"),
+                  "rows_unchanged": done.total("unchanged"),
+                  "objects_dead_lettered": done.dead_lettered,
+                  "payout_links_set": done.payout_links, "migrations_applied": len(applied),
+                  "by_table": dg.MetadataValue.json(per)},
+        checks=[accounted],
+        log=f"{done.total('inserted')} rows inserted, {done.total('updated')} updated, "
+            f"{done.total('unchanged')} unchanged for {window.label}")
+
+
+def _payouts_result(balances: list[judge.PayoutBalance],
+                    check: dg.AssetCheckSpec) -> dg.AssetCheckResult:
+    off = [b for b in balances if not b.balanced]
+    return dg.AssetCheckResult(
+        check_name=check.name, asset_key=check.asset_key, passed=not off,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if not off else (
+            f"{len(off)} of {len(balances)} paid payouts do not equal their balance "
+            "transactions' net in Stripe and the warehouse"),
+        metadata={"paid_payouts": len(balances), "unbalanced": len(off),
+                  "examples": dg.MetadataValue.json([
+                      {"payout": b.payout, "currency": b.currency,
+                       "stripe_amount": b.stripe_amount,
+                       "stripe_transactions_net": b.stripe_items_net,
+                       "warehouse_amount": b.warehouse_amount,
+                       "warehouse_transactions_net": b.warehouse_items_net}
+                      for b in off[:EXAMPLES]])})
+
+
+def _totals_result(totals: list[judge.Totals], check: dg.AssetCheckSpec) -> dg.AssetCheckResult:
+    off = [t for t in totals if not t.equal]
+    return dg.AssetCheckResult(
+        check_name=check.name, asset_key=check.asset_key, passed=not off,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if not off else (
+            f"{len(off)} of {len(totals)} day/currency/category totals differ from Stripe's "
+            "balance transactions"),
+        metadata={"groups": len(totals), "differing": len(off),
+                  "currencies": dg.MetadataValue.json(sorted({t.currency for t in totals})),
+                  "examples": dg.MetadataValue.json([
+                      {"day": t.day.isoformat(), "currency": t.currency,
+                       "reporting_category": t.category,
+                       "stripe_count_amount_fee_net": list(t.stripe),
+                       "warehouse_count_amount_fee_net": list(t.warehouse)}
+                      for t in off[:EXAMPLES]])})
+
+
+def read_back_ledger(run: StepRun, checks: dict[str, dg.AssetCheckSpec]) -> StepReport:
+    entry, window = _entry(run.entry), run.window
+    warehouse: WarehouseResource = run.vendor
+    engine = warehouse.engine()
+    start, end = window.first_day, window.end_day
+    repaired: dict[str, Any] = {}
+    if run.repair:
+        with run.engine.connect() as conn, engine.connect() as wconn:
+            before = judge.reconcile(conn, wconn, entry, start, end)
+        ids = set(before.source_ids(*RESYNCED))
+        done = load.load_window(run.engine, engine, entry, start, end, only=ids)
+        repaired = {"repair_objects_reloaded": done.total("written"),
+                    "repair_payout_links_set": done.payout_links,
+                    **{f"repair_found_{c}": n for c, n in before.counts.items()}}
+    with run.engine.connect() as conn, engine.connect() as wconn:
+        report = judge.reconcile(conn, wconn, entry, start, end)
+        balances = judge.payout_balances(conn, wconn, entry, start, end)
+        totals = judge.category_totals(conn, wconn, entry, start, end)
+    reconciled = checks[RECONCILED]
+    return StepReport(
+        metadata={**repaired, "rows": len(report.frames.destination),
+                  "paid_payouts": len(balances)},
+        checks=[reconciliation_result(report, window, reconciled.name, reconciled.asset_key,
+                                      repair_job_name(entry.name)),
+                _payouts_result(balances, checks[PAYOUTS]),
+                _totals_result(totals, checks[TOTALS])])
+
+
+def build_revenue(run: StepRun) -> StepReport:
+    entry, window = _entry(run.entry), run.window
+    warehouse: WarehouseResource = run.vendor
+    built = load.rebuild_daily_revenue(warehouse.engine(), entry, window.first_day,
+                                       window.end_day)
+    return StepReport(metadata={"rows": built, "window": window.label}, checks=[])
+
+
+def sample_day(conn: sa.Connection, entry: Integration, day: date,
+               warehouse: Any) -> WindowReconciliation:
+    resource: WarehouseResource = warehouse
+    with resource.engine().connect() as wconn:
+        return judge.reconcile(conn, wconn, _entry(entry), day, day + timedelta(days=1))
+
+
+def _with_volume(step: Step, entry: StripeToWarehouseEntry) -> Step:
+    """The balance-transaction step with the expected-volume check that knows peak days."""
+    spec = volume_spec(step.key)
+
+    def run(step_run: StepRun) -> StepReport:
+        report = step.run(step_run)
+        return StepReport(report.metadata,
+                          [*report.checks, volume_result(step_run, entry, step.key)],
+                          report.log)
+
+    return Step(key=step.key, resource=step.resource, group=step.group, kinds=step.kinds,
+                description=step.description, run=run,
+                check_specs=[*step.check_specs, spec])
+
+
+def pair_spec(entry: Integration) -> PairSpec:
+    """The pair's spec for its catalog entry."""
+    stripe_entry = _entry(entry)
+    load_key = dg.AssetKey([entry.name, "warehouse_load"])
+    ledger_key = dg.AssetKey(entry.system_key("warehouse", "stripe_ledger"))
+    revenue_key = dg.AssetKey(entry.system_key("warehouse", "daily_revenue"))
+    accounted = dg.AssetCheckSpec(ACCOUNTED, asset=load_key, blocking=True,
+                                  description="Each Stripe object of the window is a "
+                                  "warehouse row at its current version or has an open dead "
+                                  "letter with the reason.")
+    checks = {
+        RECONCILED: dg.AssetCheckSpec(
+            RECONCILED, asset=ledger_key, blocking=True,
+            description="Each object Stripe returned for the window has one row stating "
+            "what Stripe states now (amount, currency, fee, net, amount refunded, status, "
+            "type): none missing, extra, stale, wrong or duplicated."),
+        PAYOUTS: dg.AssetCheckSpec(
+            PAYOUTS, asset=ledger_key, blocking=True,
+            description="For every paid automatic payout of the window, the net of the "
+            "balance transactions Stripe lists for it equals its amount, in Stripe and in "
+            "the warehouse."),
+        TOTALS: dg.AssetCheckSpec(
+            TOTALS, asset=ledger_key, blocking=True,
+            description="Per day, balance currency and reporting category, the count and "
+            "the sums of amount, fee and net of the warehouse's balance transactions equal "
+            "Stripe's."),
+    }
+    first, *others = object_steps(entry)
+    return PairSpec(
+        entry=stripe_entry, labels=judge.LABELS, sample=sample_day,
+        extract=_with_volume(first, stripe_entry), also_extract=others,
+        drift=[DriftCheck("stripe", first.key, "Stripe sent fields our models do not know "
+                          "(recorded per model and field in contract_observations).")],
+        sync=Step(key=load_key, resource="warehouse", group=entry.name,
+                  kinds=frozenset({"postgres"}), check_specs=[accounted],
+                  description="Loads the window's Stripe objects into typed warehouse tables "
+                  "(COPY into a staging table, one MERGE per table): a re-load of an "
+                  "unchanged day writes nothing, a changed object updates its row.",
+                  run=lambda run: load_objects(run, accounted)),
+        read_back=Step(key=ledger_key, resource="warehouse", group="warehouse",
+                       kinds=frozenset({"postgres"}), check_specs=list(checks.values()),
+                       description="The window's rows of the Stripe tables (charges, refunds, "
+                       "disputes, payouts, balance transactions), reconciled against what "
+                       "Stripe states; repaired first under the repair job.",
+                       run=lambda run: read_back_ledger(run, checks)),
+        models=[Step(key=revenue_key, resource="warehouse", group="warehouse",
+                     kinds=frozenset({"postgres"}), run=build_revenue,
+                     description="Gross, refunds, disputes, fees and net per day and balance "
+                     "currency, from the reconciled balance transactions, built in SQL "
+                     "(minor units, and major units at the edge).")],
+    )
