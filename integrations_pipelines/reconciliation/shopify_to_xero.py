@@ -15,7 +15,7 @@ The judge compares what each system states about itself, never what our mapping 
   is gone; a voided copy of a key that has another record is a settled duplicate.
 - VAT per rate (`vat_by_rate`): Shopify's tax lines of the day's orders as sold, per rate,
   against the tax Xero holds on the day's invoice lines per tax type (the catalog names
-  which tax type stands for which rate).
+  which tax type stands for which rate); the VAT of dead-lettered orders is shown apart.
 The key on every side is the InvoiceNumber. Plain SQLAlchemy and pandas: no Dagster import.
 """
 
@@ -41,6 +41,7 @@ from integrations_pipelines.reconciliation import frames
 from integrations_pipelines.reconciliation.fields import FieldSpec
 from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
 from integrations_pipelines.state import raw
+from integrations_pipelines.sync.dead_letters import open_letters
 from integrations_pipelines.vendors.shopify.models import Order
 from integrations_pipelines.vendors.shopify.records import ORDERS
 from integrations_pipelines.vendors.xero import records as xero_records
@@ -176,11 +177,13 @@ def reconcile(conn: sa.Connection, entry: ShopifyToXeroEntry, start: date, end: 
 class VatByRate:
     """The window's VAT per rate as sold: Shopify's tax lines against Xero's invoice lines
     (by the tax type the catalog names for the rate); `differences` names the rates that
-    disagree by more than a cent per invoice, with both figures."""
+    disagree by more than a cent per invoice, with both figures. `dead_lettered` is the VAT
+    of the orders with an open dead letter, per rate: accounted for, not compared."""
 
     shopify: dict[str, Decimal]
     xero: dict[str, Decimal]
     differences: dict[str, tuple[Decimal, Decimal]]
+    dead_lettered: dict[str, Decimal]
 
 
 def vat_by_rate(conn: sa.Connection, entry: ShopifyToXeroEntry, start: date, end: date,
@@ -189,15 +192,18 @@ def vat_by_rate(conn: sa.Connection, entry: ShopifyToXeroEntry, start: date, end
     invoice is in its order's currency, so the sums compare like with like)."""
     rate_of = {tax_type: rate for rate, tax_type in entry.xero.tax_types.items()}
     shopify: dict[str, Decimal] = {}
+    lettered: dict[str, Decimal] = {}
     count: dict[str, int] = {}
     reader = OrdersAgainstXeroInvoices(conn, entry, start, end, tenant_id)
+    letters = {r.source_id for r in open_letters(conn, entry.name, start=start, end=end)}
     for order in reader._orders():
         taxed = [t for li in order.line_items for t in li.tax_lines] + [
             t for s in order.shipping_lines if not s.is_removed for t in s.tax_lines]
+        into = lettered if str(order.id) in letters else shopify
         for line in taxed:
             rate = str(Decimal(str(line.rate)).normalize()) if line.rate is not None else "?"
             amount = line.price_set.presentment_money.amount if line.price_set else line.price
-            shopify[rate] = shopify.get(rate, Decimal(0)) + amount
+            into[rate] = into.get(rate, Decimal(0)) + amount
             count[rate] = count.get(rate, 0) + 1
     xero: dict[str, Decimal] = {}
     for invoice in reader._invoices():
@@ -212,4 +218,4 @@ def vat_by_rate(conn: sa.Connection, entry: ShopifyToXeroEntry, start: date, end
                    for rate in sorted(set(shopify) | set(xero))
                    if abs(shopify.get(rate, Decimal(0)) - xero.get(rate, Decimal(0)))
                    > Decimal("0.01") * max(count.get(rate, 1), 1)}
-    return VatByRate(shopify, xero, differences)
+    return VatByRate(shopify, xero, differences, lettered)

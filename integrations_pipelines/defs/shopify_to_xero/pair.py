@@ -79,6 +79,8 @@ def _vat_result(conn: sa.Connection, entry: ShopifyToXeroEntry, run: StepRun, te
                               for rate, (s, x) in vat.differences.items()) or None,
         metadata={"shopify_vat_by_rate": dg.MetadataValue.json(shown(vat.shopify)),
                   "xero_vat_by_rate": dg.MetadataValue.json(shown(vat.xero)),
+                  "vat_of_dead_lettered_orders": dg.MetadataValue.json(
+                      shown(vat.dead_lettered)),
                   "rates_differing": len(vat.differences)})
 
 
