@@ -32,6 +32,7 @@ ENTRY_MODELS: dict[tuple[str, str], str] = {
         "integrations_pipelines.mapping.shopify_to_warehouse_entry:ShopifyToWarehouseEntry",
     ("stripe", "warehouse"):
         "integrations_pipelines.mapping.stripe_to_warehouse_entry:StripeToWarehouseEntry",
+    ("shopify", "xero"): "integrations_pipelines.mapping.shopify_to_xero_entry:ShopifyToXeroEntry",
 }
 
 class ScheduleSpec(BaseModel):

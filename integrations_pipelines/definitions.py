@@ -16,6 +16,7 @@ from integrations_pipelines.defs.resources import (
     QuickBooksResource,
     ShopifyResource,
     WarehouseResource,
+    XeroResource,
 )
 from integrations_pipelines.defs.sources.stripe_resource import StripeResource
 
@@ -32,6 +33,9 @@ VENDOR_RESOURCES: dict[str, Callable[[], Any]] = {
                                              realm_id=dg.EnvVar("QBO_REALM_ID")),
     "warehouse": WarehouseResource,  # WAREHOUSE_URL, else the store's database
     "stripe": lambda: StripeResource(api_key=dg.EnvVar("STRIPE_API_KEY")),
+    "xero": lambda: XeroResource(client_id=dg.EnvVar("XERO_CLIENT_ID"),
+                                 client_secret=dg.EnvVar("XERO_CLIENT_SECRET"),
+                                 tenant_id=dg.EnvVar("XERO_TENANT_ID")),
 }
 
 

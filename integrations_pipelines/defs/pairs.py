@@ -14,6 +14,7 @@ from integrations_pipelines.catalog import Integration
 from integrations_pipelines.defs.kit import PairSpec, build_pair, shared_keys
 from integrations_pipelines.defs.shopify_to_quickbooks import pair as shopify_to_quickbooks
 from integrations_pipelines.defs.shopify_to_warehouse import pair as shopify_to_warehouse
+from integrations_pipelines.defs.shopify_to_xero import pair as shopify_to_xero
 from integrations_pipelines.defs.stripe_to_warehouse import pair as stripe_to_warehouse
 
 __all__ = ["PAIRS", "pair_definitions", "pair_spec"]
@@ -22,6 +23,7 @@ PAIRS: dict[tuple[str, str], Callable[[Integration], PairSpec]] = {
     ("shopify", "quickbooks"): shopify_to_quickbooks.pair_spec,
     ("shopify", "warehouse"): shopify_to_warehouse.pair_spec,
     ("stripe", "warehouse"): stripe_to_warehouse.pair_spec,
+    ("shopify", "xero"): shopify_to_xero.pair_spec,
 }
 
 

@@ -141,3 +141,36 @@ def test_a_uk_day_is_booked_reconciled_and_repaired_through_dagster(
            if i["Status"] != "DELETED"}
     assert now[unpaid["InvoiceNumber"]]["Status"] == "PAID"
     assert now[gone["InvoiceNumber"]]["InvoiceID"] != gone["InvoiceID"]  # booked again
+
+
+def test_an_entry_loads_beside_the_shipped_catalog_through_the_registries():
+    """The catalog finds the entry model, the pair registry the spec, the definitions the
+    resource: a Shopify -> Xero entry beside the flagship needs only its catalog lines."""
+    import importlib
+
+    from integrations_pipelines.catalog import ENTRY_MODELS, load_catalog
+    from integrations_pipelines.definitions import VENDOR_RESOURCES
+    from integrations_pipelines.defs import alerting
+    from integrations_pipelines.defs.pairs import pair_definitions
+    from integrations_pipelines.defs.pairs import pair_spec as spec_for
+
+    module, _, model = ENTRY_MODELS[("shopify", "xero")].partition(":")
+    entry_model = getattr(importlib.import_module(module), model)
+    fields = ENTRY.model_dump(exclude={"name"}) | {"prefix_asset_keys": True}
+    documented = entry_model(name="shopify_to_xero", **fields)
+    specs = [spec_for(e) for e in load_catalog().values()] + [spec_for(documented)]
+    oauth = sorted({s for spec in specs for s in spec.oauth_systems})
+    assert "xero" in oauth  # token health watches the Xero connections
+    defs = dg.Definitions.merge(alerting.alerting_definitions(oauth), *pair_definitions(specs),
+                                dg.Definitions(resources={
+                                    "store": IntegrationStore(), "alerting":
+                                    alerting.AlertingResource(),
+                                    **{k: make() for k, make in VENDOR_RESOURCES.items()}}))
+    dg.Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    assert {"shopify/orders", "quickbooks/invoices", "shopify_to_xero/shopify/orders",
+            "shopify_to_xero/invoice_sync", "shopify_to_xero/xero/invoices",
+            "xero/token_health"} <= keys
+    jobs = {j.name for j in defs.resolve_all_job_defs()}
+    assert {"shopify_to_xero_job", "shopify_to_xero_repair_job",
+            "shopify_to_xero_rolling_reconciliation_job"} <= jobs
