@@ -9,13 +9,17 @@ once) and per app (10,000 a minute), stated on every answer in `X-MinLimit-Remai
 `X-Rate-Limit-Problem` and a form-encoded body; `Idempotency-Key` replays the first answer
 of a write; batches of invoices with `summarizeErrors=false` (each element with its own
 `HasErrors` and `ValidationErrors`, the valid ones saved) or one 400 `ValidationException`
-otherwise; MS-JSON dates; and the fault knobs shared by every sandbox. The books and their
+otherwise; MS-JSON dates; webhook deliveries of the changed invoices signed with
+`x-xero-signature` (and the "intent to receive" pair, one signed wrongly); and the fault
+knobs shared by every sandbox. The books and their
 rules are `xero_books.Books`; `/_sandbox/...` is the bookkeeper's side.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 import threading
 import time
 from collections import deque
@@ -33,6 +37,7 @@ from integrations_pipelines.sandbox.faults import FaultMiddleware, Faults, Fault
 from integrations_pipelines.sandbox.quickbooks_tokens import TokenAuthority
 from integrations_pipelines.sandbox.server import SandboxServer
 from integrations_pipelines.sandbox.xero_books import Books, BooksError
+from integrations_pipelines.vendors.xero.webhooks import SIGNATURE_HEADER, sign
 
 __all__ = ["XeroStore", "XeroTokens", "build_xero_app", "start_xero"]
 
@@ -63,6 +68,7 @@ class XeroStore:
                  per_minute: int = 60, per_day: int = 5000, max_concurrent: int = 5,
                  app_per_minute: int = 10_000, access_lifetime: int = 1800,
                  refresh_lifetime: int = 60 * 86_400, rotation_grace_seconds: float = 1800.0,
+                 webhook_key: str = "sandbox-xero-webhook-key",
                  clock: Callable[[], float] = time.time) -> None:
         self.tenants = {t: Books(t) for t in tenant_ids}
         self.tokens = XeroTokens(client_id, client_secret, refresh_token,
@@ -81,6 +87,27 @@ class XeroStore:
         self._replies: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
         self.stats: dict[str, int] = {}
         self.idempotent_replays = 0
+        self.webhook_key = webhook_key
+        self._sequence = 0
+
+    def webhook_delivery(self, *, signed_by: str | None = None,
+                         intent: bool = False) -> tuple[bytes, dict[str, str]]:
+        """The next webhook delivery (every tenant's pending events, or none for an
+        "intent to receive" check) and its headers, signed with the webhook key (or with
+        `signed_by`: what Xero's intent check sends to prove the endpoint refuses it)."""
+        events: list[dict[str, Any]] = []
+        if not intent:
+            for books in self.tenants.values():
+                with books.lock:
+                    events.extend(books.events)
+                    books.events.clear()
+        first = self._sequence + 1 if events else 0
+        self._sequence += len(events)
+        body = json.dumps({"events": events, "firstEventSequence": first,
+                           "lastEventSequence": self._sequence if events else 0,
+                           "entropy": secrets.token_hex(10).upper()}).encode()
+        signature = sign(body, signed_by if signed_by is not None else self.webhook_key)
+        return body, {SIGNATURE_HEADER: signature, "Content-Type": "application/json"}
 
     @property
     def books(self) -> Books:
@@ -216,8 +243,10 @@ def build_xero_app(store: XeroStore) -> FaultMiddleware:
                 if write and status < 500:
                     store.remember(tenant, key, status, answer)
                 if write and status == 200:
-                    request.scope.get("sandbox", {})["drop_response"] = bool(
-                        store.faults.after_write(request.scope))
+                    # A committed write: its answer may be lost or late (the fault knobs).
+                    hang = store.faults.after_write(request.scope)
+                    if hang:
+                        await asyncio.sleep(hang)
                 return reply(status, answer, headers)
             finally:
                 store.release(tenant)

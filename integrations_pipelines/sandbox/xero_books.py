@@ -86,6 +86,7 @@ class Books:
     credit_notes: dict[str, dict[str, Any]] = field(default_factory=dict)
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)  # for the webhooks
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- shared pieces ------------------------------------------------------------------
@@ -196,6 +197,14 @@ class Books:
 
     def _touch(self, document: dict[str, Any]) -> dict[str, Any]:
         document["UpdatedDateUTC"] = ms_json(self._now())
+        if "InvoiceID" in document and "PaymentID" not in document:
+            self.events.append({
+                "resourceId": document["InvoiceID"], "eventCategory": "INVOICE",
+                "eventType": "UPDATE" if "AmountDue" in document else "CREATE",
+                "eventDateUtc": self._now().isoformat(timespec="milliseconds"),
+                "tenantId": self.tenant_id, "tenantType": "ORGANISATION",
+                "resourceUrl": f"https://api.xero.com/api.xro/2.0/Invoices/"
+                               f"{document['InvoiceID']}"})
         return document
 
     # -- invoices -----------------------------------------------------------------------

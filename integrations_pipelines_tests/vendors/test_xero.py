@@ -7,10 +7,16 @@ lifetime of the refresh token, the limits and their 429s, MS-JSON dates.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
+from integrations_pipelines.alerts.kinds import AlertKind
+from integrations_pipelines.alerts.tokens import token_alert
 from integrations_pipelines.sandbox.xero_app import start_xero
 from integrations_pipelines.vendors.errors import (
     CredentialsRevokedError,
@@ -27,6 +33,7 @@ from integrations_pipelines.vendors.xero.dates import (
 )
 from integrations_pipelines.vendors.xero.errors import XeroValidationError
 from integrations_pipelines.vendors.xero.settings import XeroSettings
+from integrations_pipelines.vendors.xero.webhooks import SIGNATURE_HEADER, verify
 from integrations_pipelines.vendors.xero.writer import idempotency_key
 
 FAST = 6000  # calls a minute the tests' sandbox allows (Xero: 60), so pacing stays short
@@ -120,6 +127,10 @@ def test_tokens_rotate_persist_and_expire_after_sixty_idle_days(xero, engine):
         assert health.refresh_expires_at is not None
         left = health.refresh_expires_at - datetime.now(UTC)
         assert timedelta(days=59) < left <= timedelta(days=60)
+        # Token health warns two weeks before an idle Xero connection dies, not after.
+        assert token_alert(health, datetime.now(UTC) + timedelta(days=40)) is None
+        warned = token_alert(health, datetime.now(UTC) + timedelta(days=47))
+        assert warned is not None and warned.kind is AlertKind.TOKEN_EXPIRING
         store.tokens.expire_access()  # an access token lives 30 minutes
         client.invoices_by_numbers(["S1"])
         assert client.tokens.refreshes == 2 and store.stats["unauthorized"] == 1
@@ -190,3 +201,44 @@ def test_credit_notes_payments_and_voids_follow_xeros_rules(xero, engine):
         assert client.invoice(invoice_id)["Status"] == "AUTHORISED"
         with pytest.raises(XeroValidationError, match="DRAFT or SUBMITTED"):
             client.post_invoice(invoice_id, {"Status": "DELETED"}, idempotency_key("del-s5"))
+
+
+def test_a_batch_whose_answer_is_lost_is_retried_into_xeros_first_answer(engine):
+    """The write reached Xero, its answer did not: the retry carries the same
+    Idempotency-Key and Xero answers the first answer, so no invoice is created twice."""
+    server, store = start_xero(per_minute=FAST, faults={"drop_response_after_write": True})
+    try:
+        client = client_for(server, store, engine)
+        with client.http:
+            answers = client.put_invoices([invoice("S7"), invoice("S8")],
+                                          idempotency_key("batch", "lost"))
+        assert [a["InvoiceNumber"] for a in answers] == ["S7", "S8"]
+        assert len(store.books.invoices) == 2 and store.idempotent_replays == 1
+        assert store.stats["invoices.put"] == 2  # the lost one and its retry
+    finally:
+        server.stop()
+
+
+def test_webhook_deliveries_are_signed_and_the_intent_check_tells_them_apart(xero, engine):
+    server, store = xero
+    client = client_for(server, store, engine)
+    with client.http:
+        [saved] = client.put_invoices([invoice("S10")], idempotency_key("s10"))
+    body, headers = store.webhook_delivery()
+    events = json.loads(body)["events"]
+    assert [(e["resourceId"], e["eventCategory"], e["tenantId"]) for e in events] == [
+        (saved["InvoiceID"], "INVOICE", store.books.tenant_id)]
+    key = store.webhook_key
+    assert verify(body, headers[SIGNATURE_HEADER], [key])
+    assert verify(body, headers[SIGNATURE_HEADER], ["old-key", key])  # during a rotation
+    assert not verify(body + b" ", headers[SIGNATURE_HEADER], [key])  # tampered
+    assert not verify(body, None, [key])
+    # Intent to receive: no events, one delivery signed right and one signed wrong.
+    good, good_headers = store.webhook_delivery(intent=True)
+    bad, bad_headers = store.webhook_delivery(intent=True, signed_by="not-the-key")
+    assert json.loads(good)["events"] == []
+    assert verify(good, good_headers[SIGNATURE_HEADER], [key])
+    assert not verify(bad, bad_headers[SIGNATURE_HEADER], [key])
+    # The signature is base64 HMAC-SHA256 of the raw body with the key.
+    expected = base64.b64encode(hmac.new(key.encode(), good, hashlib.sha256).digest()).decode()
+    assert good_headers[SIGNATURE_HEADER] == expected
