@@ -44,6 +44,7 @@ ASSETS: dict[str, tuple[str, set[str]]] = {
     "stripe_to_warehouse/warehouse_load": ("stripe_to_warehouse", {"postgres"}),
     "warehouse/stripe_ledger": ("warehouse", {"postgres"}),
     "warehouse/daily_revenue": ("warehouse", {"postgres"}),
+    "stripe_to_warehouse/stripe_changes": ("stripe_to_warehouse", {"stripe", "postgres"}),
 }
 STRIPE_OBJECTS = {f"stripe/{r}" for r in ("balance_transactions", "charges", "refunds",
                                           "disputes", "payouts")}
@@ -75,11 +76,13 @@ DEPENDENCIES: dict[str, set[str]] = {
     "stripe_to_warehouse/warehouse_load": STRIPE_OBJECTS,
     "warehouse/stripe_ledger": {"stripe_to_warehouse/warehouse_load"},
     "warehouse/daily_revenue": {"warehouse/stripe_ledger"},
+    "stripe_to_warehouse/stripe_changes": set(),
 }
 # Materialized, not partitioned: change capture and the webhook drain (their runs report the
 # days they touched on invoice_sync's partitions).
 UNPARTITIONED_ASSETS = {"shopify_to_quickbooks/order_changes",
-                        "shopify_to_quickbooks/webhook_deliveries"}
+                        "shopify_to_quickbooks/webhook_deliveries",
+                        "stripe_to_warehouse/stripe_changes"}
 
 # "asset/key:check_name" -> blocking. The blocking ones are evaluated in their asset's own
 # step and always report ERROR when they fail, so a broken promise stops the run before the
@@ -159,6 +162,8 @@ JOBS: dict[str, tuple[set[str], dict[str, str], bool]] = {
         STRIPE_PARTITIONED_ASSETS,
         {"integration": STRIPE, "kind": "rolling_reconciliation"}, True),
     "stripe_to_warehouse_reconciliation_sample_job": (set(), {}, False),
+    "stripe_to_warehouse_changes_job": ({"stripe_to_warehouse/stripe_changes"},
+                                        {"integration": STRIPE}, False),
 }
 
 # schedule -> (cron, timezone, job)
@@ -185,6 +190,7 @@ SENSORS: dict[str, int] = {
     "token_health_sensor": 600,
     "missed_schedule_sensor": 60,
     "open_incidents_sensor": 60,
+    "stripe_to_warehouse_changes_sensor": 900,
 }
 RUN_STATUS_SENSORS = {"run_failure_alert_sensor", "run_recovery_sensor"}
 
@@ -200,7 +206,9 @@ FRESHNESS = {"shopify/orders": NIGHTLY, "quickbooks/invoices": NIGHTLY,
              **dict.fromkeys([*STRIPE_OBJECTS, "warehouse/stripe_ledger"],
                              dg.FreshnessPolicy.cron(deadline_cron="0 6 * * *",
                                                      lower_bound_delta=timedelta(hours=2),
-                                                     timezone="UTC"))}
+                                                     timezone="UTC")),
+             "stripe_to_warehouse/stripe_changes": dg.FreshnessPolicy.time_window(
+                 fail_window=timedelta(minutes=180))}
 
 RESOURCES = {"store", "shopify", "quickbooks", "stripe", "warehouse", "alerting"}
 
@@ -389,6 +397,7 @@ POOLS = {
     **dict.fromkeys(STRIPE_OBJECTS, "stripe"),
     "stripe_to_warehouse/warehouse_load": "warehouse",
     "warehouse/stripe_ledger": "warehouse",
+    "stripe_to_warehouse/stripe_changes": "stripe",
 }
 
 
@@ -424,6 +433,6 @@ def test_every_asset_of_a_pair_names_its_integration_for_alert_routing() -> None
               for node in graph.asset_nodes}
     shared = {"quickbooks/token_health", "alerts/incidents"}
     assert {key: tag for key, tag in tagged.items() if key not in shared} == {
-        key: STRIPE if key in STRIPE_PARTITIONED_ASSETS else FLAGSHIP
+        key: STRIPE if key.startswith(STRIPE) or key in STRIPE_PARTITIONED_ASSETS else FLAGSHIP
         for key in ASSETS if key not in shared}
     assert all(tagged[key] is None for key in shared)

@@ -43,6 +43,15 @@ class Outage:
         self._started: float | None = None
         self._rng = random.Random(0)
         self.stats = {"server_errors": 0, "timeouts": 0}
+        self._armed_after: int | None = None
+        self._seen = 0
+
+    def arm(self, after_requests: int, **settings: Any) -> None:
+        """Start the outage when the `after_requests`-th API request from now arrives (the
+        middle of a run, wherever its pages are)."""
+        with self._lock:
+            self.settings = OutageSettings(**{**asdict(self.settings), **settings})
+            self._armed_after, self._seen = after_requests, 0
 
     def start(self, **settings: Any) -> dict[str, Any]:
         """Begin an outage now (`minutes`, `seconds_per_minute`, `timeout_share`, `hang_s`)."""
@@ -72,6 +81,12 @@ class Outage:
     def roll(self) -> str | None:
         """None outside an outage; else `timeout` or `server_error` for this request."""
         with self._lock:
+            self._seen += 1
+            if self._armed_after is not None and self._seen >= self._armed_after:
+                self._armed_after = None
+                self._rng = random.Random(self.settings.seed)
+                self._started = time.monotonic()
+                self.stats = {"server_errors": 0, "timeouts": 0}
             if not self._active_locked():
                 return None
             hit = "timeout" if self._rng.random() < self.settings.timeout_share \

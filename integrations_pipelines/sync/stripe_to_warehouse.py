@@ -8,7 +8,7 @@ from the payout listings the raw store holds (`payout_items`, any day), and a pa
 listing also sets it on the older rows it paid. An object whose row cannot be made, or that
 the table refuses, is a dead letter with the reason; an object loaded later resolves it.
 Nothing here holds a ledger row per object: the warehouse row states the version it holds
-(`source_version`), which is what the accounted check and the reconciliation read.
+(`source_version`), which the reconciliation reads to tell a stale row from a wrong one.
 
 The schema is the pair's migrations, applied once (`ensure_schema`); `rebuild_daily_revenue`
 recomputes the `daily_revenue` model of the window in SQL.
@@ -75,7 +75,11 @@ def load_window(engine: sa.Engine, warehouse: sa.Engine, entry: StripeToWarehous
     loaded_ids: list[str] = []
     with warehouse.connect() as wconn, engine.connect() as conn:
         for resource in resources:
-            loader = MergeLoader(tables(entry)[resource], uncompared=("loaded_at",))
+            # The version is no reason to write: the nightly listing states an object at its
+            # `created`, the event feed at the event's time, and the same values are the
+            # same row (a re-load writes nothing; changed values carry their version along).
+            loader = MergeLoader(tables(entry)[resource],
+                                 uncompared=("loaded_at", "source_version"))
             merged = Merged()
             for chunk in raw.window_chunks(engine, kind(resource, account), start, end, CHUNK):
                 records = [r for r in chunk if only is None or r.record_key in only]
@@ -150,7 +154,8 @@ def link_payouts(conn: sa.Connection, wconn: sa.Connection, entry: StripeToWareh
 
 @dataclass(frozen=True)
 class Pending:
-    """Objects of the window with neither a current row nor an open dead letter."""
+    """Objects of the window with neither a row nor an open dead letter (whether a row is
+    current is the reconciliation's verdict: `stale`, `wrong_values`)."""
 
     objects: int
     loaded: int
@@ -160,20 +165,19 @@ class Pending:
 
 def pending(conn: sa.Connection, wconn: sa.Connection, entry: StripeToWarehouseEntry,
             start: date, end: date) -> Pending:
-    """Every stored object of the window is a row at its version (or newer) or has an open
-    dead letter; the rest are pending (the accounted check)."""
+    """Every stored object of the window is a row or has an open dead letter; the rest are
+    pending (the accounted check)."""
     letters = {r.source_id for r in dead_letters.open_letters(conn, entry.name)}
     objects = loaded = lettered = 0
     missing: list[str] = []
     for resource, table in tables(entry).items():
-        stored = {r.record_key: r.version for r in
-                  raw.window(conn, kind(resource, entry.stripe.account), start, end)}
-        rows = dict(wconn.execute(sa.select(table.c.id, table.c.source_version)
-                                  .where(table.c.id.in_(list(stored)))).tuples().all()) \
-            if stored else {}
-        for key, version in stored.items():
+        stored = [r.record_key for r in
+                  raw.window(conn, kind(resource, entry.stripe.account), start, end)]
+        rows = set(wconn.execute(sa.select(table.c.id).where(table.c.id.in_(list(stored))))
+                   .scalars()) if stored else set()
+        for key in stored:
             objects += 1
-            if key in rows and rows[key] >= version:
+            if key in rows:
                 loaded += 1
             elif key in letters:
                 lettered += 1

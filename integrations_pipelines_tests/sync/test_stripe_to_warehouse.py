@@ -17,8 +17,10 @@ from integrations_pipelines.sandbox.stripe_account import generate_account
 from integrations_pipelines.sandbox.stripe_app import start_stripe
 from integrations_pipelines.sync import stripe_to_warehouse as load
 from integrations_pipelines.sync.dead_letters import open_letters
-from integrations_pipelines.sync.stripe_extraction import store_window
+from integrations_pipelines.sync.stripe_extraction import store_changed, store_window
+from integrations_pipelines.vendors.contracts import Screened
 from integrations_pipelines.vendors.stripe.client import connect
+from integrations_pipelines.vendors.stripe.models import Charge
 from integrations_pipelines.vendors.stripe.records import OBJECTS
 from integrations_pipelines.vendors.stripe.settings import StripeSettings
 
@@ -93,8 +95,8 @@ def test_a_day_loads_reconciles_and_reloads_without_writing(engine, stripe):
     assert rows["usd"].gross_major * 100 == rows["usd"].gross
 
 
-def test_a_change_after_the_day_is_stale_until_loaded_and_a_hand_edit_is_wrong(engine,
-                                                                                 stripe):
+def test_a_change_after_the_day_is_caught_until_reloaded_and_a_hand_edit_is_wrong(engine,
+                                                                                   stripe):
     server, store = stripe
     load.ensure_schema(engine, ENTRY)
     _extract(engine, server)
@@ -106,7 +108,14 @@ def test_a_change_after_the_day_is_stale_until_loaded_and_a_hand_edit_is_wrong(e
     store.ledger.refund(charge["id"], charge["amount"] // 2, charge["created"] + 2 * 86400)
     _extract(engine, server)
     report = _judge(engine)[0]
-    assert report.keys("wrong_values") == [charge["id"]]  # same version: nothing says newer
+    assert report.keys("wrong_values") == [charge["id"]]  # listed again: same version
+    # The same change told by an event is a newer version of the charge: the row is stale.
+    event = next(e for e in reversed(store.ledger.events) if e["type"] == "charge.refunded")
+    screened = Screened(event["data"]["object"],
+                        Charge.model_validate(event["data"]["object"]), None)
+    store_changed(engine, ENTRY, "default", [("charges", screened, event["created"])], None,
+                  DAY)
+    assert _judge(engine)[0].keys("stale") == [charge["id"]]
     changed = load.load_window(engine, engine, ENTRY, DAY, DAY + timedelta(days=1))
     assert changed.by_resource["charges"].updated == 1 and changed.total("inserted") == 0
     t = tables(ENTRY)["charges"]

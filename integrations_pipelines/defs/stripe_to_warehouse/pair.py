@@ -13,6 +13,7 @@ Steps, built into assets, jobs and schedules by the kit's factory:
   the discrepant objects are re-loaded first;
 - `warehouse/daily_revenue`: the model (gross, refunds, disputes, fees, net per day and
   balance currency), rebuilt in SQL once the read-back passed.
+Its extras: the change feed through Stripe's Events API (`changes.py`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from integrations_pipelines.defs.kit.jobs import repair_job_name
 from integrations_pipelines.defs.kit.reconciliation import reconciliation_result
 from integrations_pipelines.defs.resources import WarehouseResource
 from integrations_pipelines.defs.sources.stripe_objects import object_steps
+from integrations_pipelines.defs.stripe_to_warehouse.changes import changes_definitions
 from integrations_pipelines.defs.stripe_to_warehouse.volume import volume_result, volume_spec
 from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWarehouseEntry
 from integrations_pipelines.reconciliation import stripe_to_warehouse as judge
@@ -206,6 +208,7 @@ def pair_spec(entry: Integration) -> PairSpec:
     return PairSpec(
         entry=stripe_entry, labels=judge.LABELS, sample=sample_day,
         extract=_with_volume(first, stripe_entry), also_extract=others,
+        extra=changes_definitions,
         drift=[DriftCheck("stripe", first.key, "Stripe sent fields our models do not know "
                           "(recorded per model and field in contract_observations).")],
         sync=Step(key=load_key, resource="warehouse", group=entry.name,

@@ -1,0 +1,114 @@
+"""Stripe changes after their day, through the Events API: the pair's change feed.
+
+A refund weeks later moves its charge's `amount_refunded`; a dispute closes; a payout is
+paid. None of that changes the object's `created`, so the nightly partition never reads it
+again, and Stripe objects carry no update time to poll on. Stripe's events do: each names the
+change and carries the object as it stood (`data.object`). `capture` lists the events since
+the durable cursor (`change_cursors`, feed `stripe.events`) less an overlap, keeps for each
+object its newest state (an event's `created` is the version: an older event never replaces
+a newer state, `raw.upsert_newer`), re-loads exactly those objects into the warehouse on the
+days they belong to, and only then advances the cursor to just before now.
+
+Events are kept 30 days: a cursor older than that has lost changes for good, which is
+reported (`beyond_retention`) so the rolling reconciliation (which re-lists whole days) is
+run over the gap. An event's object is rendered in the event's own `api_version`, not the
+pinned `Stripe-Version`: events of another version are counted (`other_versions`) and their
+objects still go through the same model validation, so a shape change fails loudly as a
+dead letter instead of loading wrongly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWarehouseEntry
+from integrations_pipelines.state import cursors
+from integrations_pipelines.sync.stripe_extraction import store_changed
+from integrations_pipelines.sync.stripe_to_warehouse import load_window
+from integrations_pipelines.vendors.contracts import Screened
+from integrations_pipelines.vendors.stripe.client import StripeClient
+from integrations_pipelines.vendors.stripe.models import OBJECT_MODELS
+from integrations_pipelines.vendors.stripe.records import resource_of
+
+__all__ = ["FEED", "RETENTION", "Captured", "capture", "days_of"]
+
+FEED = "stripe.events"
+RETENTION = timedelta(days=30)
+
+
+@dataclass
+class Captured:
+    """What one pass over the event feed did."""
+
+    events: int = 0
+    objects: int = 0
+    stored: int = 0
+    dead_lettered: int = 0
+    rows_written: int = 0
+    days: dict[str, list[str]] = field(default_factory=dict)
+    other_versions: int = 0
+    beyond_retention: bool = False
+    cursor: datetime | None = None
+
+
+def capture(engine: sa.Engine, warehouse: sa.Engine, client: StripeClient,
+            entry: StripeToWarehouseEntry, now: datetime, run_id: str | None, *,
+            overlap: timedelta = timedelta(minutes=5), lag: timedelta = timedelta(seconds=5),
+            first_look: timedelta = timedelta(days=1)) -> Captured:
+    """One pass: events in [cursor - overlap, now - lag) into the raw store and the
+    warehouse; the cursor moves to `now - lag` once they are loaded."""
+    out = Captured()
+    with engine.connect() as conn:
+        held = cursors.get(conn, entry.name, FEED)
+    until = now - lag
+    since = (held.position - overlap) if held else until - first_look
+    if since < now - RETENTION:
+        out.beyond_retention = True
+        since = now - RETENTION
+    objects: list[tuple[str, Screened[Any], int]] = []
+    newest: dict[str, int] = {}
+    for item in client.events(since, until):
+        event = item.instance
+        out.events += 1
+        if event is None:
+            continue
+        if event.api_version and event.api_version != client.api_version:
+            out.other_versions += 1
+        obj = event.data.object
+        resource = resource_of(obj)
+        if resource is None or newest.get(str(obj.get("id")), -1) > event.created:
+            continue
+        newest[str(obj.get("id"))] = event.created
+        objects.append((resource, _screen(client, resource, obj), event.created))
+    latest = {str(s.payload.get("id")): (r, s, v) for r, s, v in objects
+              if newest.get(str(s.payload.get("id"))) == v}
+    out.objects = len(latest)
+    extracted, touched = store_changed(engine, entry, entry.stripe.account,
+                                       list(latest.values()), run_id, until.date())
+    out.stored, out.dead_lettered = extracted.stored, extracted.dead_lettered
+    ids = set(latest)
+    for resource, days in sorted(touched.items()):
+        out.days[resource] = sorted(d.isoformat() for d in days)
+        for day in sorted(days):
+            done = load_window(engine, warehouse, entry, day, day + timedelta(days=1),
+                               resources=[resource], only=ids)
+            out.rows_written += done.total("written")
+    with engine.begin() as conn:
+        cursors.advance(conn, entry.name, FEED, until, run_id)
+    out.cursor = until
+    return out
+
+
+def _screen(client: StripeClient, resource: str, obj: dict[str, Any]) -> Screened[Any]:
+    return client.contracts.screen_many(OBJECT_MODELS[resource], [obj], vendor="stripe",
+                                        endpoint="events.list")[0]
+
+
+def days_of(captured: Captured) -> set[date]:
+    """Every business day the pass re-loaded."""
+    return {date.fromisoformat(d) for days in captured.days.values() for d in days}
+
