@@ -288,6 +288,9 @@ def build_xero_app(store: XeroStore) -> FaultMiddleware:
         [document] = (body or {}).get("Invoices") or [{}]
         return 200, {"Invoices": [books.update_invoice(request.path_params["ident"], document)]}
 
+    def put_history(books: Books, request: Request, body: Any) -> tuple[int, Any]:
+        return 200, books.add_history(request.path_params["ident"], body or {})
+
     def put_credit_notes(books: Books, request: Request, body: Any) -> tuple[int, Any]:
         documents = (body or {}).get("CreditNotes") or []
         return 200, {"CreditNotes": [books.create_credit_note(d) for d in documents]}
@@ -317,6 +320,8 @@ def build_xero_app(store: XeroStore) -> FaultMiddleware:
               methods=["GET"]),
         Route(f"{API}/Invoices/{{ident}}", handler("invoices.post", post_invoice, True),
               methods=["POST"]),
+        Route(f"{API}/Invoices/{{ident}}/History", handler("history.put", put_history, True),
+              methods=["PUT"]),
         Route(f"{API}/CreditNotes", handler("creditnotes.put", put_credit_notes, True),
               methods=["PUT"]),
         Route(f"{API}/CreditNotes/{{ident}}/Allocations",

@@ -87,6 +87,7 @@ class Books:
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)  # for the webhooks
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # notes by invoice
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- shared pieces ------------------------------------------------------------------
@@ -379,6 +380,20 @@ class Books:
             payment["Status"] = "DELETED"
             self._touch(self.invoices[payment["Invoice"]["InvoiceID"]])
             return self._touch(payment)
+
+    def add_history(self, invoice_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            if invoice_id not in self.invoices:
+                raise BooksError("The resource you're looking for cannot be found", status=404)
+            records = []
+            for record in body.get("HistoryRecords") or []:
+                details = _text(record.get("Details"), "The history note")
+                if not details or len(details) > 2500:
+                    raise BooksError("A history note needs Details of 2500 characters or less")
+                records.append({"Details": details, "DateUTC": ms_json(self._now()),
+                                "User": "System Generated", "Changes": "Note"})
+            self.history.setdefault(invoice_id, []).extend(records)
+            return {"HistoryRecords": records}
 
     def tax_rates(self) -> list[dict[str, Any]]:
         return [{"TaxType": code, "Name": TAX_NAMES[code], "EffectiveRate": float(rate),

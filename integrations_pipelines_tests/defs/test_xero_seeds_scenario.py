@@ -145,7 +145,11 @@ def test_the_seeds_day_in_xero_beside_quickbooks(database_url, engine, dagster_i
         def invoice(name: str) -> dict:
             return invoices[f"S{orders[name]['order_number']}"]
 
-        assert invoice("emoji")["LineItems"][0]["Description"] == "Unicorn mug [UNICORN FACE]"
+        emoji = invoice("emoji")
+        assert emoji["LineItems"][0]["Description"] == "Unicorn mug [UNICORN FACE]"
+        # The original is kept beside the invoice, escaped (Xero refuses the character).
+        [note] = xero.books.history[emoji["InvoiceID"]]
+        assert "line[0]: Unicorn mug \\U0001f984" in note["Details"]
         refunded = invoice("partial_refund")
         assert refunded["AmountCredited"] == 10.0 and refunded["Status"] == "PAID"
         [note] = [n for n in xero.books.credit_notes.values()

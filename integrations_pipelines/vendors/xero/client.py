@@ -174,6 +174,13 @@ class XeroClient:
                            [{**body, "InvoiceID": invoice_id}], idempotency_key,
                            "invoices.update")[0]
 
+    def add_history(self, invoice_id: str, details: str, idempotency_key: str) -> None:
+        """A note in the invoice's history (what a bookkeeper reads beside it)."""
+        self.http.request("PUT", f"{API}/Invoices/{invoice_id}/History",
+                          endpoint="invoices.history", idempotent=True,
+                          headers={"Idempotency-Key": idempotency_key},
+                          json={"HistoryRecords": [{"Details": details}]})
+
     # -- credit notes and payments ----------------------------------------------------
     def put_credit_note(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
         return self._write("PUT", "CreditNotes", "CreditNotes", CreditNote, [body],

@@ -136,6 +136,7 @@ class DocumentWriter:
                                 str(refused)))[0]
         messages = element_errors(answer) if answer.get("HasErrors") else []
         if not messages:
+            self._note_originals(draft, answer)
             return answer
         if any(DUPLICATE_NUMBER in m for m in messages):
             # Created since the chunk was planned (another run): find it and carry on.
@@ -146,6 +147,17 @@ class DocumentWriter:
         raise XeroValidationError(f"Xero refused invoice {draft.invoice_number}: "
                                   + "; ".join(messages), messages=messages, vendor="xero",
                                   endpoint="invoices.create")
+
+    def _note_originals(self, draft: XeroInvoiceDraft, invoice: dict[str, Any]) -> None:
+        """Texts changed for Xero keep their original in the invoice's history, written
+        with escapes (Xero refuses the characters themselves): nothing is silently lost."""
+        if not draft.normalised:
+            return
+        details = "Shopify's original text (changed for Xero): " + "; ".join(
+            f"{where}: {original.encode('ascii', 'backslashreplace').decode()}"
+            for where, original in draft.normalised)
+        self.xero.add_history(str(invoice["InvoiceID"]), details[:2500],
+                              idempotency_key("note", str(invoice["InvoiceID"])))
 
     def _cancel(self, draft: XeroInvoiceDraft, current: dict[str, Any]) -> str:
         invoice_id = str(current["InvoiceID"])
