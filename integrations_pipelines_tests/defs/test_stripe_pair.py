@@ -35,6 +35,7 @@ CHECKS = {
       for c in (f"{r}_conform_to_contract", "stripe_api_version_is_current",
                 "stripe_answered_without_outage")),
     "stripe/balance_transactions:balance_transaction_volume_matches_baseline",
+    "stripe/balance_transactions:no_contract_drift",
     f"{NAME}/warehouse_load:every_stripe_object_loaded_or_dead_lettered",
     f"{LEDGER}:rows_match_stripe_objects",
     f"{LEDGER}:payouts_match_their_balance_transactions",
