@@ -145,6 +145,7 @@ def first_seeded_day(orders: list[dict[str, Any]], timezone: str) -> date | None
 def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str]:
     """Start the vendor sandboxes from their saved state (or a freshly seeded shop), and a
     Slack sandbox for the alerts (its messages kept in dev's PostgreSQL)."""
+    from integrations_pipelines.sandbox import stripe_seed
     from integrations_pipelines.sandbox.quickbooks_app import QuickBooksStore, build_quickbooks_app
     from integrations_pipelines.sandbox.server import SandboxServer
     from integrations_pipelines.sandbox.shop_generator import generate_shop
@@ -166,14 +167,19 @@ def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str
                                 client_secret=QBO_CLIENT_SECRET,
                                 refresh_token=QBO_BOOTSTRAP_REFRESH)
 
+    # The Stripe -> warehouse pair's account: seeded over the same days, kept across starts.
+    stripe_server, stripe, stripe_env = stripe_seed.start_seeded(state, SEED_DAYS, SEED)
+
     def save() -> None:
         shop.save(shop_file)
         books.save(qbo_file)
+        stripe_seed.save(stripe, state)
 
     shopify_server = SandboxServer(build_shopify_app(shop)).start()
     qbo_server = SandboxServer(build_quickbooks_app(books)).start()
     stack.callback(shopify_server.stop)
     stack.callback(qbo_server.stop)
+    stack.callback(stripe_server.stop)
     stack.callback(save)  # runs first on exit: the servers are still up, state complete
     _autosave(save, stack)
     log.info("Shopify sandbox at %s, QuickBooks sandbox at %s", shopify_server.url,
@@ -192,6 +198,7 @@ def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str
         "QBO_CLIENT_SECRET": QBO_CLIENT_SECRET,
         "QBO_REALM_ID": QBO_REALM,
         "QBO_REFRESH_TOKEN": QBO_BOOTSTRAP_REFRESH,
+        **stripe_env,
     }
 
 
@@ -359,8 +366,10 @@ def _wait_for_webserver(ui_url: str, timeout_s: float = 180) -> bool:
     return False
 
 
-def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 180) -> str:
-    """Ask the webserver (GraphQL) for a backfill of the seeded days; returns its id."""
+def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 180,
+                         job: str = "shopify_to_quickbooks_job") -> str:
+    """Ask the webserver (GraphQL) for a backfill of the seeded days of `job`; returns its
+    id."""
     _wait_for_webserver(ui_url, timeout_s)
     mutation = """
     mutation($params: LaunchBackfillParams!) {
@@ -373,7 +382,7 @@ def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 
     }"""
     params = {
         "selector": {
-            "partitionSetName": "shopify_to_quickbooks_job_partition_set",
+            "partitionSetName": f"{job}_partition_set",
             "repositorySelector": {"repositoryName": "__repository__",
                                    "repositoryLocationName": "integrations_pipelines"},
         },
@@ -453,6 +462,8 @@ def run(options: DevOptions) -> int:
                 slack_page = env["SLACK_MESSAGES_URL"].removesuffix("_sandbox/messages")
                 dev_demo.start_in_background(ui_url, env["QBO_BASE_URL"], backfill, days[-1],
                                              slack_page, env["SHOPIFY_BASE_URL"])
+                ledger = launch_seed_backfill(ui_url, days, job="stripe_to_warehouse_job")
+                log.info("backfill %s: Stripe's seeded days into the warehouse", ledger)
             except (RuntimeError, httpx.HTTPError) as exc:
                 log.warning("seed backfill not launched (%s); launch it from the UI", exc)
         try:

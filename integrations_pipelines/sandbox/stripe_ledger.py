@@ -13,6 +13,7 @@ out, and its `amount` is the sum of their `net`.
 from __future__ import annotations
 
 import copy
+import json
 import random
 import string
 import threading
@@ -214,6 +215,22 @@ class StripeLedger:
     def get(self, resource: str, ident: str) -> dict[str, Any] | None:
         with self.lock:
             return self.objects[resource].get(ident) if resource in self.objects else None
+
+    def to_json(self) -> str:
+        """The account's state (objects, events, payout groupings) as JSON."""
+        with self.lock:
+            return json.dumps({"account": self.account, "objects": self.objects,
+                               "events": self.events, "payout_items": self.payout_items,
+                               "paid_out": sorted(self.paid_out)})
+
+    @classmethod
+    def from_json(cls, text: str, seed: int = 0) -> StripeLedger:
+        """An account saved by `to_json` (new ids continue from `seed`'s generator)."""
+        saved = json.loads(text)
+        ledger = cls(seed, saved["account"])
+        ledger.objects, ledger.events = saved["objects"], saved["events"]
+        ledger.payout_items, ledger.paid_out = saved["payout_items"], set(saved["paid_out"])
+        return ledger
 
     def day_counts(self, day: date) -> dict[str, int]:
         """Objects created on a UTC day, per list (what a test expects to find)."""

@@ -114,3 +114,20 @@ def test_the_outage_is_server_errors_and_timeouts_for_its_compressed_duration(st
     assert statuses["timeout"] > 0 and set(statuses) - {"timeout"} <= {500, 502, 503}
     stats = store.outage.snapshot()
     assert stats["timeouts"] == statuses["timeout"] and stats["real_seconds"] == 1.8
+
+
+def test_dev_keeps_its_seeded_account_across_restarts(tmp_path):
+    from integrations_pipelines.sandbox import stripe_seed
+
+    server, store, env = stripe_seed.start_seeded(tmp_path, days=3, charges_per_day=20)
+    try:
+        listed = httpx.get(f"{env['STRIPE_BASE_URL']}/v1/charges", params={"limit": 100},
+                           headers={"Authorization": f"Bearer {env['STRIPE_API_KEY']}"})
+        assert len(listed.json()["data"]) == 60
+        stripe_seed.save(store, tmp_path)
+    finally:
+        server.stop()
+    again, restored, _ = stripe_seed.start_seeded(tmp_path, days=3)
+    again.stop()
+    assert restored.ledger.objects == store.ledger.objects
+    assert restored.ledger.payout_items == store.ledger.payout_items
