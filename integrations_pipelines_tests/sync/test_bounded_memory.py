@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import integration
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import flagship
 from integrations_pipelines.state import raw
 from integrations_pipelines.sync.extraction import StoredOrders, store_orders
 from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
@@ -27,7 +27,7 @@ from integrations_pipelines_tests.support import sandbox_quickbooks_settings
 DAY = date(2026, 11, 3)
 NEXT = DAY + timedelta(days=1)
 START = datetime.combine(DAY, datetime.min.time(), UTC)
-INTEGRATION = integration("shopify_to_quickbooks")  # UTC days
+INTEGRATION = flagship("shopify_to_quickbooks")  # UTC days
 T = TypeVar("T")
 
 
@@ -54,7 +54,7 @@ def _extract(engine: sa.Engine, client: ShopifyClient, run_id: str,
 
 
 def test_the_extraction_commits_each_page_before_it_requests_the_next(
-        engine, shop_sandbox) -> None:
+        engine: sa.Engine, shop_sandbox: Any) -> None:
     orders = clean_orders(3, DAY, 60, count=13)
     vanished, kept = orders[0], orders[1:]  # 12 orders: pages of 5, 5 and 2
     with engine.begin() as conn:  # an order an earlier run stored that Shopify no longer has
@@ -78,7 +78,7 @@ def test_the_extraction_commits_each_page_before_it_requests_the_next(
         assert _committed(engine) == (12, {"first"})
 
 
-def test_a_key_given_again_on_a_later_page_keeps_its_newest_version(engine) -> None:
+def test_a_key_given_again_on_a_later_page_keeps_its_newest_version(engine: sa.Engine) -> None:
     [order] = clean_orders(4, DAY, 1)
     older = {**order, "updated_at": "2026-11-03T01:00:00+00:00", "note": "older"}
     newer = {**order, "updated_at": "2026-11-03T02:00:00+00:00", "note": "newer"}
@@ -95,7 +95,7 @@ def test_a_key_given_again_on_a_later_page_keeps_its_newest_version(engine) -> N
 
 
 def test_the_sync_takes_the_next_chunk_only_after_writing_this_one(
-        engine, qbo_sandbox) -> None:
+        engine: sa.Engine, qbo_sandbox: Any) -> None:
     server, books = qbo_sandbox
     books.update_settings({"per_second": 1000, "per_minute": 100000})
     orders = clean_orders(5, DAY, 60, count=12)
