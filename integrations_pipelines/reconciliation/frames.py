@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from integrations_pipelines.reconciliation.diagnosis import AUTH_STATUSES, Evidence
 from integrations_pipelines.reconciliation.fields import FieldSpec
@@ -181,7 +182,7 @@ def load_window(conn: sa.Connection, integration: str, sides: WindowSides, start
             sync_ledger.c.integration == integration,
             sa.or_(
                 sa.and_(sync_ledger.c.business_date >= start, sync_ledger.c.business_date < end),
-                sync_ledger.c.destination_key.in_(sides.destination_keys()),
+                sync_ledger.c.destination_key == sa.any_(_text_array(sides.destination_keys())),
             ),
         )
     ).all())
@@ -220,6 +221,12 @@ def window_frames(start: date, end: date, source: pd.DataFrame, destination: pd.
     )
 
 
+def _text_array(values: list[str]) -> sa.BindParameter[list[str]]:
+    """A list of text as one array parameter (`= ANY(...)`): a window's keys can be more than
+    the 65,535 parameters PostgreSQL binds in one statement, as an IN list would need."""
+    return sa.literal(values, postgresql.ARRAY(sa.Text()))
+
+
 def _open_letters(conn: sa.Connection, integration: str, start: date, end: date,
                   source: pd.DataFrame, sides: WindowSides) -> pd.DataFrame:
     """Open dead letters of the window's source records, keyed by external key."""
@@ -227,7 +234,7 @@ def _open_letters(conn: sa.Connection, integration: str, start: date, end: date,
     rows = conn.execute(
         sa.select(dead_letters.c.source_id, dead_letters.c.reason_code, dead_letters.c.payload)
         .where(dead_letters.c.integration == integration, dead_letters.c.resolved_at.is_(None),
-               sa.or_(dead_letters.c.source_id.in_(source_ids),
+               sa.or_(dead_letters.c.source_id == sa.any_(_text_array(source_ids)),
                       sa.and_(dead_letters.c.business_date >= start,
                               dead_letters.c.business_date < end)))
         .order_by(dead_letters.c.id)

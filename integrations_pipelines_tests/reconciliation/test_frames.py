@@ -96,3 +96,14 @@ def test_failed_calls_token_health_and_dead_letters_explain_missing_invoices(eng
             consecutive_failures=1, updated_at=now))
     with engine.connect() as conn:
         assert _causes(conn, {"nightly"}) == dict.fromkeys(unsent, "auth_failed")
+
+
+def test_a_window_of_more_invoices_than_postgresql_takes_parameters(engine):
+    """The ledger is looked up by the invoices' DocNumbers as one array parameter: a window of
+    70,000 invoices (more than the 65,535 parameters a statement may bind) still loads."""
+    invoices = [_invoice(str(i), f"S{1000 + i}") for i in range(70_000)]
+    with engine.connect() as conn:
+        frames = load_window(conn, CATALOG, DAY, DAY + timedelta(days=1), REALM,
+                             invoices=invoices)
+    assert len(frames.destination) == 70_000
+    assert reconcile_window(frames).counts["extra"] == 70_000
