@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -143,11 +144,16 @@ def _payout(o: dict[str, Any]) -> dict[str, Any]:
             "balance_transaction_id": o.get("balance_transaction")}
 
 
+def _rate(value: Any) -> Decimal | None:
+    """Stripe's exchange rate (a JSON number) as the exact decimal it was written as."""
+    return None if value is None else Decimal(str(value))
+
+
 def _txn(o: dict[str, Any]) -> dict[str, Any]:
     return {"fee": _int(o, "fee"), "net": _int(o, "net"), "type": o["type"],
             "reporting_category": o["reporting_category"],
             "available_on": moment(int(o["available_on"])), "status": o["status"],
-            "source_id": o.get("source"), "exchange_rate": o.get("exchange_rate"),
+            "source_id": o.get("source"), "exchange_rate": _rate(o.get("exchange_rate")),
             "payout_id": None}
 
 

@@ -2,11 +2,12 @@
 
 A source -> warehouse load moves whole days of records whose values rarely change after
 the day. Row-by-row upserts (the `TableWriter` of `writer.py`) cost a round trip per record;
-here a batch is streamed into a temporary staging table with COPY (psycopg, one round trip)
-and merged with one `MERGE` whose `WHEN MATCHED AND (row) IS DISTINCT FROM (staged row)`
-guard leaves an identical row untouched: a re-load of an unchanged day writes no row, a
-changed record updates its row in place, a new one is inserted. `merge_action()` (PostgreSQL
-17+) counts what happened. Columns in `uncompared` (the load time, the version we read)
+here a batch is streamed into a temporary staging table with binary COPY (psycopg, one
+round trip, values in PostgreSQL's own format) and merged with one `MERGE` whose
+`WHEN MATCHED AND (row) IS DISTINCT FROM (staged row)` guard leaves an identical row
+untouched: a re-load of an unchanged day writes no row, a changed record updates its row in
+place, a new one is inserted. `merge_action()` (PostgreSQL 17+) counts what happened, in
+the server. Columns in `uncompared` (the load time, the version we read)
 are written with a change but are never a reason to write.
 
 A batch the table refuses (a value out of a column's range) is not the run's failure: the
@@ -25,11 +26,21 @@ import sqlalchemy as sa
 
 __all__ = ["MergeLoader", "Merged"]
 
+TEXT, BPCHAR = 25, 1042  # type oids
+
 
 def _refusal(exc: Exception) -> bool:
-    """A value the table cannot hold (COPY raises psycopg's error, SQL SQLAlchemy's)."""
+    """A value the table cannot hold: the server refused it (COPY raises psycopg's error,
+    SQL SQLAlchemy's), or binary COPY could not encode it (an integer beyond 64 bits)."""
     error = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
-    return isinstance(error, psycopg.errors.DataError | psycopg.errors.IntegrityError)
+    return isinstance(error, psycopg.errors.DataError | psycopg.errors.IntegrityError
+                      | OverflowError)
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, OverflowError):
+        return f"a value is out of range for its column ({exc})"
+    return str(getattr(exc, "orig", exc)).strip().splitlines()[0]
 
 
 def _q(name: str) -> str:
@@ -66,6 +77,7 @@ class MergeLoader:
         self.keys = [c.name for c in table.primary_key.columns]
         self.compared = [c for c in self.columns if c not in self.keys and c not in uncompared]
         self.stage = f"stage_{table.name}"
+        self._oids: list[int] | None = None
 
     @property
     def target(self) -> str:
@@ -90,22 +102,41 @@ class MergeLoader:
                              "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"))
         conn.execute(sa.text(f"TRUNCATE {self.stage}"))
 
+    def _types(self, conn: sa.Connection) -> list[int]:
+        """The staging table's column type oids, in `columns` order (binary COPY needs
+        them: it sends values in PostgreSQL's own format, no text to parse)."""
+        if self._oids is None:
+            found: dict[str, int] = dict(conn.execute(sa.text(
+                "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = "
+                "CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"),
+                {"t": self.stage}).tuples().all())
+            # char(n) takes text's binary format (bpcharrecv reads it), which psycopg dumps.
+            self._oids = [TEXT if int(found[c]) == BPCHAR else int(found[c])
+                          for c in self.columns]
+        return self._oids
+
     def _copy(self, conn: sa.Connection, rows: Iterable[dict[str, Any]]) -> int:
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None  # a connection in use always has one
+        types = self._types(conn)
         cursor = cast("psycopg.Cursor[Any]", dbapi.cursor())
-        names = ", ".join(f'"{c}"' for c in self.columns)
+        names = ", ".join(_q(c) for c in self.columns)
+        columns = self.columns
         n = 0
-        with cursor, cursor.copy(f"COPY {self.stage} ({names}) FROM STDIN") as copy:
+        with cursor, cursor.copy(
+                f"COPY {self.stage} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
             for row in rows:
-                copy.write_row([row.get(c) for c in self.columns])
+                copy.write_row([row.get(c) for c in columns])
                 n += 1
         return n
 
     def _merge(self, conn: sa.Connection, staged: int) -> Merged:
-        actions = list(conn.execute(sa.text(self._merge_sql())).scalars())
-        inserted = actions.count("INSERT")
-        updated = actions.count("UPDATE")
+        """One MERGE; its actions are counted in the server (no row comes back)."""
+        counted: dict[str, int] = dict(conn.execute(sa.text(
+            f"WITH merged AS ({self._merge_sql()} AS action) "
+            "SELECT action, count(*) FROM merged GROUP BY action")).tuples().all())
+        inserted, updated = int(counted.get("INSERT", 0)), int(counted.get("UPDATE", 0))
         return Merged(inserted, updated, staged - inserted - updated)
 
     def load(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> Merged:
@@ -117,8 +148,9 @@ class MergeLoader:
         try:
             with conn.begin_nested():
                 staged = self._copy(conn, rows)
+                conn.execute(sa.text(f"ANALYZE {self.stage}"))  # the join's plan needs its size
                 return self._merge(conn, staged)
-        except (sa.exc.DBAPIError, psycopg.Error) as exc:
+        except (sa.exc.DBAPIError, psycopg.Error, OverflowError) as exc:
             if not _refusal(exc):
                 raise
         return self._one_by_one(conn, rows)
@@ -133,11 +165,10 @@ class MergeLoader:
                 with conn.begin_nested():
                     self._copy(conn, [row])
                 staged += 1
-            except (sa.exc.DBAPIError, psycopg.Error) as exc:
+            except (sa.exc.DBAPIError, psycopg.Error, OverflowError) as exc:
                 if not _refusal(exc):
                     raise
-                detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-                refused.append((row, f"{self.table.fullname} refused the row: {detail}"))
+                refused.append((row, f"{self.table.fullname} refused the row: {_why(exc)}"))
         merged = self._merge(conn, staged)
         merged.refused = refused
         return merged
