@@ -150,10 +150,12 @@ def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str
     from integrations_pipelines.sandbox.server import SandboxServer
     from integrations_pipelines.sandbox.shop_generator import generate_shop
     from integrations_pipelines.sandbox.shopify_app import ShopifyStore, build_shopify_app
+    from integrations_pipelines.sandbox.xero_app import XeroStore, build_xero_app
 
     state = home / "sandbox"
     state.mkdir(parents=True, exist_ok=True)
     shop_file, qbo_file = state / "shopify.json", state / "quickbooks.json"
+    xero_file = state / "xero.json"
     if shop_file.exists():
         shop = ShopifyStore.load(shop_file, access_token=SHOPIFY_TOKEN)
     else:
@@ -170,20 +172,25 @@ def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str
     # The Stripe -> warehouse pair's account: seeded over the same days, kept across starts.
     stripe_server, stripe, stripe_env = stripe_seed.start_seeded(state, SEED_DAYS, SEED)
 
+    xero = XeroStore.load(xero_file) if xero_file.exists() else XeroStore()
+
     def save() -> None:
         shop.save(shop_file)
         books.save(qbo_file)
+        xero.save(xero_file)
         stripe_seed.save(stripe, state)
 
     shopify_server = SandboxServer(build_shopify_app(shop)).start()
     qbo_server = SandboxServer(build_quickbooks_app(books)).start()
     stack.callback(shopify_server.stop)
     stack.callback(qbo_server.stop)
+    xero_server = SandboxServer(build_xero_app(xero)).start()
+    stack.callback(xero_server.stop)
     stack.callback(stripe_server.stop)
     stack.callback(save)  # runs first on exit: the servers are still up, state complete
     _autosave(save, stack)
-    log.info("Shopify sandbox at %s, QuickBooks sandbox at %s", shopify_server.url,
-             qbo_server.url)
+    log.info("Shopify sandbox at %s, QuickBooks sandbox at %s, Xero sandbox at %s",
+             shopify_server.url, qbo_server.url, xero_server.url)
     env = _slack(state, stack, database_url)
     first_day = first_seeded_day(shop.list_orders(), flagship().timezone)
     if first_day is not None:
@@ -198,6 +205,12 @@ def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str
         "QBO_CLIENT_SECRET": QBO_CLIENT_SECRET,
         "QBO_REALM_ID": QBO_REALM,
         "QBO_REFRESH_TOKEN": QBO_BOOTSTRAP_REFRESH,
+        "XERO_BASE_URL": xero_server.url,
+        "XERO_TOKEN_URL": f"{xero_server.url}/connect/token",
+        "XERO_CLIENT_ID": xero.tokens.client_id,
+        "XERO_CLIENT_SECRET": xero.tokens.client_secret,
+        "XERO_TENANT_ID": xero.books.tenant_id,
+        "XERO_REFRESH_TOKEN": xero.tokens.current_refresh_token,
         **stripe_env,
     }
 

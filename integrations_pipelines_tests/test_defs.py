@@ -24,6 +24,7 @@ from integrations_pipelines.defs.resources import IntegrationStore
 ROOT = Path(__file__).resolve().parents[1]
 FLAGSHIP = "shopify_to_quickbooks"
 STRIPE = "stripe_to_warehouse"
+XERO = "shopify_to_xero"  # the same shop into Xero: its system assets take its name as prefix
 IMPLICIT_ASSET_JOB = "__ASSET_JOB"  # Dagster's own job over all assets, not declared by us
 FLAGSHIP_OWNERS = ["team:finance-data", "finance-data@example.com"]
 DEFAULT_GROUP = "default"  # what Dagster calls the group of an asset given none
@@ -45,6 +46,10 @@ ASSETS: dict[str, tuple[str, set[str]]] = {
     "warehouse/stripe_ledger": ("warehouse", {"postgres"}),
     "warehouse/daily_revenue": ("warehouse", {"postgres"}),
     "stripe_to_warehouse/stripe_changes": ("stripe_to_warehouse", {"stripe", "postgres"}),
+    "shopify_to_xero/shopify/orders": ("shopify", {"shopify", "postgres"}),
+    "shopify_to_xero/invoice_sync": ("shopify_to_xero", {"xero", "postgres"}),
+    "shopify_to_xero/xero/invoices": ("xero", {"xero", "postgres"}),
+    "xero/token_health": ("xero", {"xero", "postgres"}),
 }
 STRIPE_OBJECTS = {f"stripe/{r}" for r in ("balance_transactions", "charges", "refunds",
                                           "disputes", "payouts")}
@@ -59,9 +64,14 @@ FLAGSHIP_PARTITIONED_ASSETS = {
 # The Stripe -> warehouse pair's, on its own daily partitions (it starts later).
 STRIPE_PARTITIONED_ASSETS = {*STRIPE_OBJECTS, "stripe_to_warehouse/warehouse_load",
                              "warehouse/stripe_ledger", "warehouse/daily_revenue"}
+# The Shopify -> Xero pair's, from the day the move from QuickBooks starts.
+XERO_PARTITIONED_ASSETS = {"shopify_to_xero/shopify/orders", "shopify_to_xero/invoice_sync",
+                           "shopify_to_xero/xero/invoices"}
 PARTITION_STARTS = {"2026-10-01": FLAGSHIP_PARTITIONED_ASSETS,
-                    "2026-11-01": STRIPE_PARTITIONED_ASSETS}
-PARTITIONED_ASSETS = FLAGSHIP_PARTITIONED_ASSETS | STRIPE_PARTITIONED_ASSETS
+                    "2026-11-01": STRIPE_PARTITIONED_ASSETS,
+                    "2026-12-01": XERO_PARTITIONED_ASSETS}
+PARTITIONED_ASSETS = (FLAGSHIP_PARTITIONED_ASSETS | STRIPE_PARTITIONED_ASSETS
+                      | XERO_PARTITIONED_ASSETS)
 
 # asset key -> its upstream asset keys
 DEPENDENCIES: dict[str, set[str]] = {
@@ -77,6 +87,10 @@ DEPENDENCIES: dict[str, set[str]] = {
     "warehouse/stripe_ledger": {"stripe_to_warehouse/warehouse_load"},
     "warehouse/daily_revenue": {"warehouse/stripe_ledger"},
     "stripe_to_warehouse/stripe_changes": set(),
+    "shopify_to_xero/shopify/orders": set(),
+    "shopify_to_xero/invoice_sync": {"shopify_to_xero/shopify/orders"},
+    "shopify_to_xero/xero/invoices": {"shopify_to_xero/invoice_sync"},
+    "xero/token_health": set(),
 }
 # Materialized, not partitioned: change capture and the webhook drain (their runs report the
 # days they touched on invoice_sync's partitions).
@@ -114,6 +128,13 @@ CHECKS: dict[str, bool] = {
     "warehouse/stripe_ledger:rows_match_stripe_objects": True,
     "warehouse/stripe_ledger:payouts_match_their_balance_transactions": True,
     "warehouse/stripe_ledger:daily_totals_match_stripe_balance_transactions": True,
+    "shopify_to_xero/shopify/orders:orders_conform_to_contract": False,
+    "shopify_to_xero/shopify/orders:shopify_api_version_is_current": False,
+    "shopify_to_xero/invoice_sync:every_order_booked_or_dead_lettered": False,
+    "shopify_to_xero/xero/invoices:invoices_match_shopify_orders": True,
+    "shopify_to_xero/xero/invoices:vat_per_rate_matches_shopify": False,
+    "shopify_to_xero/xero/invoices:no_contract_drift": False,
+    "xero/token_health:refresh_token_is_healthy": False,
 }
 
 # The checks the kit evaluates inside their asset's step (each pair's own, volume and drift):
@@ -164,6 +185,12 @@ JOBS: dict[str, tuple[set[str], dict[str, str], bool]] = {
     "stripe_to_warehouse_reconciliation_sample_job": (set(), {}, False),
     "stripe_to_warehouse_changes_job": ({"stripe_to_warehouse/stripe_changes"},
                                         {"integration": STRIPE}, False),
+    "shopify_to_xero_job": (XERO_PARTITIONED_ASSETS, {"integration": XERO}, True),
+    "shopify_to_xero_repair_job": ({"shopify_to_xero/xero/invoices"},
+                                   {"integration": XERO}, True),
+    "shopify_to_xero_rolling_reconciliation_job": (
+        XERO_PARTITIONED_ASSETS, {"integration": XERO, "kind": "rolling_reconciliation"}, True),
+    "shopify_to_xero_reconciliation_sample_job": (set(), {}, False),
 }
 
 # schedule -> (cron, timezone, job)
@@ -174,6 +201,9 @@ SCHEDULES: dict[str, tuple[str, str, str]] = {
     "stripe_to_warehouse_job_schedule": ("0 4 * * *", "UTC", "stripe_to_warehouse_job"),
     "stripe_to_warehouse_rolling_reconciliation_job_schedule": (
         "0 5 * * *", "UTC", "stripe_to_warehouse_rolling_reconciliation_job"),
+    "shopify_to_xero_job_schedule": ("45 2 * * *", "UTC", "shopify_to_xero_job"),
+    "shopify_to_xero_rolling_reconciliation_job_schedule": (
+        "45 3 * * *", "UTC", "shopify_to_xero_rolling_reconciliation_job"),
 }
 
 # sensor -> minimum interval (seconds), all on by default: the alert sensors, change
@@ -208,9 +238,14 @@ FRESHNESS = {"shopify/orders": NIGHTLY, "quickbooks/invoices": NIGHTLY,
                                                      lower_bound_delta=timedelta(hours=2),
                                                      timezone="UTC")),
              "stripe_to_warehouse/stripe_changes": dg.FreshnessPolicy.time_window(
-                 fail_window=timedelta(minutes=180))}
+                 fail_window=timedelta(minutes=180)),
+             # the Xero pair's: its 02:45 tick plus two hours
+             **dict.fromkeys(["shopify_to_xero/shopify/orders", "shopify_to_xero/xero/invoices"],
+                             dg.FreshnessPolicy.cron(deadline_cron="45 4 * * *",
+                                                     lower_bound_delta=timedelta(hours=2),
+                                                     timezone="UTC"))}
 
-RESOURCES = {"store", "shopify", "quickbooks", "stripe", "warehouse", "alerting"}
+RESOURCES = {"store", "shopify", "quickbooks", "stripe", "warehouse", "xero", "alerting"}
 
 
 def key(asset_key: dg.AssetKey) -> str:
@@ -292,7 +327,8 @@ def test_each_pairs_assets_share_its_daily_partitions(graph):
         assert {k.name for k in assets_def.check_keys} == names, asset
     for name, (_, _, is_partitioned) in JOBS.items():
         job_partitions = defs.resolve_job_def(name).partitions_def
-        expected = by_start["2026-11-01"] if name.startswith(STRIPE) else daily
+        expected = (by_start["2026-11-01"] if name.startswith(STRIPE)
+                    else by_start["2026-12-01"] if name.startswith(XERO) else daily)
         assert (job_partitions is expected) if is_partitioned else job_partitions is None, \
             name
 
@@ -354,7 +390,10 @@ def test_naming_conventions(graph):
     assert all(s.name == f"{s.job_name}_schedule"
                for s in (defs.resolve_schedule_def(n) for n in SCHEDULES))
     assert all(name.endswith("_sensor") for name in SENSORS)
-    assert all(len(k.path) == 2 for k in graph.get_all_asset_keys())
+    # `<system>/<record>`, or `<pair>/<system>/<record>` for a pair whose catalog entry sets
+    # prefix_asset_keys (the Xero pair reads the flagship's shop).
+    assert all(len(k.path) == 2 or (len(k.path) == 3 and integration(k.path[0]).prefix_asset_keys)
+               for k in graph.get_all_asset_keys())
 
 
 def test_resources_and_overrides_need_no_environment():
@@ -398,6 +437,9 @@ POOLS = {
     "stripe_to_warehouse/warehouse_load": "warehouse",
     "warehouse/stripe_ledger": "warehouse",
     "stripe_to_warehouse/stripe_changes": "stripe",
+    "shopify_to_xero/shopify/orders": "shopify",
+    "shopify_to_xero/invoice_sync": "xero",
+    "shopify_to_xero/xero/invoices": "xero",
 }
 
 
@@ -431,8 +473,9 @@ def test_every_asset_of_a_pair_names_its_integration_for_alert_routing() -> None
     graph = defs.resolve_asset_graph()
     tagged = {node.key.to_user_string(): node.tags.get("integration")
               for node in graph.asset_nodes}
-    shared = {"quickbooks/token_health", "alerts/incidents"}
+    shared = {"quickbooks/token_health", "xero/token_health", "alerts/incidents"}
     assert {key: tag for key, tag in tagged.items() if key not in shared} == {
-        key: STRIPE if key.startswith(STRIPE) or key in STRIPE_PARTITIONED_ASSETS else FLAGSHIP
+        key: STRIPE if key.startswith(STRIPE) or key in STRIPE_PARTITIONED_ASSETS
+        else XERO if key.startswith(XERO) else FLAGSHIP
         for key in ASSETS if key not in shared}
     assert all(tagged[key] is None for key in shared)

@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -36,6 +37,7 @@ from starlette.routing import Route
 from integrations_pipelines.sandbox.faults import FaultMiddleware, Faults, FaultSettings
 from integrations_pipelines.sandbox.quickbooks_tokens import TokenAuthority
 from integrations_pipelines.sandbox.server import SandboxServer
+from integrations_pipelines.sandbox.shopify_store import atomic_write
 from integrations_pipelines.sandbox.xero_books import Books, BooksError
 from integrations_pipelines.vendors.xero.webhooks import SIGNATURE_HEADER, sign
 
@@ -108,6 +110,28 @@ class XeroStore:
                            "entropy": secrets.token_hex(10).upper()}).encode()
         signature = sign(body, signed_by if signed_by is not None else self.webhook_key)
         return body, {SIGNATURE_HEADER: signature, "Content-Type": "application/json"}
+
+    _KEPT = ("invoices", "credit_notes", "payments", "contacts", "history")
+
+    def save(self, path: Path) -> None:
+        """Persist the tokens and every tenant's books (what `dev` keeps across restarts:
+        without the rotated refresh token the store's copy would be refused)."""
+        data = {"tokens": self.tokens.snapshot(), "sequence": self._sequence,
+                "tenants": {t: {k: getattr(b, k) for k in self._KEPT}
+                            for t, b in self.tenants.items()}}
+        atomic_write(path, json.dumps(data))
+
+    @classmethod
+    def load(cls, path: Path, **kwargs: Any) -> XeroStore:
+        """A store saved with `save`."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        store = cls(tenant_ids=tuple(data["tenants"]), **kwargs)
+        store.tokens.restore(data["tokens"])
+        store._sequence = int(data.get("sequence", 0))
+        for tenant, kept in data["tenants"].items():
+            for name in cls._KEPT:
+                setattr(store.tenants[tenant], name, kept.get(name, {}))
+        return store
 
     @property
     def books(self) -> Books:

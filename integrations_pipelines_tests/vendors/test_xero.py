@@ -17,7 +17,7 @@ import pytest
 
 from integrations_pipelines.alerts.kinds import AlertKind
 from integrations_pipelines.alerts.tokens import token_alert
-from integrations_pipelines.sandbox.xero_app import start_xero
+from integrations_pipelines.sandbox.xero_app import XeroStore, start_xero
 from integrations_pipelines.vendors.errors import (
     CredentialsRevokedError,
     PermanentVendorError,
@@ -242,3 +242,20 @@ def test_webhook_deliveries_are_signed_and_the_intent_check_tells_them_apart(xer
     # The signature is base64 HMAC-SHA256 of the raw body with the key.
     expected = base64.b64encode(hmac.new(key.encode(), good, hashlib.sha256).digest()).decode()
     assert good_headers[SIGNATURE_HEADER] == expected
+
+
+def test_the_sandbox_keeps_its_books_and_rotated_tokens_across_restarts(xero, engine, tmp_path):
+    server, store = xero
+    client = client_for(server, store, engine)
+    with client.http:
+        client.put_invoices([invoice("S11")], idempotency_key("s11"))
+    rotated = store.tokens.current_refresh_token
+    store.save(tmp_path / "xero.json")
+    again = XeroStore.load(tmp_path / "xero.json", per_minute=FAST)
+    assert again.tokens.current_refresh_token == rotated
+    assert [i["InvoiceNumber"] for i in again.books.query_invoices(None, None, None)] == ["S11"]
+    status, grant = again.tokens.refresh(
+        "Basic " + base64.b64encode(f"{again.tokens.client_id}:"
+                                    f"{again.tokens.client_secret}".encode()).decode(),
+        {"grant_type": "refresh_token", "refresh_token": rotated})
+    assert status == 200 and grant["refresh_token"] != rotated
