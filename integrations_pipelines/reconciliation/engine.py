@@ -301,11 +301,19 @@ _DENSE = 4  # key range per record below which counting beats sorting
 
 
 def _counting_argsort(codes: np.ndarray, span: int) -> np.ndarray:
-    """The stable sort order of codes in [0, span): each record goes to its key's first slot
-    (a counting sort); the few records of repeated keys are ranked by a sort of their own."""
+    """The stable sort order of codes in [0, span). Distinct keys (a source, a ledger): each
+    record is put in its key's slot and the filled slots, in key order, are the order. Else a
+    counting sort: each record goes to its key's first place, and the few records of repeated
+    keys are ranked by a sort of their own."""
+    rows = np.arange(len(codes), dtype=np.int64)
+    slot = np.full(span, -1, dtype=np.int64)
+    slot[codes] = rows
+    filled = slot >= 0
+    if np.count_nonzero(filled) == len(codes):  # every record found a slot of its own
+        return slot[filled]
+    del slot, filled
     counts = np.bincount(codes, minlength=span)
     starts = np.cumsum(counts) - counts
-    rows = np.arange(len(codes), dtype=np.int64)
     order = np.empty(len(codes), dtype=np.int64)
     repeated = counts[codes] > 1
     if not repeated.any():
