@@ -130,6 +130,8 @@ CHECKS: dict[str, bool] = {
     "warehouse/stripe_ledger:daily_totals_match_stripe_balance_transactions": True,
     "shopify_to_xero/shopify/orders:orders_conform_to_contract": False,
     "shopify_to_xero/shopify/orders:shopify_api_version_is_current": False,
+    "shopify_to_xero/shopify/orders:order_volume_matches_baseline": False,
+    "shopify_to_xero/xero/invoices:invoices_keep_up_with_orders": False,
     "shopify_to_xero/invoice_sync:every_order_booked_or_dead_lettered": False,
     "shopify_to_xero/xero/invoices:invoices_match_shopify_orders": True,
     "shopify_to_xero/xero/invoices:vat_per_rate_matches_shopify": False,

@@ -40,6 +40,8 @@ CHECKS = {
     "xero/invoices:invoices_match_shopify_orders",
     "xero/invoices:vat_per_rate_matches_shopify",
     "xero/invoices:no_contract_drift",
+    "shopify/orders:order_volume_matches_baseline",
+    "xero/invoices:invoices_keep_up_with_orders",
 }
 
 
@@ -143,22 +145,21 @@ def test_a_uk_day_is_booked_reconciled_and_repaired_through_dagster(
     assert now[gone["InvoiceNumber"]]["InvoiceID"] != gone["InvoiceID"]  # booked again
 
 
-def test_an_entry_loads_beside_the_shipped_catalog_through_the_registries():
+def test_the_shipped_entry_loads_beside_the_flagship_through_the_registries():
     """The catalog finds the entry model, the pair registry the spec, the definitions the
-    resource: a Shopify -> Xero entry beside the flagship needs only its catalog lines."""
-    import importlib
-
-    from integrations_pipelines.catalog import ENTRY_MODELS, load_catalog
+    resource: the shipped Shopify -> Xero entry sits beside the flagship on the same shop."""
+    from integrations_pipelines.catalog import load_catalog
     from integrations_pipelines.definitions import VENDOR_RESOURCES
     from integrations_pipelines.defs import alerting
     from integrations_pipelines.defs.pairs import pair_definitions
     from integrations_pipelines.defs.pairs import pair_spec as spec_for
 
-    module, _, model = ENTRY_MODELS[("shopify", "xero")].partition(":")
-    entry_model = getattr(importlib.import_module(module), model)
-    fields = ENTRY.model_dump(exclude={"name"}) | {"prefix_asset_keys": True}
-    documented = entry_model(name="shopify_to_xero", **fields)
-    specs = [spec_for(e) for e in load_catalog().values()] + [spec_for(documented)]
+    catalog = load_catalog()
+    shipped = catalog["shopify_to_xero"]
+    assert isinstance(shipped, ShopifyToXeroEntry) and shipped.prefix_asset_keys
+    assert shipped.xero.tax_types == {"0.2": "OUTPUT2", "0.05": "RROUTPUT",
+                                      "0": "ZERORATEDOUTPUT"}
+    specs = [spec_for(e) for e in catalog.values()]
     oauth = sorted({s for spec in specs for s in spec.oauth_systems})
     assert "xero" in oauth  # token health watches the Xero connections
     defs = dg.Definitions.merge(alerting.alerting_definitions(oauth), *pair_definitions(specs),

@@ -17,18 +17,22 @@ import dagster as dg
 import sqlalchemy as sa
 
 from integrations_pipelines.catalog import Integration
+from integrations_pipelines.defs.alerting.volume import VolumeSpec
 from integrations_pipelines.defs.failures import vendor_failures
 from integrations_pipelines.defs.kit import DriftCheck, PairSpec, Step, StepReport, StepRun
 from integrations_pipelines.defs.kit.accounted import accounted_result
 from integrations_pipelines.defs.kit.jobs import repair_job_name
 from integrations_pipelines.defs.kit.reconciliation import reconciliation_result, window_run_ids
+from integrations_pipelines.defs.partitions import daily_partitions
 from integrations_pipelines.defs.resources import XeroResource
 from integrations_pipelines.defs.sources.shopify_orders import orders_step
 from integrations_pipelines.mapping.shopify_to_xero_entry import ShopifyToXeroEntry
 from integrations_pipelines.reconciliation.shopify_to_xero import LABELS, reconcile, vat_by_rate
 from integrations_pipelines.reconciliation.window import WindowReconciliation
+from integrations_pipelines.sync.engine import SKIPPED
 from integrations_pipelines.sync.shopify_to_xero import read_back, repair_window, sync_stored
 from integrations_pipelines.vendors.shopify.records import ORDERS
+from integrations_pipelines.vendors.xero.records import invoices_kind
 
 __all__ = ["ACCOUNTED", "OAUTH_SYSTEMS", "RECONCILED", "VAT", "pair_spec"]
 
@@ -123,6 +127,29 @@ def sample_day(conn: sa.Connection, entry: Integration, day: date,
                      resource.connection_settings().tenant_id)
 
 
+def _tenant(xero: XeroResource) -> str:
+    return xero.connection_settings().tenant_id
+
+
+def volume(entry: Integration, orders: dg.AssetKey, invoices: dg.AssetKey) -> VolumeSpec:
+    """The expected-volume checks, as the flagship's: the day's orders against their
+    baseline, and Xero's invoices keeping up with them."""
+    return VolumeSpec(
+        integration=entry, partitions=daily_partitions(entry), source_key=orders,
+        source_kind=ORDERS, destination_key=invoices, destination_kind=invoices_kind,
+        account_resource="xero", destination_account=_tenant,
+        volume_check="order_volume_matches_baseline",
+        behind_check="invoices_keep_up_with_orders",
+        zero_cause="the shop stopped taking orders, or the extraction cannot see them "
+                   "(credentials, filters, a partition computed in the wrong timezone)",
+        low_cause="an outage at the shop, or orders lost by the extraction (pagination, "
+                  "filters, a partition computed in the wrong timezone)",
+        behind_cause="invoice writes failed or were throttled without a dead letter (Xero's "
+                     "day limit), or invoices were deleted in Xero; see the run's "
+                     "http_failures and the invoices_match_shopify_orders check",
+        skipped_status=SKIPPED, words=("orders", "invoices"))
+
+
 def pair_spec(entry: Integration) -> PairSpec:
     """The pair's spec for its catalog entry."""
     sync_key = dg.AssetKey([entry.name, "invoice_sync"])
@@ -159,6 +186,8 @@ def pair_spec(entry: Integration) -> PairSpec:
                        "reconciled against Shopify's orders (repaired first under the "
                        "repair job).",
                        run=lambda run: read_back_invoices(run, reconciled, vat)),
+        volume=volume(entry, dg.AssetKey(entry.system_key("shopify", "orders")),
+                      invoices_key),
         drift=[DriftCheck("xero", invoices_key,
                           "Xero answers carried no field that the Invoice, CreditNote and "
                           "Payment models and their lists of known fields lack.")],
