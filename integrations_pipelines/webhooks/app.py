@@ -1,8 +1,9 @@
 """The webhook receiver: verified, durable, and quick to answer.
 
 One route per vendor and connection (`/webhooks/shopify/<connection>`,
-`/webhooks/quickbooks/<connection>`). Every delivery goes through the same gate, in this
-order, and changes nothing unless it passes:
+`/webhooks/quickbooks/<connection>`, `/webhooks/stripe/<connection>`: Stripe's event, its
+`Stripe-Signature` checked within 300 s, the event id its delivery id). Every delivery goes
+through the same gate, in this order, and changes nothing unless it passes:
 
 1. a body over `max_body` bytes: 413 (read no further);
 2. a content type other than JSON: 415;
@@ -36,6 +37,9 @@ from starlette.routing import Route
 from integrations_pipelines.settings import WebhookSecrets
 from integrations_pipelines.vendors.quickbooks import webhooks as quickbooks_webhooks
 from integrations_pipelines.vendors.shopify import webhooks as shopify_webhooks
+from integrations_pipelines.vendors.stripe import settings as stripe_settings
+from integrations_pipelines.vendors.stripe import webhooks as stripe_webhooks
+from integrations_pipelines.vendors.stripe.records import resource_of
 from integrations_pipelines.webhooks.inbox import (
     IGNORED,
     MALFORMED,
@@ -72,9 +76,10 @@ async def _body(request: Request, limit: int) -> bytes:
 
 def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
                    max_body: int = MAX_BODY, committer: GroupCommitter | None = None,
+                   stripe_secrets: Callable[[], Sequence[str]] = stripe_settings.webhook_secrets,
                    ) -> Starlette:
-    """The receiver app over the integration store. `secrets` is read per delivery, so a
-    rotation needs no restart."""
+    """The receiver app over the integration store. `secrets` (and `stripe_secrets`) are
+    read per delivery, so a rotation needs no restart."""
     inbox = committer or GroupCommitter(engine)
 
     async def gate(request: Request, verify: Callable[[bytes, Sequence[str]], bool],
@@ -142,6 +147,34 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
             status=status)
         return await keep(delivery)
 
+    def stripe_signed(body: bytes, header: str | None, keys: Sequence[str]) -> bool:
+        try:
+            stripe_webhooks.verify(body, header, keys)
+        except stripe_webhooks.SignatureError:
+            return False
+        return True
+
+    async def stripe(request: Request) -> JSONResponse:
+        header = request.headers.get("stripe-signature")
+        body = await gate(request, lambda b, k: stripe_signed(b, header, k), stripe_secrets())
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            event = json.loads(body)
+            obj = event["data"]["object"]
+            ident, kind, created = str(event["id"]), str(event["type"]), int(event["created"])
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "not a Stripe event (id, type, created, data.object)")
+        delivery = Delivery(
+            vendor="stripe", connection=request.path_params["connection"], topic=kind,
+            delivery_id=ident, event_id=ident,
+            triggered_at=datetime.fromtimestamp(created, UTC),
+            received_at=datetime.now(UTC), body=body.decode("utf-8", "replace"),
+            status=PENDING if isinstance(obj, dict) and resource_of(obj) else IGNORED,
+            record_id=str(obj.get("id")) if isinstance(obj, dict) else None,
+            record_version=datetime.fromtimestamp(created, UTC))
+        return await keep(delivery)
+
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "commits": inbox.batches,
                              "deliveries": inbox.committed})
@@ -155,5 +188,6 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
     return Starlette(routes=[
         Route("/webhooks/shopify/{connection}", shopify, methods=["POST"]),
         Route("/webhooks/quickbooks/{connection}", quickbooks, methods=["POST"]),
+        Route("/webhooks/stripe/{connection}", stripe, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
     ], lifespan=lifespan)

@@ -4,7 +4,8 @@
 store and re-loads the objects they carry into the warehouse, on the days those objects
 belong to (`sync/stripe_changes.py`); its freshness policy is the feed's dead-man switch
 (`change_capture.sla_minutes`). `<pair>_changes_sensor` launches `<pair>_changes_job` every
-`change_capture.delay_minutes` (the run is one events list when nothing changed). A change
+`change_capture.delay_minutes` (the run is one events list when nothing changed); each run
+also loads the Stripe webhook deliveries waiting in the receiver's inbox. A change
 seen by both this feed and a later nightly run meets on the warehouse row: the MERGE writes
 it once, and the second time finds nothing to write.
 """
@@ -22,7 +23,7 @@ from integrations_pipelines.defs.resources import IntegrationStore, WarehouseRes
 from integrations_pipelines.defs.sources.stripe_objects import http_failure_figures
 from integrations_pipelines.defs.sources.stripe_resource import StripeResource
 from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWarehouseEntry
-from integrations_pipelines.sync.stripe_changes import capture
+from integrations_pipelines.sync.stripe_changes import capture, drain_deliveries
 from integrations_pipelines.vendors.metrics import HttpMetrics
 
 __all__ = ["changes_definitions"]
@@ -54,6 +55,10 @@ def changes_definitions(entry: Integration) -> dg.Definitions:
                            datetime.now(UTC), context.run_id,
                            overlap=timedelta(seconds=options.overlap_seconds),
                            lag=timedelta(seconds=options.lag_seconds))
+            pushed = drain_deliveries(store.engine(), warehouse.engine(), conn.client.contracts,
+                                      conn.client.api_version, stripe_entry,
+                                      stripe_entry.stripe.webhook_connection, context.run_id,
+                                      datetime.now(UTC).date())
         if done.beyond_retention:
             context.log.warning("the change cursor was older than Stripe's 30-day event "
                                 "retention: run the rolling reconciliation over the gap")
@@ -61,6 +66,7 @@ def changes_definitions(entry: Integration) -> dg.Definitions:
             "events": done.events, "objects_changed": done.objects, "stored": done.stored,
             "dead_lettered": done.dead_lettered, "rows_written": done.rows_written,
             "events_of_other_api_versions": done.other_versions,
+            "webhook_deliveries": pushed.events, "webhook_rows_written": pushed.rows_written,
             "beyond_retention": done.beyond_retention,
             "days": dg.MetadataValue.json(done.days),
             "cursor": done.cursor.isoformat() if done.cursor else "",

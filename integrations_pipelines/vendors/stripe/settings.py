@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_BASE_URL", "KEY_PREFIXES", "StripeSettings", "key_mode"]
+__all__ = ["DEFAULT_BASE_URL", "KEY_PREFIXES", "StripeSettings", "key_mode",
+           "webhook_secrets"]
 
 DEFAULT_BASE_URL = "https://api.stripe.com"
 KEY_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_")
@@ -51,3 +52,10 @@ class StripeSettings:
         return cls(api_key=key,
                    base_url=os.environ.get("STRIPE_BASE_URL", "").strip() or DEFAULT_BASE_URL,
                    api_version=os.environ.get("STRIPE_API_VERSION", "").strip() or None)
+
+
+def webhook_secrets() -> tuple[str, ...]:
+    """STRIPE_WEBHOOK_SECRETS: the endpoint's signing secrets (`whsec_...`), comma-separated,
+    newest first (two while Stripe rolls the secret); read per delivery."""
+    return tuple(s.strip() for s in os.environ.get("STRIPE_WEBHOOK_SECRETS", "").split(",")
+                 if s.strip())
