@@ -319,6 +319,18 @@ def build_xero_app(store: XeroStore) -> FaultMiddleware:
         documents = (body or {}).get("CreditNotes") or []
         return 200, {"CreditNotes": [books.create_credit_note(d) for d in documents]}
 
+    def get_credit_note(books: Books, request: Request, _: Any) -> tuple[int, Any]:
+        return 200, {"CreditNotes": [books.credit_note(request.path_params["ident"])]}
+
+    def post_credit_note(books: Books, request: Request, body: Any) -> tuple[int, Any]:
+        [change] = (body or {}).get("CreditNotes") or [{}]
+        return 200, {"CreditNotes": [books.update_credit_note(request.path_params["ident"],
+                                                               change)]}
+
+    def delete_allocation(books: Books, request: Request, _: Any) -> tuple[int, Any]:
+        return 200, {"Allocations": [books.delete_allocation(
+            request.path_params["ident"], request.path_params["allocation"])]}
+
     def allocate(books: Books, request: Request, body: Any) -> tuple[int, Any]:
         return 200, books.allocate(request.path_params["ident"], body or {})
 
@@ -350,6 +362,12 @@ def build_xero_app(store: XeroStore) -> FaultMiddleware:
               methods=["PUT"]),
         Route(f"{API}/CreditNotes/{{ident}}/Allocations",
               handler("allocations.put", allocate, True), methods=["PUT"]),
+        Route(f"{API}/CreditNotes/{{ident}}/Allocations/{{allocation}}",
+              handler("allocations.delete", delete_allocation, True), methods=["DELETE"]),
+        Route(f"{API}/CreditNotes/{{ident}}", handler("creditnotes.get", get_credit_note),
+              methods=["GET"]),
+        Route(f"{API}/CreditNotes/{{ident}}", handler("creditnotes.post", post_credit_note,
+                                                     True), methods=["POST"]),
         Route(f"{API}/Payments", handler("payments.put", put_payments, True), methods=["PUT"]),
         Route(f"{API}/Payments/{{ident}}", handler("payments.post", post_payment, True),
               methods=["POST"]),

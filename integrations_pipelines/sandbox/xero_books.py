@@ -350,6 +350,42 @@ class Books:
                 self._touch(self.invoices[invoice["InvoiceID"]])
             return {"Allocations": note["Allocations"]}
 
+    def credit_note(self, note_id: str) -> dict[str, Any]:
+        with self.lock:
+            note = self.credit_notes.get(note_id)
+            if note is None:
+                raise BooksError("The resource you're looking for cannot be found", status=404)
+            return note
+
+    def delete_allocation(self, note_id: str, allocation_id: str) -> dict[str, Any]:
+        """Take an allocation back: the credit is the note's again, the invoice owes it."""
+        with self.lock:
+            note = self.credit_note(note_id)
+            found = [a for a in note["Allocations"] if a["AllocationID"] == allocation_id]
+            if not found:
+                raise BooksError("The resource you're looking for cannot be found", status=404)
+            note["Allocations"].remove(found[0])
+            note["RemainingCredit"] = float(Decimal(str(note["RemainingCredit"]))
+                                            + Decimal(str(found[0]["Amount"])))
+            if note["Status"] == "PAID":
+                note["Status"] = "AUTHORISED"
+            self._touch(note)
+            invoice = self.invoices[found[0]["Invoice"]["InvoiceID"]]
+            self._touch(invoice)
+            self._figures(invoice)
+            return {**found[0], "IsDeleted": True}
+
+    def update_credit_note(self, note_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            note = self.credit_note(note_id)
+            if body.get("Status") != "VOIDED":
+                raise BooksError("The sandbox can only void a credit note")
+            if note["Allocations"]:
+                raise BooksError("This credit note cannot be voided as it has been allocated; "
+                                 "remove its allocations first")
+            note["Status"] = "VOIDED"
+            return self._touch(note)
+
     def create_payment(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             invoice = self.invoice(str((body.get("Invoice") or {}).get("InvoiceID")))

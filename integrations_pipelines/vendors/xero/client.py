@@ -197,6 +197,20 @@ class XeroClient:
             json={"Allocations": [{"Amount": float(amount), "Date": on.isoformat(),
                                    "Invoice": {"InvoiceID": invoice_id}}]})
 
+    def credit_note(self, note_id: str) -> dict[str, Any]:
+        return self._get(f"CreditNotes/{note_id}", "CreditNotes", CreditNote,
+                         "creditnotes.get")[0]
+
+    def delete_allocation(self, note_id: str, allocation_id: str) -> None:
+        """Take a credit note's allocation back (before voiding what it was allocated to)."""
+        self.http.request("DELETE", f"{API}/CreditNotes/{note_id}/Allocations/{allocation_id}",
+                          endpoint="creditnotes.unallocate")
+
+    def void_credit_note(self, note_id: str, idempotency_key: str) -> dict[str, Any]:
+        return self._write("POST", f"CreditNotes/{note_id}", "CreditNotes", CreditNote,
+                           [{"CreditNoteID": note_id, "Status": "VOIDED"}], idempotency_key,
+                           "creditnotes.void")[0]
+
     def put_payment(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
         return self._write("PUT", "Payments", "Payments", Payment, [body], idempotency_key,
                            "payments.create")[0]

@@ -165,10 +165,29 @@ class DocumentWriter:
             return "unchanged"
         status = "DELETED" if current["Status"] in ("DRAFT", "SUBMITTED") else "VOIDED"
         if status == "VOIDED":
-            self._take_back_payments(draft, current)  # Xero cannot void a paid invoice
+            # Xero cannot void an invoice with payments or credit allocated: our own are
+            # taken back first (the credit notes voided with it); anyone else's make Xero
+            # refuse, and the refusal is the dead letter.
+            self._take_back_credit(draft, current)
+            self._take_back_payments(draft, current)
         self.xero.post_invoice(invoice_id, {"Status": status},
                                idempotency_key("cancel", invoice_id, status))
         return "voided"
+
+    def _take_back_credit(self, draft: XeroInvoiceDraft, current: dict[str, Any]) -> None:
+        invoice_id = str(current["InvoiceID"])
+        ours = [c for c in current.get("CreditNotes") or []
+                if str(c.get("CreditNoteNumber") or "").startswith(f"{draft.invoice_number}-R")]
+        for held in ours:
+            note = self.xero.credit_note(str(held["CreditNoteID"]))
+            for allocation in note.get("Allocations") or []:
+                if (allocation.get("Invoice") or {}).get("InvoiceID") == invoice_id:
+                    self.xero.delete_allocation(str(held["CreditNoteID"]),
+                                                str(allocation["AllocationID"]))
+            self.xero.void_credit_note(str(held["CreditNoteID"]),
+                                       idempotency_key("void-note", str(held["CreditNoteID"])))
+        if ours:
+            current.update(self.xero.invoice(invoice_id))
 
     def _take_back_payments(self, draft: XeroInvoiceDraft, current: dict[str, Any]) -> None:
         for payment in current.get("Payments") or []:
