@@ -152,3 +152,29 @@ def test_a_row_the_table_refuses_is_a_dead_letter_and_the_rest_load(engine, stri
     assert report.discrepant_count == 0 and report.counts["dead_lettered"] == 1
     assert accounted.pending == [] and accounted.dead_lettered == 1
     assert not all(t.equal for t in totals)  # Stripe's sums still count the refused one
+
+
+@pytest.mark.parametrize(("currency", "major"), [
+    ("jpy", "1999"), ("krw", "1999"), ("bhd", "1.999"), ("kwd", "1.999"), ("usd", "19.99")])
+def test_the_revenue_model_applies_the_currencys_exponent_only_at_the_edge(engine, currency,
+                                                                           major):
+    from decimal import Decimal
+
+    from integrations_pipelines.mapping.stripe_to_warehouse import row_of
+
+    load.ensure_schema(engine, ENTRY)
+    created = int(datetime.combine(DAY, datetime.min.time(), UTC).timestamp()) + 60
+    txn = {"id": "txn_1", "object": "balance_transaction", "amount": 1999, "fee": 0,
+           "net": 1999, "currency": currency, "created": created, "available_on": created,
+           "status": "available", "type": "charge", "reporting_category": "charge",
+           "source": "ch_1"}
+    with engine.begin() as conn:
+        conn.execute(tables(ENTRY)["balance_transactions"].insert().values(
+            row_of("balance_transactions", txn, "UTC", datetime.now(UTC))))
+    load.rebuild_daily_revenue(engine, ENTRY, DAY, DAY + timedelta(days=1))
+    revenue = sa.Table("stripe_daily_revenue", sa.MetaData(schema="analytics_stripe"),
+                       autoload_with=engine)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(revenue)).one()
+    assert (row.gross, row.net) == (1999, 1999)  # minor units, as Stripe states them
+    assert row.gross_major == row.net_major == Decimal(major)
