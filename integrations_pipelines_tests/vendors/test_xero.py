@@ -13,6 +13,7 @@ import hmac
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from integrations_pipelines.alerts.kinds import AlertKind
@@ -32,6 +33,7 @@ from integrations_pipelines.vendors.xero.dates import (
     parse_xero_date,
 )
 from integrations_pipelines.vendors.xero.errors import XeroValidationError
+from integrations_pipelines.vendors.xero.limits import PROBLEM_HEADER, RateLimitProblem
 from integrations_pipelines.vendors.xero.settings import XeroSettings
 from integrations_pipelines.vendors.xero.webhooks import SIGNATURE_HEADER, verify
 from integrations_pipelines.vendors.xero.writer import idempotency_key
@@ -259,3 +261,18 @@ def test_the_sandbox_keeps_its_books_and_rotated_tokens_across_restarts(xero, en
                                     f"{again.tokens.client_secret}".encode()).decode(),
         {"grant_type": "refresh_token", "refresh_token": rotated})
     assert status == 200 and grant["refresh_token"] != rotated
+
+
+@pytest.mark.parametrize(("problem", "spent"), [
+    ("day", True), ("Daily", True), ("minute", False), ("Minute", False),
+    ("concurrent", False), ("appminute", False)])
+def test_a_429_names_its_limit_and_only_a_spent_day_stops_the_run(problem, spent):
+    reader = RateLimitProblem()
+    answer = httpx.Response(429, headers={PROBLEM_HEADER: problem, "Retry-After": "30"},
+                            text="oauth_problem=rate%20limit%20exceeded")
+    if spent:
+        with pytest.raises(RateLimitExhaustedError, match="limit is spent"):
+            reader.observe(answer)
+    else:
+        reader.observe(answer)
+    assert reader.seen == {problem.lower(): 1}

@@ -52,7 +52,9 @@ class RateLimitProblem:
             return
         problem = (response.headers.get(PROBLEM_HEADER) or "unknown").strip().lower()
         self.seen[problem] = self.seen.get(problem, 0) + 1
-        if problem in ("day", "appday"):
+        # Xero's limits page names them "Daily" and "Minute"; newer answers "day", "minute",
+        # "concurrent", "appminute": any day-long window is not waited out.
+        if problem.endswith(("day", "daily")):
             raise RateLimitExhaustedError(
                 f"Xero's {problem} limit is spent (Retry-After "
                 f"{response.headers.get('Retry-After')} s); re-run once it has reset",
