@@ -175,25 +175,39 @@ def _exponent_sql(column: str) -> str:
             "ELSE 2 END")
 
 
-def daily_revenue_sql(entry: StripeToWarehouseEntry) -> tuple[str, str]:
-    """The `daily_revenue` model of business days [:start, :end): delete the window's rows,
-    then rebuild them from the balance transactions, per day and balance currency: gross
-    (charges), refunds, disputes (withdrawals and reversals), fees, net (everything but
-    payouts), in minor units, with the major-unit gross and net at the edge."""
+def daily_revenue_sql(entry: StripeToWarehouseEntry) -> str:
+    """The `daily_revenue` model of business days [:start, :end) made what the balance
+    transactions say, per day and balance currency: gross (charges), refunds, disputes
+    (withdrawals and reversals), fees, net (everything but payouts), in minor units, with
+    the major-unit gross and net at the edge. One MERGE: a row that already says so is left
+    alone (a rebuild of an unchanged day writes nothing), a day and currency with no
+    transactions left is deleted."""
     schema = f'"{entry.warehouse.schema_name}"'
     prefix = entry.warehouse.table_prefix
     model = f"{schema}.{prefix}daily_revenue"
-    delete = f"DELETE FROM {model} WHERE business_date >= :start AND business_date < :end"
-    build = (
-        f"INSERT INTO {model} SELECT business_date, currency, count(*), "
-        "coalesce(sum(amount) FILTER (WHERE reporting_category = 'charge'), 0), "
-        "coalesce(sum(amount) FILTER (WHERE reporting_category = 'refund'), 0), "
+    columns = ("business_date", "currency", "transactions", "gross", "refunds", "disputes",
+               "fees", "net", "gross_major", "net_major")
+    values = [c for c in columns if c not in ("business_date", "currency")]
+    fresh = (
+        "SELECT business_date, currency, count(*) AS transactions, "
+        "coalesce(sum(amount) FILTER (WHERE reporting_category = 'charge'), 0) AS gross, "
+        "coalesce(sum(amount) FILTER (WHERE reporting_category = 'refund'), 0) AS refunds, "
         "coalesce(sum(amount) FILTER (WHERE reporting_category IN ('dispute', "
-        "'dispute_reversal')), 0), coalesce(sum(fee), 0), coalesce(sum(net), 0), "
+        "'dispute_reversal')), 0) AS disputes, coalesce(sum(fee), 0) AS fees, "
+        "coalesce(sum(net), 0) AS net, "
         "coalesce(sum(amount) FILTER (WHERE reporting_category = 'charge'), 0) / "
-        f"power(10, {_exponent_sql('currency')})::numeric, "
+        f"power(10, {_exponent_sql('currency')})::numeric AS gross_major, "
         f"coalesce(sum(net), 0) / power(10, {_exponent_sql('currency')})::numeric "
-        f"FROM {schema}.{prefix}balance_transactions "
+        f"AS net_major FROM {schema}.{prefix}balance_transactions "
         "WHERE business_date >= :start AND business_date < :end AND type <> 'payout' "
         "GROUP BY business_date, currency")
-    return delete, build
+    return (
+        f"MERGE INTO {model} AS m USING ({fresh}) AS f "
+        "ON m.business_date = f.business_date AND m.currency = f.currency "
+        f"WHEN MATCHED AND ({', '.join('m.' + c for c in values)}) IS DISTINCT FROM "
+        f"({', '.join('f.' + c for c in values)}) THEN UPDATE SET "
+        + ", ".join(f"{c} = f.{c}" for c in values)
+        + f" WHEN NOT MATCHED THEN INSERT ({', '.join(columns)}) "
+        f"VALUES ({', '.join('f.' + c for c in columns)}) "
+        "WHEN NOT MATCHED BY SOURCE AND m.business_date >= :start AND m.business_date < :end "
+        "THEN DELETE")

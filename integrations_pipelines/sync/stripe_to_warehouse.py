@@ -11,7 +11,7 @@ Nothing here holds a ledger row per object: the warehouse row states the version
 (`source_version`), which the reconciliation reads to tell a stale row from a wrong one.
 
 The schema is the pair's migrations, applied once (`ensure_schema`); `rebuild_daily_revenue`
-recomputes the `daily_revenue` model of the window in SQL.
+brings the `daily_revenue` model of the window up to date in SQL (one MERGE).
 """
 
 from __future__ import annotations
@@ -188,9 +188,8 @@ def pending(conn: sa.Connection, wconn: sa.Connection, entry: StripeToWarehouseE
 
 def rebuild_daily_revenue(warehouse: sa.Engine, entry: StripeToWarehouseEntry, start: date,
                           end: date) -> int:
-    """Recompute the `daily_revenue` rows of business days [start, end) in one
-    transaction; returns the rows built."""
-    delete, build = daily_revenue_sql(entry)
+    """Make the `daily_revenue` rows of business days [start, end) what the balance
+    transactions say; returns the rows written (none when they already did)."""
     with warehouse.begin() as conn:
-        conn.execute(sa.text(delete), {"start": start, "end": end})
-        return int(conn.execute(sa.text(build), {"start": start, "end": end}).rowcount)
+        return int(conn.execute(sa.text(daily_revenue_sql(entry)),
+                                {"start": start, "end": end}).rowcount)

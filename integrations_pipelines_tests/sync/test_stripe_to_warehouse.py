@@ -91,6 +91,7 @@ def test_a_day_loads_reconciles_and_reloads_without_writing(engine, stripe):
            if t["currency"] == "usd" and t["type"] != "payout"
            and datetime.fromtimestamp(t["created"], UTC).date() == DAY]
     assert built == len(rows) and rows["usd"].net == sum(t["net"] for t in usd)
+    assert load.rebuild_daily_revenue(engine, ENTRY, DAY, DAY + timedelta(days=1)) == 0
     assert rows["usd"].fees == sum(t["fee"] for t in usd)
     assert rows["usd"].gross_major * 100 == rows["usd"].gross
 

@@ -152,7 +152,7 @@ def build_revenue(run: StepRun) -> StepReport:
     warehouse: WarehouseResource = run.vendor
     built = load.rebuild_daily_revenue(warehouse.engine(), entry, window.first_day,
                                        window.end_day)
-    return StepReport(metadata={"rows": built, "window": window.label}, checks=[])
+    return StepReport(metadata={"rows_written": built, "window": window.label}, checks=[])
 
 
 def sample_day(conn: sa.Connection, entry: Integration, day: date,
