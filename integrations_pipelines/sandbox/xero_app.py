@@ -44,6 +44,7 @@ from integrations_pipelines.vendors.xero.webhooks import SIGNATURE_HEADER, sign
 __all__ = ["XeroStore", "XeroTokens", "build_xero_app", "start_xero"]
 
 API = "/api.xro/2.0"
+MAX_REQUEST_BYTES = 3_500_000  # Xero's size limit of one POST/PUT
 RATE_LIMITED_BODY = ("oauth_problem=rate%20limit%20exceeded&oauth_problem_advice="
                      "please%20wait%20before%20retrying%20the%20xero%20api")
 
@@ -255,6 +256,9 @@ def build_xero_app(store: XeroStore) -> FaultMiddleware:
                 if replayed is not None:
                     return reply(replayed[0], replayed[1], headers)
                 raw = await request.body()
+                if len(raw) > MAX_REQUEST_BYTES:
+                    return reply(413, {"Title": "Request Entity Too Large", "Status": 413,
+                                       "Detail": "A request is limited to 3.5 MB"}, headers)
                 body = json.loads(raw) if raw else None
                 try:
                     status, answer = work(store.tenants[tenant], request, body)

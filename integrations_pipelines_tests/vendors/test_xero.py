@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -276,3 +277,29 @@ def test_a_429_names_its_limit_and_only_a_spent_day_stops_the_run(problem, spent
     else:
         reader.observe(answer)
     assert reader.seen == {problem.lower(): 1}
+
+
+def test_new_invoices_go_fifty_to_a_request_and_never_over_xeros_size_limit(xero, engine):
+    """A chunk of 120 new orders is three requests (50, 50, 20); orders whose descriptions
+    make 50 of them heavier than Xero's 3.5 MB a request are split further."""
+    from integrations_pipelines.mapping.shopify_to_xero import map_order
+    from integrations_pipelines.sandbox.shopify_orders import LineSpec, make_order
+    from integrations_pipelines.vendors.shopify.models import Order
+    from integrations_pipelines.vendors.xero.writer import DocumentWriter
+    from integrations_pipelines_tests.defs.test_shopify_to_xero import ENTRY
+
+    def drafts(count: int, title: str, first: int, lines: int = 2) -> list:
+        return [map_order(Order.model_validate(make_order(
+            order_id=9_000 + n, order_number=n, created_at=datetime(2026, 11, 3, tzinfo=UTC),
+            lines=[LineSpec(title, Decimal("5.00"))] * lines, shop_currency="GBP",
+            taxes_included=True, tax_rate="0.2")), ENTRY) for n in range(first, first + count)]
+
+    server, store = xero
+    writer = DocumentWriter(client_for(server, store, engine), owner_marker="shopify:order:")
+    with writer.xero.http:
+        writer.prepare_chunk([(d, None, [], 0) for d in drafts(120, "Mug", 1)])
+        assert store.stats["invoices.put"] == 3 and len(store.books.invoices) == 120
+        # About 4 kB a line, 80 kB an invoice: 50 of them would be 4 MB in one request.
+        heavy = drafts(50, "Long " * 799, 1000, lines=20)
+        writer.prepare_chunk([(d, None, [], 0) for d in heavy])
+        assert store.stats["invoices.put"] == 5 and len(store.books.invoices) == 170

@@ -14,6 +14,7 @@ invoice cannot be voided, so our payment is deleted first).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ __all__ = ["DUPLICATE_NUMBER", "DocumentWriter", "idempotency_key", "updated_at"
 
 DUPLICATE_NUMBER = "must be unique"  # Xero: "Invoice # must be unique."
 CLOSED = ("VOIDED", "DELETED")
+MAX_REQUEST_BYTES = 3_000_000  # Xero refuses a request over 3.5 MB: headroom for the envelope
 CENT = Decimal("0.01")
 
 
@@ -72,12 +74,12 @@ class DocumentWriter:
 
     def prepare_chunk(self, planned: Sequence[tuple[XeroInvoiceDraft, LedgerEntry | None,
                                                     list[dict[str, Any]], int]]) -> None:
-        """Create the chunk's new invoices, `BATCH_SIZE` per request; each answer element
+        """Create the chunk's new invoices, `BATCH_SIZE` per request and never more than
+        Xero's 3.5 MB a request (`MAX_REQUEST_BYTES`, with headroom); each answer element
         (saved, or refused with its `ValidationErrors`) waits for its order's `write`."""
         new = [(draft, refused) for draft, entry, found, refused in planned
                if entry is None and not found]
-        for at in range(0, len(new), BATCH_SIZE):
-            batch = new[at:at + BATCH_SIZE]
+        for batch in _batches(new):
             key = idempotency_key("invoices", *(f"{d.source_id}:{d.payload_hash()}:{r}"
                                                 for d, r in batch))
             answers = self.xero.put_invoices([d.to_xero() for d, _ in batch], key)
@@ -269,6 +271,21 @@ class DocumentWriter:
             f"{self.source_label} {draft.source_id} was not written over it. Renumber or "
             "delete the other invoice, or set the catalog's xero.existing_invoices to adopt, "
             "then replay this dead letter.")
+
+
+def _batches(new: list[tuple[XeroInvoiceDraft, int]]
+             ) -> list[list[tuple[XeroInvoiceDraft, int]]]:
+    """The new invoices in requests of at most `BATCH_SIZE` and `MAX_REQUEST_BYTES`."""
+    batches: list[list[tuple[XeroInvoiceDraft, int]]] = []
+    size = 0
+    for item in new:
+        body = len(json.dumps(item[0].to_xero()).encode())
+        if not batches or len(batches[-1]) == BATCH_SIZE or size + body > MAX_REQUEST_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += body
+    return batches
 
 
 def _lines_differ(current: dict[str, Any], draft: XeroInvoiceDraft) -> bool:
