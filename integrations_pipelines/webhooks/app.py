@@ -2,8 +2,11 @@
 
 One route per vendor and connection (`/webhooks/shopify/<connection>`,
 `/webhooks/quickbooks/<connection>`, `/webhooks/stripe/<connection>`: Stripe's event, its
-`Stripe-Signature` checked within 300 s, the event id its delivery id). Every delivery goes
-through the same gate, in this order, and changes nothing unless it passes:
+`Stripe-Signature` checked within 300 s, the event id its delivery id;
+`/webhooks/xero/<connection>`: `x-xero-signature` with XERO_WEBHOOK_KEYS, Xero's "intent to
+receive" answered 200 or 401, the events kept as ignored until a drain acts on them).
+Every delivery goes through the same gate, in this order, and changes nothing unless it
+passes:
 
 1. a body over `max_body` bytes: 413 (read no further);
 2. a content type other than JSON: 415;
@@ -40,6 +43,7 @@ from integrations_pipelines.vendors.shopify import webhooks as shopify_webhooks
 from integrations_pipelines.vendors.stripe import settings as stripe_settings
 from integrations_pipelines.vendors.stripe import webhooks as stripe_webhooks
 from integrations_pipelines.vendors.stripe.records import resource_of
+from integrations_pipelines.vendors.xero import webhooks as xero_webhooks
 from integrations_pipelines.webhooks.inbox import (
     IGNORED,
     MALFORMED,
@@ -77,6 +81,7 @@ async def _body(request: Request, limit: int) -> bytes:
 def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
                    max_body: int = MAX_BODY, committer: GroupCommitter | None = None,
                    stripe_secrets: Callable[[], Sequence[str]] = stripe_settings.webhook_secrets,
+                   xero_keys: Callable[[], Sequence[str]] = xero_webhooks.webhook_keys,
                    ) -> Starlette:
     """The receiver app over the integration store. `secrets` (and `stripe_secrets`) are
     read per delivery, so a rotation needs no restart."""
@@ -175,6 +180,29 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
             record_version=datetime.fromtimestamp(created, UTC))
         return await keep(delivery)
 
+    async def xero(request: Request) -> JSONResponse:
+        """Xero's events, or its "intent to receive" check (a delivery without events: a
+        valid signature gets 200, a wrong one 401, as Xero requires before it sends any).
+        Kept in the inbox as `ignored`: no drain acts on Xero's events yet; the nightly read-
+        back and reconciliation find what a bookkeeper changed."""
+        header = request.headers.get(xero_webhooks.SIGNATURE_HEADER)
+        body = await gate(request, lambda b, k: xero_webhooks.verify(b, header, k), xero_keys())
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            document = json.loads(body)
+            events = document["events"]
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "not a Xero delivery (events, firstEventSequence)")
+        if not events:
+            return JSONResponse({"ok": True, "intent_to_receive": True})
+        delivery = Delivery(
+            vendor="xero", connection=request.path_params["connection"],
+            topic=xero_webhooks.TOPIC, delivery_id=xero_webhooks.delivery_id(document, body),
+            received_at=datetime.now(UTC), body=body.decode("utf-8", "replace"),
+            status=IGNORED)
+        return await keep(delivery)
+
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "commits": inbox.batches,
                              "deliveries": inbox.committed})
@@ -189,5 +217,6 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
         Route("/webhooks/shopify/{connection}", shopify, methods=["POST"]),
         Route("/webhooks/quickbooks/{connection}", quickbooks, methods=["POST"]),
         Route("/webhooks/stripe/{connection}", stripe, methods=["POST"]),
+        Route("/webhooks/xero/{connection}", xero, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
     ], lifespan=lifespan)

@@ -11,11 +11,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["SIGNATURE_HEADER", "sign", "verify"]
+__all__ = ["SIGNATURE_HEADER", "TOPIC", "delivery_id", "sign", "verify", "webhook_keys"]
 
 SIGNATURE_HEADER = "x-xero-signature"
+TOPIC = "xero/events"
+
+
+def webhook_keys() -> tuple[str, ...]:
+    """XERO_WEBHOOK_KEYS: the app's webhook keys, comma-separated, newest first (two while
+    the key is rotated); read per delivery."""
+    return tuple(k.strip() for k in os.environ.get("XERO_WEBHOOK_KEYS", "").split(",")
+                 if k.strip())
+
+
+def delivery_id(document: dict[str, Any], body: bytes) -> str:
+    """The dedupe key of a delivery: its event sequence, else the digest of its body (an
+    "intent to receive" delivery carries no events and a random entropy)."""
+    first, last = document.get("firstEventSequence"), document.get("lastEventSequence")
+    if first and last:
+        return f"xero:{first}-{last}"
+    return "xero:" + hashlib.sha256(body).hexdigest()[:32]
 
 
 def sign(body: bytes, key: str) -> str:
