@@ -573,13 +573,13 @@ def _print_classes(truth: dict[str, int], oc: dict[str, int], tc: dict[str, int]
          f"datacompy pairs each duplicated key with one invoice (+{truth['duplicate']:,}) and "
          f"calls the lower-case currencies mismatches (-{truth['lower_case_currency']:,})"),
     ]
-    print(f"{'class':24}{'planted':>9}{'ours':>9}{'datacompy':>11}  agreement")
+    print(f"{'class':24}{'planted':>12}{'ours':>12}{'datacompy':>12}  agreement")
     for name, want, got, their, why in rows:
         if their is None:
             note, shown = (why if tc else ""), "—"
         else:
             note, shown = ("agree" if their == got else f"differ: {why}"), f"{their:,}"
-        print(f"{name:24}{want:>9,}{got:>9,}{shown:>11}  {note}")
+        print(f"{name:24}{want:>12,}{got:>12,}{shown:>12}  {note}")
 
 
 def _verdict(ok: bool) -> str:
