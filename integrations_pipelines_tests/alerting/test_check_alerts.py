@@ -24,6 +24,11 @@ RECONCILED = (HEAD + "invoices_match_shopify_orders failed on quickbooks/invoice
               "2026-11-06..2026-11-07")
 ONE_INVOICE = (HEAD + "every_synced_order_has_one_invoice failed on quickbooks/invoices for "
                "2026-11-06")
+# The keep-up check runs in the read-back's step too: it reports (and alerts) even when the
+# read-back's blocking checks fail, instead of reading "Execution failed" in the UI.
+KEEP_UP = (":rotating_light: CRITICAL shopify_to_quickbooks: Volume: invoices_keep_up_with_orders "
+           "failed on quickbooks/invoices for 2026-11-06: destination has 22 of 23 source "
+           "records: 1 missing (tolerance 0)")
 INCIDENTS = dg.AssetKey(["alerts", "incidents"])
 
 
@@ -63,7 +68,7 @@ def test_failed_reconciliation_check_alerts_once_then_resolves(
         for name in SENSORS:
             daemon.tick(name)
     messages = posted.all()
-    assert sorted(m["text"] for m in messages) == [ONE_INVOICE, RECONCILED]
+    assert sorted(m["text"] for m in messages) == [ONE_INVOICE, RECONCILED, KEEP_UP]
     assert {m["channel_name"] for m in messages} == {CHANNEL}
     [reconciled] = [m for m in messages if m["text"] == RECONCILED]
     assert fields(reconciled) == {"dead_lettered": "1", "discrepancies": "1",
@@ -79,22 +84,24 @@ def test_failed_reconciliation_check_alerts_once_then_resolves(
         f"<{UI}/assets/quickbooks/invoices|Open asset quickbooks/invoices> · "
         "<docs/RUNBOOK.md#check-failure|Runbook: Check failure>")
     view = latest_incidents_view(dagster_instance)
-    assert (view["open_incidents"], view["critical"], view["warning"]) == (2, 2, 0)
+    assert (view["open_incidents"], view["critical"], view["warning"]) == (3, 3, 0)
     assert "invoices_match_shopify_orders failed" in view["open"]
 
     # The repair job re-syncs the missing invoice and its read-back passes: all clear.
     assert run(env.defs, dagster_instance, job=REPAIR_JOB).success
     for name in SENSORS:
         daemon.tick(name)
-    resolved = posted.all()[2:]
+    resolved = posted.all()[3:]
     assert sorted(m["text"].split(" (open for")[0] for m in resolved) == [
         ":white_check_mark: RESOLVED shopify_to_quickbooks: Check failure: "
         "every_synced_order_has_one_invoice passes on quickbooks/invoices for 2026-11-06",
         ":white_check_mark: RESOLVED shopify_to_quickbooks: Check failure: "
         "invoices_match_shopify_orders passes on quickbooks/invoices for 2026-11-06",
+        ":white_check_mark: RESOLVED shopify_to_quickbooks: Volume: "
+        "invoices_keep_up_with_orders passes on quickbooks/invoices for 2026-11-06",
     ]
     by_text = {m["text"]: m["ts"] for m in messages}
     assert {m["thread_ts"] for m in resolved} == set(by_text.values())  # in each thread
     view = latest_incidents_view(dagster_instance)
-    assert (view["open_incidents"], view["resolved_last_24h"]) == (0, 2)
+    assert (view["open_incidents"], view["resolved_last_24h"]) == (0, 3)
     assert view["open"] == "No open incident."
