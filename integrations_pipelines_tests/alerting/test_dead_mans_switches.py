@@ -5,13 +5,16 @@ the extracted assets stale. Each raises one alert, and the all-clear once work r
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 from dagster._core.test_utils import freeze_time
 from dagster._daemon.freshness import FreshnessDaemon
 from dagster._scheduler.scheduler import launch_scheduled_runs
 
+from integrations_pipelines.alerts.incidents import IncidentManager
+from integrations_pipelines.catalog import integration, load_catalog
+from integrations_pipelines.defs.alerting.schedules import NO_TICK
 from integrations_pipelines_tests.alerting.conftest import CHANNEL, Daemon, daemon_workspace
 
 SCHEDULE = "shopify_to_quickbooks_job_schedule"
@@ -46,7 +49,7 @@ def texts(messages: list[dict]) -> list[str]:
     return [m["text"].split(" (open for")[0] for m in messages]
 
 
-def test_skipped_schedule_tick_alerts_once_then_resolves_when_a_run_appears(
+def test_missed_schedule_tick_alerts_once_then_resolves_when_a_run_appears(
         sandboxes, queued_instance, posted):
     env = sandboxes([])
     daemon = Daemon(env.defs, queued_instance)
@@ -54,41 +57,54 @@ def test_skipped_schedule_tick_alerts_once_then_resolves_when_a_run_appears(
         scheduler_tick(workspace, at(2026, 10, 1, 1, 0))  # the daemon starts the schedule
         with freeze_time(at(2026, 10, 1, 1, 0)):
             daemon.arm("missed_schedule_sensor")
-        # 02:15, the first night: no day is complete yet, so the schedule skips its tick.
+        # 02:15, the first night: no day is complete yet, so the schedule rightly skips its
+        # tick, and that is not a missed tick (no partition to run; nor are the ticks of a
+        # pair whose partitions start later).
         scheduler_tick(workspace, at(2026, 10, 1, 2, 15, 20))
-        with freeze_time(at(2026, 10, 1, 2, 40)):  # within the grace period: patience
+        for minute in (40, 50, 55):
+            with freeze_time(at(2026, 10, 1, 2, minute)):
+                daemon.tick("missed_schedule_sensor")
+        assert posted.all() == []
+        # The second night the scheduler daemon is down: no tick at all.
+        with freeze_time(at(2026, 10, 2, 2, 40)):  # within the grace period: patience
             daemon.tick("missed_schedule_sensor")
         assert posted.all() == []
         for minute in (50, 55):
-            with freeze_time(at(2026, 10, 1, 2, minute)):
+            with freeze_time(at(2026, 10, 2, 2, minute)):
                 daemon.tick("missed_schedule_sensor")
         [missed] = posted.all()
         assert missed["channel_name"] == CHANNEL
         assert missed["text"] == (
             ":rotating_light: CRITICAL shopify_to_quickbooks: Schedule missed: "
             "shopify_to_quickbooks_job_schedule did not start shopify_to_quickbooks_job for its "
-            "2026-10-01 02:15 UTC tick")
+            "2026-10-02 02:15 UTC tick")
+        # Only the pairs whose partitions exist by then: not Xero's (it starts in December).
+        opened = IncidentManager(env.resources["store"].engine()).open_incidents()
+        assert {(i.kind, i.subject) for i in opened if i.kind == "schedule_missed"} == {
+            ("schedule_missed", f"schedule={name}_job_schedule")
+            for name, entry in load_catalog().items()
+            if entry.partitions_start < date(2026, 10, 2)}
+        assert integration("shopify_to_xero").partitions_start > date(2026, 10, 2)
         sections = [b["text"]["text"] for b in missed["blocks"]
                     if b["type"] == "section" and "text" in b]
-        assert ("*Likely cause:* the tick was skipped: The job's PartitionsDefinition has no "
-                "partitions") in sections
+        assert f"*Likely cause:* {NO_TICK}" in sections
         [counts] = [b["fields"] for b in missed["blocks"] if "fields" in b]
         assert [f["text"] for f in counts] == [
             "*schedule:* shopify_to_quickbooks_job_schedule",
-            "*job:* shopify_to_quickbooks_job", "*tick:* 2026-10-01 02:15 UTC",
+            "*job:* shopify_to_quickbooks_job", "*tick:* 2026-10-02 02:15 UTC",
             "*minutes_overdue:* 35", "*schedule_status:* running (by default)",
             "*last_run:* none"]
 
         # The next night the scheduler creates the run (queued): the switch is green again.
-        scheduler_tick(workspace, at(2026, 10, 2, 2, 15, 20))
+        scheduler_tick(workspace, at(2026, 10, 3, 2, 15, 20))
         [run] = queued_instance.get_run_records()
         assert run.dagster_run.tags["dagster/schedule_name"] == SCHEDULE
-        with freeze_time(at(2026, 10, 2, 2, 50)):
+        with freeze_time(at(2026, 10, 3, 2, 50)):
             daemon.tick("missed_schedule_sensor")
     assert texts(posted.all()[1:]) == [
         ":white_check_mark: RESOLVED shopify_to_quickbooks: Schedule missed: "
         "shopify_to_quickbooks_job_schedule started shopify_to_quickbooks_job for its "
-        "2026-10-02 02:15 UTC tick"]
+        "2026-10-03 02:15 UTC tick"]
 
 
 def test_stale_extracted_assets_alert_once_then_resolve(sandboxes, dagster_instance, posted):

@@ -7,7 +7,9 @@ that is older than the grace period (`schedule_grace_minutes`), and expects a ru
 schedule's job created after that tick. None: an incident naming the tick, the schedule's
 status and what the scheduler recorded for the tick (skipped and why, failed and the error,
 or no tick at all). A run appearing resolves it. Ticks before the sensor first ran, or
-before the schedule was turned on, are not expected. A schedule whose metadata says
+before the schedule was turned on, are not expected; nor is the tick of a partitioned job
+before its first partition exists (a pair that starts later than the others, the first night
+of a new one: the scheduler rightly skips it). A schedule whose metadata says
 `skips_are_expected` (the rolling reconciliation, with nothing to do in an integration's
 first days) may skip a tick; a missing or failed tick still counts.
 
@@ -32,8 +34,8 @@ from integrations_pipelines.defs.resources import IntegrationStore
 
 __all__ = [
     "ERROR_CHARS", "NO_TICK", "RUNNING_STATES", "SKIPS_EXPECTED", "STATUS_WORDS",
-    "latest_due_tick", "missed_alert", "missed_schedule_sensor", "schedule_states", "tick_cause",
-    "watch_start",
+    "has_partition_at", "latest_due_tick", "missed_alert", "missed_schedule_sensor",
+    "schedule_states", "tick_cause", "watch_start",
 ]
 
 RUNNING_STATES = ("RUNNING", "DECLARED_IN_CODE")
@@ -71,6 +73,15 @@ def watch_start(schedule: dg.ScheduleDefinition, state: Any | None, since: float
 
 
 SKIPS_EXPECTED = "skips_are_expected"  # schedule metadata: a skipped tick is not missed
+
+
+def has_partition_at(partitions: dg.PartitionsDefinition | None, tick: datetime) -> bool:
+    """Whether a tick at `tick` has a partition to run: a time-partitioned job has none before
+    its first partition has ended (the scheduler skips that tick, and rightly so)."""
+    if not isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+        return True
+    first = partitions.get_first_partition_window()
+    return first is not None and first.end <= tick
 
 
 def tick_cause(instance: dg.DagsterInstance, state: Any | None, tick: datetime) -> str:
@@ -148,7 +159,8 @@ def missed_schedule_sensor(context: dg.SensorEvaluationContext, store: Integrati
         if start is None:
             continue
         tick = latest_due_tick(schedule, now - alerting.schedule_grace)
-        if tick.timestamp() < start:
+        job = context.repository_def.get_job(schedule.job_name)
+        if tick.timestamp() < start or not has_partition_at(job.partitions_def, tick):
             continue
         runs = context.instance.get_run_records(
             dg.RunsFilter(job_name=schedule.job_name, created_after=tick), limit=1,
