@@ -27,6 +27,8 @@ from integrations_pipelines import local_postgres
 from integrations_pipelines.defs.alerting import AlertingResource
 from integrations_pipelines.sandbox.server import SandboxServer
 from integrations_pipelines.sandbox.slack_app import SlackStore
+from integrations_pipelines.sandbox.stripe_account import generate_account
+from integrations_pipelines.sandbox.stripe_app import start_stripe
 from integrations_pipelines.settings import dagster_storage_url
 from integrations_pipelines_tests.support import definitions_for, sandbox_resources
 
@@ -113,6 +115,8 @@ def sandboxes(database_url: str, shop_sandbox: Any, qbo_sandbox: Any,
     not about throttling), and the project's Definitions wired to them. A test using it is
     marked slow (the root conftest.py)."""
 
+    stripe_server, stripe = start_stripe(generate_account(seed=3, days=1, charges_per_day=5))
+
     def start(orders: list[dict[str, Any]], **extra: Any) -> Sandboxes:
         shop_server, shop = shop_sandbox(orders)
         qbo_server, books = qbo_sandbox
@@ -127,11 +131,14 @@ def sandboxes(database_url: str, shop_sandbox: Any, qbo_sandbox: Any,
             "QBO_CLIENT_ID": books.tokens.client_id,
             "QBO_CLIENT_SECRET": books.tokens.client_secret, "QBO_REALM_ID": books.realm_id,
             "QBO_REFRESH_TOKEN": books.tokens.current_refresh_token,
+            # The catalog's Stripe pair has a sensor: a deployment sets its account too.
+            "STRIPE_BASE_URL": stripe_server.url, "STRIPE_API_KEY": stripe.api_key,
         }
         return Sandboxes(definitions_for(resources), resources, shop_server.url, shop,
                          qbo_server.url, books, environment)
 
-    return start
+    yield start
+    stripe_server.stop()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """The Stripe account as a Dagster resource, for every pair whose source is Stripe."""
 
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -30,7 +31,9 @@ class StripeResource(RetryBudget):
                 api_version: str, account: str = "default") -> Connection:
         """A client for the account, with the clocks its figures come from."""
         conf = StripeSettings.from_env() if not self.api_key else StripeSettings(
-            api_key=self.api_key, base_url=self.base_url or DEFAULT_BASE_URL)
+            api_key=self.api_key,  # the key as a dg.EnvVar; the URL still from the env
+            base_url=self.base_url or os.environ.get("STRIPE_BASE_URL", "").strip()
+            or DEFAULT_BASE_URL)
         conf = replace(conf, api_version=self.api_version or conf.api_version or api_version)
         options: dict[str, Any] = dict(self.retry_options())
         if self.timeout_s is not None:
