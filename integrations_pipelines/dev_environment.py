@@ -219,14 +219,18 @@ def _slack(state: Path, stack: ExitStack, database_url: str) -> dict[str, str]:
     """The Slack sandbox, its messages kept in dev's PostgreSQL (`sandbox.slack_messages`),
     carrying over the `slack.json` an earlier dev kept them in; each alert it accepts is
     logged here too, so the incident shows in the terminal as it reaches Slack."""
-    from integrations_pipelines.sandbox.slack_app import start_slack
+    from integrations_pipelines.catalog import load_catalog
+    from integrations_pipelines.sandbox.slack_app import DEFAULT_CHANNELS, start_slack
     from integrations_pipelines.sandbox.slack_messages import SlackMessageLog
 
     keeper = SlackMessageLog(engine_for(database_url))
     if carried := keeper.carry_over(state / "slack.json"):
         log.info("Slack sandbox: %d messages of %s carried over into PostgreSQL", carried,
                  state / "slack.json")
-    slack_server, slack = start_slack(port=choose_port("127.0.0.1", SLACK_PORT), keeper=keeper)
+    channels = tuple(dict.fromkeys([*DEFAULT_CHANNELS, *(entry.slack_channel
+                                                         for entry in load_catalog().values())]))
+    slack_server, slack = start_slack(port=choose_port("127.0.0.1", SLACK_PORT), keeper=keeper,
+                                      channels=channels)  # every catalog entry's channel
     stack.callback(slack_server.stop)
     page = f"{slack_server.url}/"
     slack.listeners.append(lambda message: _log_alert(message, page))

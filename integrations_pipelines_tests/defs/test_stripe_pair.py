@@ -129,3 +129,15 @@ def test_the_pair_loads_reconciles_models_and_repairs_through_dagster(pair, engi
         run_config={"ops": {f"{NAME}__sample_comparison": {"config": {
             "partition": day.isoformat(), "n": 5}}}}, instance=dagster_instance)
     assert sample.success
+
+
+def test_the_change_feed_may_run_before_any_nightly_load(pair, engine, dagster_instance):
+    """On a new deployment (or `dev`'s first start) the changes sensor's first run comes
+    before the first nightly load: it applies the warehouse's migrations itself."""
+    _, _, defs = pair
+    first = defs.resolve_job_def(f"{NAME}_changes_job").execute_in_process(
+        instance=dagster_instance, raise_on_error=False)
+    assert first.success, [e.message for e in first.all_events if e.is_failure]
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names(schema="analytics_pair"))
+    assert "stripe_charges" in tables

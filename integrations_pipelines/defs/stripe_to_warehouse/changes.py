@@ -24,6 +24,7 @@ from integrations_pipelines.defs.sources.stripe_objects import http_failure_figu
 from integrations_pipelines.defs.sources.stripe_resource import StripeResource
 from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWarehouseEntry
 from integrations_pipelines.sync.stripe_changes import capture, drain_deliveries
+from integrations_pipelines.sync.stripe_to_warehouse import ensure_schema
 from integrations_pipelines.vendors.metrics import HttpMetrics
 
 __all__ = ["changes_definitions"]
@@ -50,6 +51,7 @@ def changes_definitions(entry: Integration) -> dg.Definitions:
         metrics = HttpMetrics()
         conn = stripe.connect(metrics, store, context.run_id, stripe_entry.stripe.api_version,
                               stripe_entry.stripe.account)
+        ensure_schema(warehouse.engine(), stripe_entry)  # the change run may come first
         with vendor_failures("capturing Stripe events"), conn.client.http:
             done = capture(store.engine(), warehouse.engine(), conn.client, stripe_entry,
                            datetime.now(UTC), context.run_id,
