@@ -65,6 +65,7 @@ __all__ = [
     "first_seeded_day",
     "launch_seed_backfill",
     "log",
+    "prepare_pools",
     "read_environment",
     "run",
     "stop_process_group",
@@ -383,6 +384,30 @@ def _wait_for_webserver(ui_url: str, timeout_s: float = 180) -> bool:
     return False
 
 
+def prepare_pools(env: dict[str, str]) -> list[str]:
+    """Create every concurrency pool the definitions use before any run starts. Dagster
+    creates a pool's limit when a step first claims it, and on PostgreSQL two steps claiming
+    a new pool at once collide (a UniqueViolation fails one run): dev's first backfills start
+    several steps of the same new pool together. Returns the pools."""
+    import dagster as dg
+
+    from integrations_pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    pools = sorted({pool for key in graph.get_all_asset_keys()
+                    for pool in (graph.get(key).pools or ())})
+    saved = dict(os.environ)
+    os.environ.update(env)  # dagster.yaml reads DAGSTER_PG_URL from the environment
+    try:
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            for pool in pools:
+                instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return pools
+
+
 def launch_seed_backfill(ui_url: str, partitions: list[str], timeout_s: float = 180,
                          job: str = "shopify_to_quickbooks_job") -> str:
     """Ask the webserver (GraphQL) for a backfill of the seeded days of `job`; returns its
@@ -454,6 +479,7 @@ def run(options: DevOptions) -> int:
         env.setdefault("RUNBOOK_URL", os.environ.get(
             "RUNBOOK_URL", Path("docs/RUNBOOK.md").resolve().as_uri()))
         write_environment(home, env)
+        prepare_pools(env)
         process = subprocess.Popen(
             dagster_command(Path("workspace.yaml").resolve(), options.host, port),
             env={**os.environ, **env},

@@ -20,7 +20,12 @@ import pytest
 import yaml
 
 from integrations_pipelines import local_postgres
-from integrations_pipelines.dev_environment import choose_port, dagster_command, dev_dagster_home
+from integrations_pipelines.dev_environment import (
+    choose_port,
+    dagster_command,
+    dev_dagster_home,
+    prepare_pools,
+)
 from integrations_pipelines.settings import dagster_storage_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,6 +110,19 @@ def test_a_run_in_dev_prints_its_info_and_warnings_not_its_debug_events(dev_inst
         stored = {e.dagster_event.event_type_value for e in instance.all_logs(result.run_id)
                   if e.dagster_event}
         assert {"STEP_START", "STEP_SUCCESS"} <= stored  # the UI has them all
+
+
+def test_dev_creates_every_pool_before_the_first_run(dev_instance_env) -> None:
+    """Two steps claiming a new pool at once collide in Dagster's PostgreSQL storage (a
+    UniqueViolation failed one of dev's first runs): dev creates the pools first."""
+    pools = prepare_pools({"DAGSTER_HOME": str(dev_instance_env),
+                           "DAGSTER_PG_URL": os.environ["DAGSTER_PG_URL"]})
+    assert {"shopify", "quickbooks", "stripe", "warehouse", "xero"} <= set(pools)
+    with dg.DagsterInstance.from_config(str(dev_instance_env)) as instance:
+        assert set(pools) <= instance.event_log_storage.get_concurrency_keys()
+        limits = {pool: instance.event_log_storage.get_concurrency_info(pool).slot_count
+                  for pool in pools}
+    assert set(limits.values()) == {2}  # dagster.yaml's default pool limit
 
 
 @pytest.mark.slow
