@@ -269,6 +269,7 @@ class RssSampler:
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
         self._peak = _rss_mb()
+        self.samples: list[tuple[float, float]] = []  # (time.time(), MB) since take_peak
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -279,12 +280,27 @@ class RssSampler:
             rss = _rss_mb()
             with self._lock:
                 self._peak = max(self._peak, rss)
+                self.samples.append((time.time(), rss))
 
     def take_peak(self) -> float:
         rss = _rss_mb()
         with self._lock:
             peak, self._peak = max(self._peak, rss), rss
+            self.samples = []
         return peak
+
+    def step_peaks(self, instance: Any, run_id: str) -> dict[str, float]:
+        """The peak RSS sampled while each step of the run executed (by its logged events)."""
+        spans: dict[str, list[float]] = {}
+        for entry in instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is not None and event.step_key and event.event_type_value in (
+                    "STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
+                spans.setdefault(event.step_key, []).append(entry.timestamp)
+        with self._lock:
+            samples = list(self.samples)
+        return {step: max((mb for t, mb in samples if min(ts) <= t <= max(ts)), default=0.0)
+                for step, ts in spans.items()}
 
     def stop(self) -> None:
         self._stop.set()
@@ -333,11 +349,12 @@ def backfill_main(days: int, database_url: str, dagster_url: str,
             result = job.execute_in_process(partition_key=day.isoformat(), instance=instance,
                                             raise_on_error=False)
             wall = time.perf_counter() - started
+            steps = sampler.step_peaks(instance, result.run_id)
             peak = sampler.take_peak()
             figures = _figures(result)
             print(json.dumps({"day": day.isoformat(), "wall_s": wall, "peak_mb": peak,
-                              "after_mb": _rss_mb(), "success": result.success, **figures}),
-                  flush=True)
+                              "after_mb": _rss_mb(), "success": result.success,
+                              "step_peak_mb": steps, **figures}), flush=True)
             del result
     sampler.stop()
 
@@ -452,6 +469,9 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], total: float,
           f"{end:.0f} MB; overall peak {max(peaks):.0f} MB (on day {peaks.index(max(peaks)) + 1})")
     print(f"ratio, last days' peak / baseline: {end / baseline:.3f} (1.0: no growth with days)")
     print(f"sandboxes' process (not ours) at the end: {sandbox_mb:.0f} MB")
+    last_steps = rows[-1].get("step_peak_mb", {})
+    print("peak RSS while each step ran, last day: " + ", ".join(
+        f"{step} {mb:.0f} MB" for step, mb in last_steps.items()))
 
 
 if __name__ == "__main__":
