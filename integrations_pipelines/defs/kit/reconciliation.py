@@ -4,7 +4,7 @@ After every read-back of a window (the nightly job, the repair job, a backfill) 
 pair's reader states both sides from the store, `reconciliation.window.reconcile_window`
 classifies every key as missing, extra, wrong_values, stale, duplicate or ok with its likely
 cause, and this module turns the report into the check's verdict: any discrepancy fails at
-ERROR severity, which stops the run and opens an incident; the metadata (counts per class,
+ERROR severity, which fails the run and opens an incident; the metadata (counts per class,
 drift rate, causes, examples) is plotted per partition in the UI. Records with an open dead
 letter and no destination record are accounted for (`dead_lettered`), not missing.
 
