@@ -20,8 +20,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from integrations_pipelines.settings import partitions_start_override
 
-__all__ = ["ENTRY_MODELS", "ChangeCaptureOptions", "Integration", "ScheduleSpec",
-           "WebhookOptions", "entry", "integration", "load_catalog", "owners"]
+__all__ = [
+    "ENTRY_MODELS",
+    "ChangeCaptureOptions",
+    "Integration",
+    "ScheduleSpec",
+    "WebhookOptions",
+    "as_entry",
+    "entry",
+    "integration",
+    "load_catalog",
+    "owners",
+]
 
 # The entry model of each pair, "module:Class", imported when the catalog loads (a string,
 # so the catalog, below every pair, imports none of them statically).
@@ -186,9 +196,14 @@ EntryT = TypeVar("EntryT", bound=Integration)
 
 def entry(name: str, model: type[EntryT]) -> EntryT:
     """One integration by name, as its pair's entry model (a pair reads its own options)."""
-    found = integration(name)
+    return as_entry(integration(name), model)
+
+
+def as_entry(found: Integration, model: type[EntryT]) -> EntryT:
+    """A loaded entry as its pair's entry model; any other model fails loudly (the entry's
+    source and destination name another pair, see ENTRY_MODELS)."""
     if not isinstance(found, model):
-        raise TypeError(f"catalog entry {name!r} is a {type(found).__name__}, not a "
+        raise TypeError(f"catalog entry {found.name!r} is a {type(found).__name__}, not a "
                         f"{model.__name__}: its source and destination name another pair")
     return found
 

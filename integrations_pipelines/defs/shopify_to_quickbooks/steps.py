@@ -16,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from integrations_pipelines.catalog import Integration
+from integrations_pipelines.catalog import Integration, as_entry
 from integrations_pipelines.defs.failures import vendor_failures
 from integrations_pipelines.defs.kit.jobs import repair_job_name
 from integrations_pipelines.defs.kit.reconciliation import reconciliation_result, window_run_ids
@@ -64,10 +64,7 @@ RECONCILED_SPEC = dg.AssetCheckSpec(
 
 def pair_entry(entry: Integration) -> ShopifyToQuickBooksEntry:
     """The entry with the pair's own options (the catalog loads it as this model)."""
-    if not isinstance(entry, ShopifyToQuickBooksEntry):
-        raise TypeError(f"catalog entry {entry.name!r} is a {type(entry).__name__}, not a "
-                        "ShopifyToQuickBooksEntry (see catalog.ENTRY_MODELS)")
-    return entry
+    return as_entry(entry, ShopifyToQuickBooksEntry)
 
 
 def sync_invoices(run: StepRun) -> StepReport:

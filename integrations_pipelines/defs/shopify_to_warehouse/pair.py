@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration
+from integrations_pipelines.catalog import Integration, as_entry
 from integrations_pipelines.defs.kit import PairSpec, Step, StepReport, StepRun
 from integrations_pipelines.defs.kit.accounted import accounted_result
 from integrations_pipelines.defs.kit.jobs import repair_job_name
@@ -33,9 +33,7 @@ RECONCILED = "rows_match_shopify_orders"
 
 
 def _entry(entry: Integration) -> ShopifyToWarehouseEntry:
-    if not isinstance(entry, ShopifyToWarehouseEntry):
-        raise TypeError(f"catalog entry {entry.name!r} is not a ShopifyToWarehouseEntry")
-    return entry
+    return as_entry(entry, ShopifyToWarehouseEntry)
 
 
 def load_orders(run: StepRun, check: dg.AssetCheckSpec) -> StepReport:

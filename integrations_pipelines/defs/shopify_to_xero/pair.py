@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration
+from integrations_pipelines.catalog import Integration, as_entry
 from integrations_pipelines.defs.alerting.volume import VolumeSpec
 from integrations_pipelines.defs.failures import vendor_failures
 from integrations_pipelines.defs.kit import DriftCheck, PairSpec, Step, StepReport, StepRun
@@ -43,9 +43,7 @@ OAUTH_SYSTEMS = ("xero",)
 
 
 def _entry(entry: Integration) -> ShopifyToXeroEntry:
-    if not isinstance(entry, ShopifyToXeroEntry):
-        raise TypeError(f"catalog entry {entry.name!r} is not a ShopifyToXeroEntry")
-    return entry
+    return as_entry(entry, ShopifyToXeroEntry)
 
 
 def sync_orders(run: StepRun, check: dg.AssetCheckSpec) -> StepReport:

@@ -24,7 +24,7 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration
+from integrations_pipelines.catalog import Integration, as_entry
 from integrations_pipelines.defs.kit import DriftCheck, PairSpec, Step, StepReport, StepRun
 from integrations_pipelines.defs.kit.jobs import repair_job_name
 from integrations_pipelines.defs.kit.reconciliation import reconciliation_result
@@ -48,9 +48,7 @@ EXAMPLES = 10
 
 
 def _entry(entry: Integration) -> StripeToWarehouseEntry:
-    if not isinstance(entry, StripeToWarehouseEntry):
-        raise TypeError(f"catalog entry {entry.name!r} is not a StripeToWarehouseEntry")
-    return entry
+    return as_entry(entry, StripeToWarehouseEntry)
 
 
 def load_objects(run: StepRun, check: dg.AssetCheckSpec) -> StepReport:
