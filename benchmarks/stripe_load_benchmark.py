@@ -4,8 +4,11 @@ The same rows (synthetic balance transactions shaped like the sandbox's, through
 pair's own row function) are loaded into an empty warehouse table by each contender, each in
 a database of its own on one embedded PostgreSQL server, then loaded again unchanged:
 
-- `copy+merge`: production's path, `vendors.warehouse.merge.MergeLoader` (COPY into a
-  temporary staging table, one `MERGE` guarded by `IS DISTINCT FROM`), chunks of 50,000;
+- `copy+merge`: production's path exactly: the loader `sync.stripe_to_warehouse.table_loader`
+  builds (`vendors.warehouse.merge.MergeLoader`: a batch none of whose keys the table holds is
+  COPYed straight into it, any other batch COPYed into a temporary staging table and merged
+  with one `MERGE` guarded by `IS DISTINCT FROM`), in production's chunks (`CHUNK`), one
+  commit per chunk as `load_window` does;
 - `execute_values`: the common hand-written path, pages of multi-row `INSERT ... VALUES
   (...), (...) ON CONFLICT (id) DO UPDATE ... WHERE IS DISTINCT FROM` (what psycopg2's
   `execute_values` sends), 1,000 rows a page, on psycopg 3;
@@ -15,7 +18,10 @@ a database of its own on one embedded PostgreSQL server, then loaded again uncha
   same server.
 
 It prints rows/s (rows given / wall seconds) and rows written (inserted + updated + deleted
-by a transaction of the load, from the rows' `xmin`) for the first load and the re-load.
+by a transaction of the load, from the rows' `xmin`) for the first load and the re-load, and
+the Python-side rate of making the rows (`row_of`, which the contenders are given done:
+production's `load_window` also reads the raw store and maps each object, so its end-to-end
+rate is below the load's).
 
     .venv/bin/python benchmarks/stripe_load_benchmark.py [--rows 200000] [--repeat 3]
         [--dlt-python /path/to/venv-with-dlt/bin/python]
@@ -49,8 +55,11 @@ from integrations_pipelines.mapping.stripe_to_warehouse_entry import (  # noqa: 
     StripeToWarehouseEntry,
 )
 from integrations_pipelines.state.db import engine_for  # noqa: E402
-from integrations_pipelines.sync.stripe_to_warehouse import ensure_schema  # noqa: E402
-from integrations_pipelines.vendors.warehouse.merge import MergeLoader  # noqa: E402
+from integrations_pipelines.sync.stripe_to_warehouse import (  # noqa: E402
+    CHUNK,
+    ensure_schema,
+    table_loader,
+)
 
 DAY = date(2026, 11, 27)
 TARGET_ROWS_PER_S = 100_000
@@ -79,10 +88,10 @@ def payloads(n: int, seed: int) -> list[dict[str, Any]]:
 
 
 def copy_merge(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
-    loader = MergeLoader(TABLE)
+    loader = table_loader(ENTRY, "balance_transactions")
     with engine.connect() as conn:
-        for n in range(0, len(rows), 50_000):
-            loader.load(conn, rows[n:n + 50_000])
+        for n in range(0, len(rows), CHUNK):
+            loader.load(conn, rows[n:n + CHUNK])
             conn.commit()
 
 
@@ -160,7 +169,9 @@ def main() -> None:
     args = parser.parse_args()
     objects = payloads(args.rows, args.seed)
     version = datetime.now(UTC)
+    started = time.perf_counter()
     rows = [row_of("balance_transactions", o, "UTC", version) for o in objects]
+    mapping_rate = len(rows) / (time.perf_counter() - started)
     with tempfile.TemporaryDirectory(prefix="stripe-bench-") as tmp:
         server, pg_base = local_postgres.start_embedded(Path(tmp) / "pgdata")
         contenders: dict[str, Callable[[sa.Engine, list[dict[str, Any]]], None]] = {
@@ -172,7 +183,9 @@ def main() -> None:
         try:
             with sa.create_engine(pg_base).connect() as conn:
                 print(f"PostgreSQL {conn.execute(sa.text('SHOW server_version')).scalar()}, "
-                      f"{len(rows):,} balance transactions, median of {args.repeat}")
+                      f"{len(rows):,} balance transactions, median of {args.repeat}, "
+                      f"production chunk {CHUNK:,}")
+            print(f"  rows made (row_of, Python) {mapping_rate:,.0f} rows/s")
             print(f"  {'contender':<15} {'first load rows/s':>18} {'written':>9} "
                   f"{'re-load rows/s':>15} {'written':>9}")
             for name, load in contenders.items():

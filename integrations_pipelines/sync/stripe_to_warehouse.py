@@ -37,7 +37,7 @@ from integrations_pipelines.vendors.warehouse.merge import Merged, MergeLoader
 from integrations_pipelines.vendors.warehouse.migrations import migrate
 
 __all__ = ["CHUNK", "Loaded", "Pending", "ensure_schema", "link_payouts", "load_window",
-           "pending", "rebuild_daily_revenue"]
+           "pending", "rebuild_daily_revenue", "table_loader"]
 
 CHUNK = 5000
 
@@ -60,6 +60,14 @@ def ensure_schema(warehouse: sa.Engine, entry: StripeToWarehouseEntry) -> list[s
                    migrations(entry.warehouse.table_prefix))
 
 
+def table_loader(entry: StripeToWarehouseEntry, resource: str) -> MergeLoader:
+    """The loader of one Stripe list's table. The version is no reason to write: the nightly
+    listing states an object at its `created`, the event feed at the event's time, and the
+    same values are the same row (a re-load writes nothing; changed values carry their
+    version along)."""
+    return MergeLoader(tables(entry)[resource], uncompared=("loaded_at", "source_version"))
+
+
 def _payouts_of(conn: sa.Connection, account: str, txn_ids: list[str]) -> dict[str, str]:
     return {r.record_key: str(r.external_key)
             for r in raw.records_by_key(conn, kind(PAYOUT_ITEMS, account), txn_ids)}
@@ -75,11 +83,7 @@ def load_window(engine: sa.Engine, warehouse: sa.Engine, entry: StripeToWarehous
     loaded_ids: list[str] = []
     with warehouse.connect() as wconn, engine.connect() as conn:
         for resource in resources:
-            # The version is no reason to write: the nightly listing states an object at its
-            # `created`, the event feed at the event's time, and the same values are the
-            # same row (a re-load writes nothing; changed values carry their version along).
-            loader = MergeLoader(tables(entry)[resource],
-                                 uncompared=("loaded_at", "source_version"))
+            loader = table_loader(entry, resource)
             merged = Merged()
             for chunk in raw.window_chunks(engine, kind(resource, account), start, end, CHUNK):
                 records = [r for r in chunk if only is None or r.record_key in only]

@@ -5,12 +5,15 @@ nothing, a changed object updates its row, a refused row is a dead letter."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from integrations_pipelines.mapping.stripe_to_warehouse import tables
+from integrations_pipelines.mapping.stripe_to_warehouse import row_of, tables
 from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWarehouseEntry
 from integrations_pipelines.reconciliation import stripe_to_warehouse as judge
 from integrations_pipelines.sandbox.stripe_account import generate_account
@@ -179,3 +182,53 @@ def test_the_revenue_model_applies_the_currencys_exponent_only_at_the_edge(engin
         row = conn.execute(sa.select(revenue)).one()
     assert (row.gross, row.net) == (1999, 1999)  # minor units, as Stripe states them
     assert row.gross_major == row.net_major == Decimal(major)
+
+
+def _txn_rows(n: int, amount: int = 1000) -> list[dict]:
+    """Balance-transaction rows through the pair's own row function."""
+    start = int(datetime.combine(DAY, datetime.min.time(), UTC).timestamp())
+    version = datetime(2026, 11, 25, tzinfo=UTC)
+    return [row_of("balance_transactions", {
+        "id": f"txn_race_{i:04d}", "amount": amount + i, "fee": 30, "net": amount + i - 30,
+        "currency": "usd", "created": start + i, "available_on": start + 172800,
+        "status": "pending", "type": "charge", "reporting_category": "charge",
+        "source": f"ch_race_{i:04d}"}, "UTC", version) for i in range(n)]
+
+
+def test_a_first_load_goes_straight_in_and_a_key_written_meanwhile_is_merged_once(engine):
+    """A batch none of whose keys the table holds is COPYed straight into the table; when
+    another writer commits one of those keys while the COPY runs, the COPY fails on the key
+    and the batch is merged instead: every record one row, the other writer's row updated."""
+    load.ensure_schema(engine, ENTRY)
+    table = tables(ENTRY)["balance_transactions"]
+    loader = load.table_loader(ENTRY, "balance_transactions")
+    rows = _txn_rows(50)
+    with engine.connect() as other:  # the change feed, writing one of the keys
+        other.execute(table.insert().values({**rows[7], "amount": 1}))
+        with engine.connect() as conn:
+            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            done: list[Any] = []
+            loading = threading.Thread(target=lambda: done.append(loader.load(conn, rows)))
+            loading.start()
+            waited = 0
+            while not other.execute(sa.text(  # our COPY waits on the other's key
+                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :p"),
+                    {"p": pid}).scalar() and waited < 600:
+                time.sleep(0.05)
+                waited += 1
+            other.commit()
+            loading.join()
+            conn.commit()
+    assert done[0].inserted == 49 and done[0].updated == 1 and not done[0].refused
+    with engine.connect() as conn:
+        held = dict(conn.execute(sa.select(table.c.id, table.c.amount)).tuples().all())
+    assert held == {r["id"]: r["amount"] for r in rows}
+    with engine.connect() as conn:  # the same batch again: nothing to write
+        again = loader.load(conn, rows)
+        conn.commit()
+    assert (again.written, again.unchanged) == (0, 50)
+    fresh = [{**r, "id": r["id"].replace("race", "next")} for r in rows]
+    with engine.connect() as conn:
+        straight = loader.load(conn, fresh)
+        conn.commit()
+    assert (straight.inserted, straight.unchanged) == (50, 0)

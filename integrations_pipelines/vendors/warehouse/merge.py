@@ -10,6 +10,14 @@ place, a new one is inserted. `merge_action()` (PostgreSQL 17+) counts what happ
 the server. Columns in `uncompared` (the load time, the version we read)
 are written with a change but are never a reason to write.
 
+When none of a batch's keys is in the table yet (a window's first load: checked with one
+index probe), the batch is COPYed straight into the table, with no staging table and no
+MERGE: the primary key still keeps one row per record, so a writer that inserted one of
+those keys meanwhile (the change feed) makes the COPY fail on the key, and the batch is
+merged through the staging table instead. Measured on 200,000 balance transactions, the
+direct COPY roughly halves a first load's time; a re-load takes the MERGE path and writes
+nothing.
+
 A batch the table refuses (a value out of a column's range) is not the run's failure: the
 batch is staged again row by row under savepoints, each refused row comes back with the
 database's reason (the caller dead-letters it) and the others merge.
@@ -19,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, cast
 
 import psycopg
@@ -103,31 +112,39 @@ class MergeLoader:
         conn.execute(sa.text(f"TRUNCATE {self.stage}"))
 
     def _types(self, conn: sa.Connection) -> list[int]:
-        """The staging table's column type oids, in `columns` order (binary COPY needs
-        them: it sends values in PostgreSQL's own format, no text to parse)."""
+        """The table's column type oids, in `columns` order (binary COPY needs them: it
+        sends values in PostgreSQL's own format, no text to parse)."""
         if self._oids is None:
             found: dict[str, int] = dict(conn.execute(sa.text(
                 "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = "
                 "CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"),
-                {"t": self.stage}).tuples().all())
+                {"t": self.target}).tuples().all())
             # char(n) takes text's binary format (bpcharrecv reads it), which psycopg dumps.
             self._oids = [TEXT if int(found[c]) == BPCHAR else int(found[c])
                           for c in self.columns]
         return self._oids
 
-    def _copy(self, conn: sa.Connection, rows: Iterable[dict[str, Any]]) -> int:
+    def _copy(self, conn: sa.Connection, rows: Iterable[dict[str, Any]],
+              into: str | None = None) -> int:
+        """Binary COPY of `rows` into the staging table (or `into`); returns the count."""
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None  # a connection in use always has one
         types = self._types(conn)
         cursor = cast("psycopg.Cursor[Any]", dbapi.cursor())
         names = ", ".join(_q(c) for c in self.columns)
         columns = self.columns
+        # A row's values in column order, picked in C (one column: a 1-tuple).
+        values = itemgetter(*columns) if len(columns) > 1 else (
+            lambda row: (row[columns[0]],))
         n = 0
         with cursor, cursor.copy(
-                f"COPY {self.stage} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                f"COPY {into or self.stage} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(types)
             for row in rows:
-                copy.write_row([row.get(c) for c in columns])
+                try:
+                    copy.write_row(values(row))
+                except KeyError:  # a row without some column: NULL there
+                    copy.write_row([row.get(c) for c in columns])
                 n += 1
         return n
 
@@ -139,11 +156,38 @@ class MergeLoader:
         inserted, updated = int(counted.get("INSERT", 0)), int(counted.get("UPDATE", 0))
         return Merged(inserted, updated, staged - inserted - updated)
 
+    def _none_held(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> bool:
+        """No row of the table has any of the batch's keys (one index probe); only for a
+        single-column key."""
+        if len(self.keys) != 1:
+            return False
+        key = self.keys[0]
+        return conn.execute(sa.text(
+            f"SELECT NOT EXISTS (SELECT 1 FROM {self.target} WHERE {_q(key)} = "
+            "ANY(:keys))"), {"keys": [row.get(key) for row in rows]}).scalar() is True
+
+    def _insert_directly(self, conn: sa.Connection,
+                         rows: Sequence[dict[str, Any]]) -> Merged | None:
+        """COPY a batch none of whose keys the table holds straight into the table; None
+        when a key arrived meanwhile or the table refused a value (the caller merges)."""
+        try:
+            with conn.begin_nested():
+                return Merged(inserted=self._copy(conn, rows, into=self.target))
+        except (sa.exc.DBAPIError, psycopg.Error, OverflowError) as exc:
+            error = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+            if isinstance(error, psycopg.errors.UniqueViolation) or _refusal(exc):
+                return None
+            raise
+
     def load(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> Merged:
         """Merge `rows` in the caller's transaction (the caller commits). Refused rows come
         back in `refused` with the database's reason; the others are merged."""
         if not rows:
             return Merged()
+        if self._none_held(conn, rows):
+            inserted = self._insert_directly(conn, rows)
+            if inserted is not None:
+                return inserted
         self._stage(conn)
         try:
             with conn.begin_nested():
