@@ -21,9 +21,14 @@ bookkeeper on Xero records it:
   to the invoice. The invoice less its credit notes must equal Shopify's current total to
   the cent, or the order is a dead letter saying by how much (a refund of duties or fees,
   a refund discrepancy): never booked with another total.
-- A paid order (financial_status paid, partially_refunded or refunded) is paid, for what it
-  still holds, into the catalog's clearing account; an unpaid one stays AUTHORISED with
-  its amount due. A cancelled order voids its invoice (deletes a draft), as sold.
+- The clearing account receives what the shop actually received: the order's current
+  total less Shopify's `total_outstanding` (shop currency, converted at the order's own
+  presentment/shop ratio), so a `partially_paid` order is a partial payment and its
+  invoice stays AUTHORISED with the rest due. Without `total_outstanding` (older payloads)
+  a paid order (financial_status paid, partially_refunded or refunded) is paid for what it
+  still holds and any other stays unpaid; a `partially_paid` order without it is a dead
+  letter (what was received is unknown). A cancelled order voids its invoice (deletes a
+  draft), as sold.
 - Test orders are skipped by default (catalog `shopify.test_orders`).
 Text: characters Xero refuses (emoji and other 4-byte UTF-8, control characters) are
 spelled out by the shared rule (`text.fit(..., spell=True)`: "Mug [UNICORN FACE]"), so
@@ -53,13 +58,15 @@ from integrations_pipelines.vendors.shopify.models import Order
 from integrations_pipelines.vendors.shopify.records import business_date
 from integrations_pipelines.vendors.xero.drafts import CreditNoteDraft, XeroInvoiceDraft, XeroLine
 
-__all__ = ["ORDER_MARKER", "PAID_STATUSES", "contact_tag", "external_key", "map_order"]
+__all__ = ["ORDER_MARKER", "PAID_STATUSES", "contact_tag", "external_key", "map_order",
+           "received"]
 
 ORDER_MARKER = "shopify:order:"
 PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})
 DESCRIPTION_MAX = 4000
 CONTACT_MAX = 255
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 
 
 def external_key(order: Order) -> str:
@@ -156,6 +163,34 @@ def _current_total(order: Order) -> Decimal:
     return money.presentment_money.amount
 
 
+def received(order: Order, holds: Decimal) -> Decimal | None:
+    """What the shop received for an order that now holds `holds` (presentment currency):
+    `holds` less Shopify's `total_outstanding`, which Shopify states in the shop's currency
+    (converted at the ratio of the order's own current totals); None when Shopify states
+    no outstanding amount."""
+    text = (order.model_extra or {}).get("total_outstanding")
+    if text is None:
+        return None
+    owed = Decimal(str(text))
+    if order.presentment_currency != order.currency:
+        money = order.current_total_price_set or order.total_price_set
+        shop = money.shop_money.amount
+        owed = (owed * money.presentment_money.amount / shop).quantize(CENT) if shop else ZERO
+    return holds - min(max(owed, ZERO), holds)
+
+
+def _paid(order: Order, holds: Decimal) -> Decimal | MappingRejected:
+    got = received(order, holds)
+    if got is not None:
+        return got
+    if order.financial_status == "partially_paid":
+        return MappingRejected(
+            "unknown_payment", "Shopify says the order is partially paid but states no "
+            "total_outstanding: how much was received is unknown, so no payment is booked "
+            "(re-extract the order, then replay)")
+    return holds if order.financial_status in PAID_STATUSES else ZERO
+
+
 def map_order(order: Order, entry: ShopifyToXeroEntry
               ) -> XeroInvoiceDraft | MappingRejected | MappingSkipped:
     """The Xero documents an order should be, why it cannot be, or why it is not booked."""
@@ -176,6 +211,9 @@ def map_order(order: Order, entry: ShopifyToXeroEntry
     if isinstance(notes, MappingRejected):
         return notes
     holds = sold.total if cancelled else _current_total(order)
+    paid = ZERO if cancelled else _paid(order, holds)
+    if isinstance(paid, MappingRejected):
+        return paid
     draft = XeroInvoiceDraft(
         source_id=str(order.id), invoice_number=external_key(order),
         reference=f"{ORDER_MARKER}{order.id} {order.name}",
@@ -183,7 +221,7 @@ def map_order(order: Order, entry: ShopifyToXeroEntry
         email=order.email or (order.customer.email if order.customer else None),
         currency=order.presentment_currency, inclusive=sold.taxes_included, lines=lines,
         credit_notes=notes,
-        paid=holds if not cancelled and order.financial_status in PAID_STATUSES else ZERO,
+        paid=paid,
         clearing_account=entry.xero.clearing_account, voided=cancelled,
         normalised=tuple(sorted(texts.changed.items())))
     if draft.total != sold.total:  # Xero's arithmetic on our lines must give Shopify's

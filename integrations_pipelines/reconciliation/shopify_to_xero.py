@@ -4,18 +4,24 @@ The judge compares what each system states about itself, never what our mapping 
 - source: every order of the shop in the raw store at its current version, as Shopify
   states it, in its presentment currency: its total as sold (`total_price_set`) and tax
   (`total_tax_set`), what refunds took back (as sold less `current_total_price_set`), what
-  is still due (nothing when `financial_status` says paid, partially_refunded or refunded;
-  the current total otherwise) and so the state its invoice must be in (VOIDED when
-  cancelled, PAID when nothing is due, AUTHORISED otherwise). Test orders are left out when
+  is still due (Shopify's `total_outstanding`, stated in the shop's currency and taken at
+  the order's own presentment/shop ratio; without it, nothing when `financial_status` says
+  paid, partially_refunded or refunded and the current total otherwise), what was paid
+  (the current total less what is due: a `partially_paid` order's payment) and so the
+  state its invoice must be in (VOIDED when cancelled, PAID when nothing is due,
+  AUTHORISED otherwise). Test orders are left out when
   the catalog skips them.
 - destination: the Xero invoices dated in the window that belong to the integration
   (`InvoiceNumber` shaped like "S<order number>", or our marker in `Reference`), as Xero
-  states them: `Total`, `TotalTax`, `AmountCredited`, `AmountDue` and `Status`, all Xero's
+  states them: `Total`, `TotalTax`, `AmountCredited`, `AmountDue`, `AmountPaid` and
+  `Status`, all Xero's
   own arithmetic (its tax on the lines, its allocations, its payments). A deleted invoice
   is gone; a voided copy of a key that has another record is a settled duplicate.
-- VAT per rate (`vat_by_rate`): Shopify's tax lines of the day's orders as sold, per rate,
-  against the tax Xero holds on the day's invoice lines per tax type (the catalog names
-  which tax type stands for which rate); the VAT of dead-lettered orders is shown apart.
+- VAT per rate (`vat_by_rate`): Shopify's tax lines of the day's orders net of the tax
+  their refunds gave back, per rate, against the tax Xero holds on the day's invoice lines
+  less the tax on their credit notes, each Xero line at the rate Xero states for its tax
+  type (`TaxRates`, never the catalog's mapping); the VAT of dead-lettered orders is
+  shown apart.
 The key on every side is the InvoiceNumber. Plain SQLAlchemy and pandas: no Dagster import.
 """
 
@@ -47,7 +53,7 @@ from integrations_pipelines.vendors.shopify.records import ORDERS
 from integrations_pipelines.vendors.xero import records as xero_records
 
 __all__ = ["INVOICE_FIELDS", "LABELS", "OrdersAgainstXeroInvoices", "VatByRate", "reconcile",
-           "vat_by_rate"]
+           "shopify_vat", "vat_by_rate", "xero_vat"]
 
 INVOICE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("currency", "currency"),
@@ -55,6 +61,7 @@ INVOICE_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("tax", "money"),
     FieldSpec("credited", "money"),
     FieldSpec("due", "money"),
+    FieldSpec("paid", "money"),
     FieldSpec("status", "text"),
 )
 SOURCE_COLUMNS = frames.source_columns(INVOICE_FIELDS)
@@ -82,21 +89,37 @@ def _tags(order: Order) -> str:
         ("tax_inclusive", order.taxes_included),
         ("gift_card", any(li.gift_card for li in order.line_items)),
         ("unpaid", order.financial_status not in PAID_STATUSES),
+        ("partially_paid", order.financial_status == "partially_paid"),
     ) if applies}
     return " ".join(f"edge:{case}" for case in sorted(found))
+
+
+def _outstanding(order: Order, now: Decimal) -> Decimal:
+    """What Shopify says the customer still owes, in the presentment currency."""
+    stated = (order.model_extra or {}).get("total_outstanding")
+    if stated is None:
+        return Decimal(0) if order.financial_status in PAID_STATUSES else now
+    owed = Decimal(str(stated))
+    money = order.current_total_price_set or order.total_price_set
+    if order.presentment_currency != order.currency and money.shop_money.amount:
+        owed = (owed * money.presentment_money.amount
+                / money.shop_money.amount).quantize(Decimal("0.01"))
+    return min(max(owed, Decimal(0)), now)
 
 
 def _source_row(order: Order) -> tuple[Any, ...]:
     sold, tax = _pres(order.total_price_set), _pres(order.total_tax_set)
     if order.cancelled_at is not None:
-        credited, due, status = Decimal(0), Decimal(0), "VOIDED"
+        credited, due, paid, status = Decimal(0), Decimal(0), Decimal(0), "VOIDED"
     else:
         now = _pres(order.current_total_price_set or order.total_price_set)
         credited = sold - now
-        due = Decimal(0) if order.financial_status in PAID_STATUSES else now
+        due = _outstanding(order, now)
+        paid = now - due
         status = "PAID" if due == 0 else "AUTHORISED"
     return (external_key(order), str(order.id), order.updated_at, order.presentment_currency,
-            float(sold), float(tax), float(credited), float(due), status, _tags(order))
+            float(sold), float(tax), float(credited), float(due), float(paid), status,
+            _tags(order))
 
 
 def _destination_row(invoice: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -109,7 +132,7 @@ def _destination_row(invoice: dict[str, Any]) -> tuple[Any, ...] | None:
             invoice.get("CurrencyCode"), _amount(invoice.get("Total")),
             _amount(invoice.get("TotalTax")), _amount(invoice.get("AmountCredited")),
             0.0 if invoice.get("Status") == "VOIDED" else _amount(invoice.get("AmountDue")),
-            invoice.get("Status"),
+            _amount(invoice.get("AmountPaid")), invoice.get("Status"),
             invoice.get("Status") == "VOIDED")
 
 
@@ -175,10 +198,12 @@ def reconcile(conn: sa.Connection, entry: ShopifyToXeroEntry, start: date, end: 
 
 @dataclass(frozen=True)
 class VatByRate:
-    """The window's VAT per rate as sold: Shopify's tax lines against Xero's invoice lines
-    (by the tax type the catalog names for the rate); `differences` names the rates that
-    disagree by more than a cent per invoice, with both figures. `dead_lettered` is the VAT
-    of the orders with an open dead letter, per rate: accounted for, not compared."""
+    """The window's VAT per rate as it now stands: Shopify's tax lines net of the tax its
+    refunds gave back, against Xero's tax on the invoice lines less the tax on their credit
+    notes, each Xero line put at the rate Xero itself states for its tax type (its
+    `TaxRates`); `differences` names the rates that disagree by more than a cent per line,
+    with both figures. `dead_lettered` is the VAT of the orders with an open dead letter,
+    per rate: accounted for, not compared."""
 
     shopify: dict[str, Decimal]
     xero: dict[str, Decimal]
@@ -186,36 +211,111 @@ class VatByRate:
     dead_lettered: dict[str, Decimal]
 
 
+def _rate(value: Any) -> str:
+    return str(Decimal(str(value)).normalize()) if value is not None else "?"
+
+
+def _tax_amount(line: Any) -> Decimal:
+    return Decimal(line.price_set.presentment_money.amount if line.price_set else line.price)
+
+
+def _refund_amount(money: Any, plain: Any) -> Decimal:
+    return Decimal(str(money.presentment_money.amount if money is not None else plain))
+
+
+def _spread(into: dict[str, Decimal], tax_lines: list[Any], amount: Decimal) -> None:
+    """Give `amount` to the rates of `tax_lines`, in proportion to their tax."""
+    total = sum((_tax_amount(t) for t in tax_lines), Decimal(0))
+    for line in tax_lines:
+        share = amount * _tax_amount(line) / total if total else amount / len(tax_lines)
+        into[_rate(line.rate)] = into.get(_rate(line.rate), Decimal(0)) + share
+
+
+def shopify_vat(order: Order) -> tuple[dict[str, Decimal], int]:
+    """An order's VAT per rate as Shopify now states it: its tax lines as sold, less the
+    tax its refunds gave back (refunded line items' `total_tax`; refunded shipping's share
+    of the shipping tax, or a shipping_refund adjustment's `tax_amount`); nothing for a
+    cancelled order. With the number of tax lines (the tolerance)."""
+    if order.cancelled_at is not None:
+        return {}, 0
+    vat: dict[str, Decimal] = {}
+    items = {li.id: li for li in order.line_items}
+    ships = [s for s in order.shipping_lines if not s.is_removed]
+    taxed = [t for li in order.line_items for t in li.tax_lines] + [
+        t for s in ships for t in s.tax_lines]
+    for line in taxed:
+        vat[_rate(line.rate)] = vat.get(_rate(line.rate), Decimal(0)) + _tax_amount(line)
+    for refund in order.refunds:
+        for taken in refund.refund_line_items:
+            item = items.get(taken.line_item_id)
+            tax = _refund_amount(taken.total_tax_set, taken.total_tax)
+            if item is not None and item.tax_lines and tax:
+                _spread(vat, item.tax_lines, -tax)
+        by_id = {s.id: s for s in order.shipping_lines}
+        for back in refund.refund_shipping_lines:
+            ship = by_id.get(back.shipping_line_id)
+            if ship is None or not ship.tax_lines:
+                continue
+            price = Decimal(str((ship.discounted_price_set or ship.price_set)
+                                .presentment_money.amount))
+            amount = _refund_amount(back.subtotal_amount_set, 0)
+            tax = sum((_tax_amount(t) for t in ship.tax_lines), Decimal(0))
+            if price:
+                _spread(vat, ship.tax_lines, -(tax * amount / price).quantize(Decimal("0.01")))
+        if not refund.refund_shipping_lines:
+            shipping_taxes = [t for s in ships for t in s.tax_lines]
+            for adjustment in refund.order_adjustments:
+                tax = _refund_amount(adjustment.tax_amount_set, adjustment.tax_amount)
+                if adjustment.kind == "shipping_refund" and tax and shipping_taxes:
+                    _spread(vat, shipping_taxes, tax)  # negative: tax given back
+    return vat, len(taxed)
+
+
+def xero_vat(invoices: Iterable[dict[str, Any]], credit_notes: Iterable[dict[str, Any]],
+             tax_rates: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Xero's VAT per rate: the tax on the lines of our live invoices (not voided or
+    deleted) less the tax on the lines of their live credit notes, each line at the rate
+    Xero states for its tax type; all Xero's own figures."""
+    vat: dict[str, Decimal] = {}
+
+    def add(document: dict[str, Any], sign: int) -> None:
+        for line in document.get("LineItems") or []:
+            rate = tax_rates.get(str(line.get("TaxType")))
+            key = _rate(rate) if rate is not None else f"? ({line.get('TaxType')})"
+            vat[key] = vat.get(key, Decimal(0)) + sign * Decimal(str(line.get("TaxAmount") or 0))
+
+    for invoice in invoices:
+        if invoice.get("Status") not in ("VOIDED", "DELETED") and _destination_row(invoice):
+            add(invoice, 1)
+    for note in credit_notes:
+        if note.get("Status") in ("AUTHORISED", "PAID"):
+            add(note, -1)
+    return vat
+
+
 def vat_by_rate(conn: sa.Connection, entry: ShopifyToXeroEntry, start: date, end: date,
-                tenant_id: str) -> VatByRate:
-    """VAT per rate for the window, compared (GBP and every other currency together: each
-    invoice is in its order's currency, so the sums compare like with like)."""
-    rate_of = {tax_type: rate for rate, tax_type in entry.xero.tax_types.items()}
+                tenant_id: str, tax_rates: dict[str, Decimal]) -> VatByRate:
+    """VAT per rate for the window's orders, net of refunds, compared (GBP and every other
+    currency together: each invoice and credit note is in its order's currency, so the sums
+    compare like with like). `tax_rates`: Xero's TaxType -> EffectiveRate as a fraction."""
     shopify: dict[str, Decimal] = {}
     lettered: dict[str, Decimal] = {}
     count: dict[str, int] = {}
     reader = OrdersAgainstXeroInvoices(conn, entry, start, end, tenant_id)
     letters = {r.source_id for r in open_letters(conn, entry.name, start=start, end=end)}
     for order in reader._orders():
-        taxed = [t for li in order.line_items for t in li.tax_lines] + [
-            t for s in order.shipping_lines if not s.is_removed for t in s.tax_lines]
+        vat, lines = shopify_vat(order)
         into = lettered if str(order.id) in letters else shopify
-        for line in taxed:
-            rate = str(Decimal(str(line.rate)).normalize()) if line.rate is not None else "?"
-            amount = line.price_set.presentment_money.amount if line.price_set else line.price
+        for rate, amount in vat.items():
             into[rate] = into.get(rate, Decimal(0)) + amount
-            count[rate] = count.get(rate, 0) + 1
-    xero: dict[str, Decimal] = {}
-    for invoice in reader._invoices():
-        if invoice.get("Status") in ("DELETED",) or _destination_row(invoice) is None:
-            continue
-        for line in invoice.get("LineItems") or []:
-            booked = rate_of.get(str(line.get("TaxType")))
-            if booked is not None:
-                xero[booked] = xero.get(booked, Decimal(0)) + Decimal(
-                    str(line.get("TaxAmount") or 0))
-    differences = {rate: (shopify.get(rate, Decimal(0)), xero.get(rate, Decimal(0)))
+            count[rate] = count.get(rate, 0) + lines
+    notes = [r.payload for r in raw.window(
+        conn, xero_records.credit_notes_kind(tenant_id), start, end)]
+    xero = xero_vat(reader._invoices(), notes, tax_rates)
+    zero = Decimal(0)
+    differences = {rate: (shopify.get(rate, zero).quantize(Decimal("0.01")),
+                          xero.get(rate, zero))
                    for rate in sorted(set(shopify) | set(xero))
-                   if abs(shopify.get(rate, Decimal(0)) - xero.get(rate, Decimal(0)))
+                   if abs(shopify.get(rate, zero) - xero.get(rate, zero))
                    > Decimal("0.01") * max(count.get(rate, 1), 1)}
     return VatByRate(shopify, xero, differences, lettered)

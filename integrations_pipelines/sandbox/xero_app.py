@@ -24,6 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,23 @@ class XeroStore:
                 self._replies.setdefault((tenant, key), (status, body))
 
 
+def _modified_since(request: Request) -> datetime | None:
+    """`If-Modified-Since`, as Xero takes it: an HTTP date, or a UTC timestamp
+    `yyyy-mm-ddThh:mm:ss` (Xero's own examples); anything else is refused."""
+    text = request.headers.get("if-modified-since")
+    if not text:
+        return None
+    try:
+        return parsedate_to_datetime(text).astimezone(UTC)
+    except (TypeError, ValueError):
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BooksError(f"If-Modified-Since {text!r} is not a date") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _validation(elements: list[dict[str, Any]]) -> dict[str, Any]:
     return {"ErrorNumber": 10, "Type": "ValidationException",
             "Message": "A validation exception occurred", "Elements": elements}
@@ -280,18 +298,26 @@ def build_xero_app(store: XeroStore) -> FaultMiddleware:
                 store.release(tenant)
         return endpoint
 
-    def list_invoices(books: Books, request: Request, _: Any) -> tuple[int, Any]:
+    def paged(request: Request, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
         params = request.query_params
-        since_header = request.headers.get("if-modified-since")
-        since = parsedate_to_datetime(since_header) if since_header else None
-        numbers = params.get("InvoiceNumbers")
-        found = books.query_invoices(params.get("where"),
-                                     numbers.split(",") if numbers is not None else None, since)
         if "page" in params:
             size = min(int(params.get("pageSize", "100")), 1000)
             page = int(params["page"])
             found = found[(page - 1) * size: page * size]
-        return 200, {"Invoices": found}
+        return found
+
+    def list_invoices(books: Books, request: Request, _: Any) -> tuple[int, Any]:
+        params = request.query_params
+        numbers = params.get("InvoiceNumbers")
+        found = books.query_invoices(params.get("where"),
+                                     numbers.split(",") if numbers is not None else None,
+                                     _modified_since(request))
+        return 200, {"Invoices": paged(request, found)}
+
+    def list_credit_notes(books: Books, request: Request, _: Any) -> tuple[int, Any]:
+        found = books.query_credit_notes(request.query_params.get("where"),
+                                         _modified_since(request))
+        return 200, {"CreditNotes": paged(request, found)}
 
     def get_invoice(books: Books, request: Request, _: Any) -> tuple[int, Any]:
         return 200, {"Invoices": [books.invoice(request.path_params["ident"])]}
@@ -364,6 +390,8 @@ def build_xero_app(store: XeroStore) -> FaultMiddleware:
               methods=["PUT"]),
         Route(f"{API}/CreditNotes", handler("creditnotes.put", put_credit_notes, True),
               methods=["PUT"]),
+        Route(f"{API}/CreditNotes", handler("creditnotes.list", list_credit_notes),
+              methods=["GET"]),
         Route(f"{API}/CreditNotes/{{ident}}/Allocations",
               handler("allocations.put", allocate, True), methods=["PUT"]),
         Route(f"{API}/CreditNotes/{{ident}}/Allocations/{{allocation}}",

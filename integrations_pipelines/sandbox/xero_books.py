@@ -301,6 +301,18 @@ class Books:
             found = [i for i in found if _updated(i) > modified_since]
         return found
 
+    def query_credit_notes(self, where: str | None,
+                           modified_since: datetime | None) -> list[dict[str, Any]]:
+        """Credit notes by `where` (type, dates) and `If-Modified-Since`."""
+        with self.lock:
+            found = [dict(n, Allocations=list(n["Allocations"]))
+                     for n in self.credit_notes.values()]
+        if where:
+            found = [n for n in found if _matches(n, where)]
+        if modified_since is not None:
+            found = [n for n in found if _updated(n) > modified_since]
+        return found
+
     # -- credit notes, allocations, payments --------------------------------------------
     def create_credit_note(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:

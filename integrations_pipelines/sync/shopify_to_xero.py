@@ -4,16 +4,20 @@ The engine plans a chunk, skips by ledger hash, guards stale versions, dead-lett
 commits one order at a time under its advisory lock; the mapping makes the order's Xero
 documents; Xero's `DocumentWriter` creates the chunk's new invoices 50 per request and then,
 order by order, its credit notes, payment or void. The read-back stores the window's
-invoices as Xero states them in the raw store (`xero/invoices` of the tenant); a repair
+invoices as Xero states them in the raw store (`xero/invoices` of the tenant), with the
+credit notes allocated to them or carrying their orders' marker (`xero/credit_notes`, filed
+under their invoice's day) and the organisation's tax rates for the VAT check; a repair
 re-syncs exactly the orders the reconciliation found missing, stale or wrong, forcing the
 write (the ledger believes those documents are current).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,15 +35,23 @@ from integrations_pipelines.sync.roles import MappingRejected, MappingSkipped
 from integrations_pipelines.vendors.shopify.models import Order
 from integrations_pipelines.vendors.shopify.records import business_date
 from integrations_pipelines.vendors.xero.client import XeroClient
+from integrations_pipelines.vendors.xero.dates import parse_xero_date
 from integrations_pipelines.vendors.xero.drafts import XeroInvoiceDraft
-from integrations_pipelines.vendors.xero.records import invoice_record, invoices_kind
+from integrations_pipelines.vendors.xero.records import (
+    credit_note_record,
+    credit_notes_kind,
+    invoice_record,
+    invoices_kind,
+)
 from integrations_pipelines.vendors.xero.writer import DocumentWriter
 
-__all__ = ["RESYNCED", "Repaired", "order_sync", "read_back", "repair_window", "sync_stored"]
+__all__ = ["RESYNCED", "BooksRead", "Repaired", "order_sync", "read_back", "read_books",
+           "repair_window", "sync_stored"]
 
 RESYNCED = (Outcome.MISSING, Outcome.STALE, Outcome.WRONG_VALUES)
 Mapped = XeroInvoiceDraft | MappingRejected | MappingSkipped
 Mapper = Callable[[Order, ShopifyToXeroEntry], Mapped]
+MARKER = re.compile(re.escape(ORDER_MARKER) + r"\d+")
 
 
 def order_sync(engine: sa.Engine, client: XeroClient, entry: ShopifyToXeroEntry,
@@ -63,14 +75,65 @@ def sync_stored(engine: sa.Engine, client: XeroClient, entry: ShopifyToXeroEntry
     return orders.read, outcome
 
 
-def read_back(engine: sa.Engine, client: XeroClient, start: date, end: date,
-              run_id: str | None) -> list[dict[str, Any]]:
-    """The window's invoices as Xero states them, stored in the raw store."""
+@dataclass(frozen=True)
+class BooksRead:
+    """A window of the books as Xero states them: its invoices, their credit notes, and
+    the organisation's tax rates (TaxType -> Xero's EffectiveRate as a fraction)."""
+
+    invoices: list[dict[str, Any]]
+    credit_notes: list[dict[str, Any]]
+    tax_rates: dict[str, Decimal]
+
+
+def _marker(document: dict[str, Any]) -> str | None:
+    found = MARKER.search(document.get("Reference") or "")
+    return found.group(0) if found else None
+
+
+def read_books(client: XeroClient, start: date, end: date) -> BooksRead:
+    """Every invoice dated in the window (complete, never narrowed by a modification
+    time), the credit notes allocated to them or carrying one of their orders' marker
+    (read from the window's first day on: a refund never precedes its order), and the
+    tax rates."""
     invoices = list(client.invoices(start, end))
+    ids = {str(i["InvoiceID"]) for i in invoices}
+    markers = {m for m in map(_marker, invoices) if m}
+    notes = [n for n in client.credit_notes(start)
+             if any(str((a.get("Invoice") or {}).get("InvoiceID")) in ids
+                    for a in n.get("Allocations") or []) or _marker(n) in markers]
+    rates = {str(r["TaxType"]): Decimal(str(r["EffectiveRate"])) / 100
+             for r in client.tax_rates()}
+    return BooksRead(invoices, notes, rates)
+
+
+def _note_days(books: BooksRead) -> dict[str, date]:
+    """Each credit note's invoice day (by allocation, else by the order's marker)."""
+    day_of = {str(i["InvoiceID"]): parse_xero_date(i.get("Date")) for i in books.invoices}
+    by_marker = {_marker(i): parse_xero_date(i.get("Date")) for i in books.invoices}
+    days: dict[str, date] = {}
+    for note in books.credit_notes:
+        held = [day_of.get(str((a.get("Invoice") or {}).get("InvoiceID")))
+                for a in note.get("Allocations") or []]
+        day = next((d for d in held if d is not None), None) or by_marker.get(_marker(note))
+        if day is not None:
+            days[str(note["CreditNoteID"])] = day
+    return days
+
+
+def read_back(engine: sa.Engine, client: XeroClient, start: date, end: date,
+              run_id: str | None) -> BooksRead:
+    """The window's invoices and their credit notes as Xero states them, stored in the
+    raw store (the day's invoices and credit notes replaced together)."""
+    books = read_books(client, start, end)
+    days = _note_days(books)
     with engine.begin() as conn:
         raw.replace_window(conn, invoices_kind(client.tenant_id), start, end,
-                           [invoice_record(i) for i in invoices], run_id)
-    return invoices
+                           [invoice_record(i) for i in books.invoices], run_id)
+        raw.replace_window(conn, credit_notes_kind(client.tenant_id), start, end,
+                           [credit_note_record(n, days[str(n["CreditNoteID"])])
+                            for n in books.credit_notes
+                            if start <= days.get(str(n["CreditNoteID"]), end) < end], run_id)
+    return books
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def test_a_refund_then_a_cancellation_reach_the_booked_invoice(engine):
         def sync_and_judge() -> dict:
             outcome = order_sync(engine, client, ENTRY).run(StoredOrders(engine, DAY, END))
             assert outcome.dead_lettered == 0, outcome.dead_letter_reasons
-            invoices = read_back(engine, client, DAY, END, None)
+            invoices = read_back(engine, client, DAY, END, None).invoices
             with engine.connect() as conn:
                 report = reconcile(conn, ENTRY, DAY, END, client.tenant_id)
             assert report.discrepant_count == 0, report.counts

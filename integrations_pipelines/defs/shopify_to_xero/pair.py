@@ -68,8 +68,8 @@ def sync_orders(run: StepRun, check: dg.AssetCheckSpec) -> StepReport:
 
 
 def _vat_result(conn: sa.Connection, entry: ShopifyToXeroEntry, run: StepRun, tenant: str,
-                check: dg.AssetCheckSpec) -> dg.AssetCheckResult:
-    vat = vat_by_rate(conn, entry, run.window.first_day, run.window.end_day, tenant)
+                check: dg.AssetCheckSpec, rates: dict[str, Decimal]) -> dg.AssetCheckResult:
+    vat = vat_by_rate(conn, entry, run.window.first_day, run.window.end_day, tenant, rates)
 
     def shown(amounts: dict[str, Decimal]) -> dict[str, float]:
         return {rate: float(v) for rate, v in sorted(amounts.items())}
@@ -100,13 +100,14 @@ def read_back_invoices(run: StepRun, reconciled: dg.AssetCheckSpec,
             repaired = {"repair_orders_resynced": done.sync.processed,
                         **{f"repair_found_{c}": n for c, n in done.report.counts.items()}}
         with vendor_failures(f"reading back Xero invoices {window.label}"):
-            invoices = read_back(run.engine, client, window.first_day, window.end_day,
-                                 run.run_id)
+            books = read_back(run.engine, client, window.first_day, window.end_day,
+                              run.run_id)
+    invoices = books.invoices
     run_ids = tuple(window_run_ids(context.instance, context.partition_keys, run.run_id))
     with run.engine.connect() as conn:
         report = reconcile(conn, entry, window.first_day, window.end_day, client.tenant_id,
                            run_ids=run_ids)
-        vat_check = _vat_result(conn, entry, run, client.tenant_id, vat)
+        vat_check = _vat_result(conn, entry, run, client.tenant_id, vat, books.tax_rates)
     result = reconciliation_result(report, window, reconciled.name, reconciled.asset_key,
                                    repair_job_name(entry.name))
     return StepReport(metadata={
@@ -115,6 +116,9 @@ def read_back_invoices(run: StepRun, reconciled: dg.AssetCheckSpec,
                                     Decimal(0))),
         "invoices_paid": sum(1 for i in invoices if i.get("Status") == "PAID"),
         "invoices_voided": sum(1 for i in invoices if i.get("Status") == "VOIDED"),
+        "credit_notes_read": len(books.credit_notes),
+        "invoices_partly_paid": sum(1 for i in invoices if i.get("Status") == "AUTHORISED"
+                                    and Decimal(str(i.get("AmountPaid") or 0)) > 0),
     }, checks=[result, vat_check])
 
 
@@ -160,13 +164,14 @@ def pair_spec(entry: Integration) -> PairSpec:
         RECONCILED, asset=invoices_key, blocking=True,
         description="Every order of the window has one Xero invoice stating what Shopify "
         "states, as Xero computes it: currency, Total and TotalTax as sold, AmountCredited "
-        "(refunds), AmountDue (unpaid) and Status (VOIDED, PAID, AUTHORISED); counts of "
-        f"missing, extra, wrong_values, stale and duplicate with causes. Repair with "
-        f"{repair_job_name(entry.name)}.")
+        "(refunds), AmountDue and AmountPaid (Shopify's outstanding amount) and Status "
+        "(VOIDED, PAID, AUTHORISED); counts of missing, extra, wrong_values, stale and "
+        f"duplicate with causes. Repair with {repair_job_name(entry.name)}.")
     vat = dg.AssetCheckSpec(
         VAT, asset=invoices_key,
-        description="The day's VAT per rate as sold: Shopify's tax lines against the tax "
-        "Xero holds on the invoice lines of the catalog's tax type for that rate.")
+        description="The day's VAT per rate net of refunds: Shopify's tax lines less the tax "
+        "its refunds gave back, against the tax Xero holds on the invoice lines less their "
+        "credit notes' lines, each at the rate Xero states for its tax type (TaxRates).")
     return PairSpec(
         entry=_entry(entry), labels=LABELS, sample=sample_day,
         extract=orders_step(entry),

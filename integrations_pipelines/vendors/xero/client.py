@@ -12,7 +12,7 @@ Every answer is validated against our models (`contracts`) before its dict is re
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, cast
 
@@ -29,7 +29,7 @@ from integrations_pipelines.vendors.xero.limits import (
     app_budget,
     tenant_budget,
 )
-from integrations_pipelines.vendors.xero.models import CreditNote, Invoice, Payment
+from integrations_pipelines.vendors.xero.models import CreditNote, Invoice, Payment, TaxRate
 from integrations_pipelines.vendors.xero.pacing import xero_pacers
 from integrations_pipelines.vendors.xero.settings import XeroSettings
 
@@ -128,23 +128,36 @@ class XeroClient:
         return self._valid(model, body.get(key) if isinstance(body, dict) else None, key,
                            endpoint)
 
-    # -- invoices ---------------------------------------------------------------------
-    def invoices(self, start: date, end: date, *,
-                 modified_since: datetime | None = None) -> Iterator[dict[str, Any]]:
-        """The ACCREC invoices dated in [start, end), page by page (`If-Modified-Since`
-        narrows them to those changed since a moment)."""
-        where = f'Type=="ACCREC" && Date >= {_day(start)} && Date < {_day(end)}'
-        headers = ({"If-Modified-Since": format_datetime(modified_since, usegmt=True)}
+    def _pages(self, path: str, model: type[BaseModel], endpoint: str, where: str | None,
+               modified_since: datetime | None) -> Iterator[dict[str, Any]]:
+        """Every page of a list; `If-Modified-Since` (a UTC moment) keeps only the documents
+        Xero created or changed after it."""
+        headers = ({"If-Modified-Since": format_datetime(modified_since.astimezone(UTC),
+                                                         usegmt=True)}
                    if modified_since is not None else None)
         page = 1
         while True:
-            rows = self._get("Invoices", "Invoices", Invoice, "invoices.read",
-                             {"where": where, "page": str(page), "pageSize": str(PAGE_SIZE)},
-                             headers)
+            params = {"page": str(page), "pageSize": str(PAGE_SIZE)}
+            if where:
+                params["where"] = where
+            rows = self._get(path, path, model, endpoint, params, headers)
             yield from rows
             if len(rows) < PAGE_SIZE:
                 return
             page += 1
+
+    # -- invoices ---------------------------------------------------------------------
+    def invoices(self, start: date, end: date) -> Iterator[dict[str, Any]]:
+        """Every ACCREC invoice dated in [start, end), page by page: the day's complete
+        read-back (a reconciliation must see each invoice of its window)."""
+        return self._pages("Invoices", Invoice, "invoices.read",
+                           f'Type=="ACCREC" && Date >= {_day(start)} && Date < {_day(end)}',
+                           None)
+
+    def invoices_modified_since(self, moment: datetime) -> Iterator[dict[str, Any]]:
+        """The ACCREC invoices created or changed after `moment` (`If-Modified-Since`),
+        whatever their date: the late changes of the books."""
+        return self._pages("Invoices", Invoice, "invoices.changed", 'Type=="ACCREC"', moment)
 
     def invoices_by_numbers(self, numbers: Sequence[str]) -> list[dict[str, Any]]:
         """The invoices carrying these numbers (the lookup by external key)."""
@@ -196,6 +209,25 @@ class XeroClient:
             headers={"Idempotency-Key": idempotency_key},
             json={"Allocations": [{"Amount": float(amount), "Date": on.isoformat(),
                                    "Invoice": {"InvoiceID": invoice_id}}]})
+
+    def credit_notes(self, since_day: date, *,
+                     modified_since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """The ACCRECCREDIT credit notes dated on or after `since_day` (a refund never
+        precedes its order), with their `Allocations`, `Status` and per-line `TaxType` /
+        `TaxAmount`; `modified_since` keeps only those changed after that moment."""
+        return self._pages("CreditNotes", CreditNote, "creditnotes.read",
+                           f'Type=="ACCRECCREDIT" && Date >= {_day(since_day)}',
+                           modified_since)
+
+    def credit_notes_modified_since(self, moment: datetime) -> Iterator[dict[str, Any]]:
+        """The ACCRECCREDIT credit notes created or changed after `moment`."""
+        return self._pages("CreditNotes", CreditNote, "creditnotes.changed",
+                           'Type=="ACCRECCREDIT"', moment)
+
+    def tax_rates(self) -> list[dict[str, Any]]:
+        """The organisation's tax rates: each `TaxType` with the `EffectiveRate` Xero
+        applies (percent)."""
+        return self._get("TaxRates", "TaxRates", TaxRate, "taxrates.read")
 
     def credit_note(self, note_id: str) -> dict[str, Any]:
         return self._get(f"CreditNotes/{note_id}", "CreditNotes", CreditNote,

@@ -14,8 +14,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-__all__ = ["CreditNote", "Invoice", "InvoiceCreditNote", "InvoicePayment", "LineItem",
-           "Number", "Payment"]
+__all__ = ["Allocation", "CreditNote", "Invoice", "InvoiceCreditNote", "InvoicePayment",
+           "LineItem", "Number", "Payment", "TaxRate"]
 
 
 def _json_number(value: object) -> object:
@@ -103,8 +103,19 @@ class Invoice(_Model):
     known_extra = _DOCUMENT_EXTRA
 
 
+class Allocation(_Model):
+    """Part of a credit note allocated to an invoice."""
+
+    Amount: Number
+    Invoice: dict[str, object]
+    AllocationID: str | None = None
+
+    known_extra = frozenset({"Date", "IsDeleted", "StatusAttributeString",
+                             "ValidationErrors"})
+
+
 class CreditNote(_Model):
-    """An ACCRECCREDIT credit note (a refund)."""
+    """An ACCRECCREDIT credit note (a refund), with its allocations."""
 
     CreditNoteID: str
     Type: str
@@ -117,8 +128,9 @@ class CreditNote(_Model):
     RemainingCredit: Number | None = None
     UpdatedDateUTC: str | None = None
     LineItems: list[LineItem] = []
+    Allocations: list[Allocation] = []
 
-    known_extra = _DOCUMENT_EXTRA - {"RemainingCredit"} | {"CurrencyRate",
+    known_extra = _DOCUMENT_EXTRA - {"RemainingCredit", "Allocations"} | {"CurrencyRate",
                                                             "LineAmountTypes", "Date",
                                                             "Payments", "AmountDue",
                                                             "AmountPaid", "AmountCredited"}
@@ -135,3 +147,16 @@ class Payment(_Model):
                              "PaymentType", "UpdatedDateUTC", "HasAccount",
                              "IsReconciled", "HasValidationErrors", "ValidationErrors",
                              "BankAmount", "StatusAttributeString"})
+
+
+class TaxRate(_Model):
+    """One tax rate of the organisation: the `EffectiveRate` (percent) behind a TaxType."""
+
+    TaxType: str
+    EffectiveRate: Number
+    Name: str | None = None
+    Status: str | None = None
+
+    known_extra = frozenset({"DisplayTaxRate", "CanApplyToRevenue", "CanApplyToAssets",
+                             "CanApplyToEquity", "CanApplyToExpenses",
+                             "CanApplyToLiabilities", "TaxComponents", "ReportTaxType"})
