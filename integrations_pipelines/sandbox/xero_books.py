@@ -89,6 +89,7 @@ class Books:
     events: list[dict[str, Any]] = field(default_factory=list)  # for the webhooks
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # notes by invoice
     lock: threading.RLock = field(default_factory=threading.RLock)
+    numbers_refused_as_duplicates: int = 0  # how often a writer raced another one
 
     # -- shared pieces ------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -254,6 +255,7 @@ class Books:
             number = body.get("InvoiceNumber")
             if number and any(i["InvoiceNumber"] == number and i["Status"] != "DELETED"
                               for i in self.invoices.values()):
+                self.numbers_refused_as_duplicates += 1
                 raise BooksError("Invoice # must be unique.")
             document = self._document(body, "invoice")
             invoice_id = str(uuid.uuid4())

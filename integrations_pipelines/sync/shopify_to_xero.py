@@ -1,14 +1,15 @@
 """The Shopify -> Xero pair bound to the shared sync engine, its read-back and its repair.
 
 The engine plans a chunk, skips by ledger hash, guards stale versions, dead-letters and
-commits one order at a time under its advisory lock; the mapping makes the order's Xero
-documents; Xero's `DocumentWriter` creates the chunk's new invoices 50 per request and then,
-order by order, its credit notes, payment or void. The read-back stores the window's
-invoices as Xero states them in the raw store (`xero/invoices` of the tenant), with the
-credit notes allocated to them or carrying their orders' marker (`xero/credit_notes`, filed
-under their invoice's day) and the organisation's tax rates for the VAT check; a repair
-re-syncs exactly the orders the reconciliation found missing, stale or wrong, forcing the
-write (the ledger believes those documents are current).
+commits one order at a time under its advisory lock; the chunk's orders are claimed before
+any batch is sent (`xero_batch_claims`: one writer per order by construction); the mapping
+makes the order's Xero documents; Xero's `DocumentWriter` creates the claimed chunk's new
+invoices 50 per request and then, order by order, its credit notes, payment or void. The
+read-back stores the window's invoices as Xero states them in the raw store (`xero/invoices`
+of the tenant), with the credit notes allocated to them or carrying their orders' marker
+(`xero/credit_notes`, filed under their invoice's day) and the organisation's tax rates for
+the VAT check; a repair re-syncs exactly the orders the reconciliation found missing, stale
+or wrong, forcing the write (the ledger believes those documents are current).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from integrations_pipelines.state import raw
 from integrations_pipelines.sync.engine import RecordSync, SyncOutcome
 from integrations_pipelines.sync.extraction import StoredOrders
 from integrations_pipelines.sync.roles import MappingRejected, MappingSkipped
+from integrations_pipelines.sync.xero_batch_claims import ClaimedBatchSync
 from integrations_pipelines.vendors.shopify.models import Order
 from integrations_pipelines.vendors.shopify.records import business_date
 from integrations_pipelines.vendors.xero.client import XeroClient
@@ -63,7 +65,7 @@ def order_sync(engine: sa.Engine, client: XeroClient, entry: ShopifyToXeroEntry,
     def mapping(order: Order, _: Integration) -> Mapped:
         return mapper(order, entry)
 
-    return RecordSync(engine, entry, writer, mapping, business_date)
+    return ClaimedBatchSync(engine, entry, writer, mapping, business_date)
 
 
 def sync_stored(engine: sa.Engine, client: XeroClient, entry: ShopifyToXeroEntry,
