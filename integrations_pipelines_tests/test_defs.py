@@ -223,6 +223,7 @@ SENSORS: dict[str, int] = {
     "missed_schedule_sensor": 60,
     "open_incidents_sensor": 60,
     "stripe_to_warehouse_changes_sensor": 900,
+    "shopify_to_xero_books_changed_sensor": 60,
 }
 RUN_STATUS_SENSORS = {"run_failure_alert_sensor", "run_recovery_sensor"}
 

@@ -31,6 +31,12 @@ class XeroOptions(BaseModel):
     account with payments enabled, where Shopify's payouts are reconciled).
     `existing_invoices`: `conflict` dead-letters an invoice with our number that we did not
     write; `adopt` takes it over deliberately.
+    Changes in the books (a bookkeeper's edit): Xero's webhooks arrive at the receiver's
+    `/webhooks/xero/<webhook_connection>`, and every `books_changes_minutes` (0: never) the
+    invoices and credit notes modified since the last look are read with
+    `If-Modified-Since`; a day with an invoice someone else changed is run again by the
+    nightly job (read back, reconciled, alerted), or by the repair job when
+    `repair_changed_books` says so.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -45,6 +51,9 @@ class XeroOptions(BaseModel):
     untaxed_tax_type: str = "EXEMPTOUTPUT"
     outside_tax_type: str = "NONE"
     existing_invoices: Literal["conflict", "adopt"] = "conflict"
+    webhook_connection: str = "default"
+    books_changes_minutes: int = 15
+    repair_changed_books: bool = False
 
     @model_validator(mode="after")
     def _rates_are_fractions(self) -> XeroOptions:

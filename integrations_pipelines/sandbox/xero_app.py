@@ -10,7 +10,8 @@ once) and per app (10,000 a minute), stated on every answer in `X-MinLimit-Remai
 of a write; batches of invoices with `summarizeErrors=false` (each element with its own
 `HasErrors` and `ValidationErrors`, the valid ones saved) or one 400 `ValidationException`
 otherwise; MS-JSON dates; webhook deliveries of the changed invoices signed with
-`x-xero-signature` (and the "intent to receive" pair, one signed wrongly); and the fault
+`x-xero-signature` (and the "intent to receive" pair, one signed wrongly), sent to the
+app's `webhook_url` and sent again until taken (`deliver_webhooks`); and the fault
 knobs shared by every sandbox. The books and their
 rules are `xero_books.Books`; `/_sandbox/...` is the bookkeeper's side.
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -73,6 +75,7 @@ class XeroStore:
                  app_per_minute: int = 10_000, access_lifetime: int = 1800,
                  refresh_lifetime: int = 60 * 86_400, rotation_grace_seconds: float = 1800.0,
                  webhook_key: str = "sandbox-xero-webhook-key",
+                 webhook_url: str | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.tenants = {t: Books(t) for t in tenant_ids}
         self.tokens = XeroTokens(client_id, client_secret, refresh_token,
@@ -92,7 +95,9 @@ class XeroStore:
         self.stats: dict[str, int] = {}
         self.idempotent_replays = 0
         self.webhook_key = webhook_key
+        self.webhook_url = webhook_url  # the app's delivery URL (Xero's developer portal)
         self._sequence = 0
+        self._unsent: deque[tuple[bytes, dict[str, str]]] = deque()
 
     def webhook_delivery(self, *, signed_by: str | None = None,
                          intent: bool = False) -> tuple[bytes, dict[str, str]]:
@@ -112,6 +117,33 @@ class XeroStore:
                            "entropy": secrets.token_hex(10).upper()}).encode()
         signature = sign(body, signed_by if signed_by is not None else self.webhook_key)
         return body, {SIGNATURE_HEADER: signature, "Content-Type": "application/json"}
+
+    def deliver_webhooks(self, timeout: float = 10.0) -> list[int]:
+        """Send what changed to `webhook_url`, as Xero does: the waiting events of every
+        tenant in one signed delivery, and any earlier delivery the endpoint did not take
+        first, with the same bytes (Xero retries a delivery that was not answered 200).
+        Stops at the first refusal, which stays queued; returns the statuses."""
+        if self.webhook_url is None:
+            return []
+        with self._lock:
+            pending = any(books.events for books in self.tenants.values())
+        if pending:
+            self._unsent.append(self.webhook_delivery())
+        statuses: list[int] = []
+        with httpx.Client(timeout=timeout) as client:
+            while self._unsent:
+                body, headers = self._unsent[0]
+                try:
+                    status = client.post(self.webhook_url, content=body,
+                                         headers=headers).status_code
+                except httpx.HTTPError:
+                    status = 0
+                statuses.append(status)
+                self.count(f"webhook:{status}")
+                if status != 200:
+                    break
+                self._unsent.popleft()
+        return statuses
 
     _KEPT = ("invoices", "credit_notes", "payments", "contacts", "history")
 
@@ -312,6 +344,8 @@ def build_xero_app(store: XeroStore) -> FaultMiddleware:
         found = books.query_invoices(params.get("where"),
                                      numbers.split(",") if numbers is not None else None,
                                      _modified_since(request))
+        if (ids := params.get("IDs")) is not None:
+            found = [i for i in found if i["InvoiceID"] in ids.split(",")]
         return 200, {"Invoices": paged(request, found)}
 
     def list_credit_notes(books: Books, request: Request, _: Any) -> tuple[int, Any]:
@@ -445,6 +479,12 @@ def _admin_routes(store: XeroStore) -> list[Route]:
             return JSONResponse(store.faults.update(await request.json()))
         return JSONResponse(store.faults.snapshot())
 
+    async def webhooks(request: Request) -> Response:
+        if request.path_params.get("action") == "deliver":
+            return JSONResponse({"statuses": await asyncio.to_thread(store.deliver_webhooks)})
+        store.webhook_url = (await request.json()).get("url")
+        return JSONResponse({"url": store.webhook_url})
+
     async def tokens(request: Request) -> Response:
         if request.path_params.get("action") == "issue":
             return JSONResponse(store.tokens.issue())
@@ -455,6 +495,8 @@ def _admin_routes(store: XeroStore) -> list[Route]:
             Route("/_sandbox/invoices/{ident}", invoice, methods=["PATCH", "DELETE"]),
             Route("/_sandbox/faults", faults, methods=["GET", "POST"]),
             Route("/_sandbox/tokens", tokens, methods=["GET"]),
+            Route("/_sandbox/webhooks", webhooks, methods=["POST"]),
+            Route("/_sandbox/webhooks/{action}", webhooks, methods=["POST"]),
             Route("/_sandbox/tokens/{action}", tokens, methods=["POST"])]
 
 

@@ -198,12 +198,13 @@ class Books:
                 "HasErrors": False}
 
     def _touch(self, document: dict[str, Any]) -> dict[str, Any]:
-        document["UpdatedDateUTC"] = ms_json(self._now())
+        now = self._now()
+        document["UpdatedDateUTC"] = ms_json(now)
         if "InvoiceID" in document and "PaymentID" not in document:
             self.events.append({
                 "resourceId": document["InvoiceID"], "eventCategory": "INVOICE",
                 "eventType": "UPDATE" if "AmountDue" in document else "CREATE",
-                "eventDateUtc": self._now().isoformat(timespec="milliseconds"),
+                "eventDateUtc": now.isoformat(timespec="milliseconds"),
                 "tenantId": self.tenant_id, "tenantType": "ORGANISATION",
                 "resourceUrl": f"https://api.xero.com/api.xro/2.0/Invoices/"
                                f"{document['InvoiceID']}"})

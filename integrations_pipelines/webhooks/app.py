@@ -4,7 +4,8 @@ One route per vendor and connection (`/webhooks/shopify/<connection>`,
 `/webhooks/quickbooks/<connection>`, `/webhooks/stripe/<connection>`: Stripe's event, its
 `Stripe-Signature` checked within 300 s, the event id its delivery id;
 `/webhooks/xero/<connection>`: `x-xero-signature` with XERO_WEBHOOK_KEYS, Xero's "intent to
-receive" answered 200 or 401, the events kept as ignored until a drain acts on them).
+receive" answered 200 or 401, the events kept pending for the Xero pair's books-changed
+sensor).
 Every delivery goes through the same gate, in this order, and changes nothing unless it
 passes:
 
@@ -183,8 +184,8 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
     async def xero(request: Request) -> JSONResponse:
         """Xero's events, or its "intent to receive" check (a delivery without events: a
         valid signature gets 200, a wrong one 401, as Xero requires before it sends any).
-        Kept in the inbox as `ignored`: no drain acts on Xero's events yet; the nightly read-
-        back and reconciliation find what a bookkeeper changed."""
+        Events are kept `pending`: the Xero pair's books-changed sensor re-reads the named
+        invoices and reconciles their days (`sync/xero_books_changes.py`)."""
         header = request.headers.get(xero_webhooks.SIGNATURE_HEADER)
         body = await gate(request, lambda b, k: xero_webhooks.verify(b, header, k), xero_keys())
         if isinstance(body, JSONResponse):
@@ -200,7 +201,7 @@ def build_receiver(engine: sa.Engine, secrets: Callable[[], WebhookSecrets], *,
             vendor="xero", connection=request.path_params["connection"],
             topic=xero_webhooks.TOPIC, delivery_id=xero_webhooks.delivery_id(document, body),
             received_at=datetime.now(UTC), body=body.decode("utf-8", "replace"),
-            status=IGNORED)
+            status=PENDING)
         return await keep(delivery)
 
     async def health(request: Request) -> JSONResponse:

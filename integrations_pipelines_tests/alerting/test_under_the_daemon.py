@@ -23,7 +23,8 @@ from integrations_pipelines_tests.alerting.conftest import CHANNEL, Daemon, daem
 SENSORS = {"asset_check_alert_sensor", "freshness_alert_sensor", "missed_schedule_sensor",
            "open_incidents_sensor", "run_failure_alert_sensor", "run_recovery_sensor",
            "token_health_sensor", "change_capture_sensor", "webhook_inbox_sensor",
-           "books_changed_sensor", "stripe_to_warehouse_changes_sensor"}
+           "books_changed_sensor", "stripe_to_warehouse_changes_sensor",
+           "shopify_to_xero_books_changed_sensor"}
 ONCE = {"token_health_sensor", "change_capture_sensor",  # intervals longer than the test
         "stripe_to_warehouse_changes_sensor"}
 

@@ -5,8 +5,9 @@ Three steps, built into assets, jobs and schedules by the kit's factory:
 credit notes and payment, written idempotently, new invoices 50 per request) and
 `xero/invoices` (the window's invoices as Xero states them, reconciled against what Shopify
 states; under the repair job the discrepant orders are re-synced first). The read-back also
-compares the day's VAT per rate (a warning). Token health watches the `xero` connections
-(refresh tokens die after 60 days unused).
+compares the day's VAT per rate net of refunds (a warning). Token health watches the `xero`
+connections (refresh tokens die after 60 days unused). `<pair>_books_changed_sensor` runs a
+day again when someone else changed its invoices in Xero (webhooks, If-Modified-Since).
 """
 
 from datetime import date, timedelta
@@ -25,6 +26,7 @@ from integrations_pipelines.defs.kit.jobs import repair_job_name
 from integrations_pipelines.defs.kit.reconciliation import reconciliation_result, window_run_ids
 from integrations_pipelines.defs.partitions import daily_partitions
 from integrations_pipelines.defs.resources import XeroResource
+from integrations_pipelines.defs.shopify_to_xero.books_changed import books_changed_sensor
 from integrations_pipelines.defs.sources.shopify_orders import orders_step
 from integrations_pipelines.mapping.shopify_to_xero_entry import ShopifyToXeroEntry
 from integrations_pipelines.reconciliation.shopify_to_xero import LABELS, reconcile, vat_by_rate
@@ -195,4 +197,5 @@ def pair_spec(entry: Integration) -> PairSpec:
                           "Xero answers carried no field that the Invoice, CreditNote and "
                           "Payment models and their lists of known fields lack.")],
         oauth_systems=OAUTH_SYSTEMS,
+        extra=lambda e: dg.Definitions(sensors=[books_changed_sensor(_entry(e))]),
     )

@@ -168,6 +168,15 @@ class XeroClient:
                                    {"InvoiceNumbers": chunk}))
         return found
 
+    def invoices_by_ids(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The invoices with these `InvoiceID`s as Xero now states them (`IDs=`); an id
+        Xero no longer holds is simply absent."""
+        found: list[dict[str, Any]] = []
+        for at in range(0, len(ids), NUMBERS_PER_LOOKUP):
+            found.extend(self._get("Invoices", "Invoices", Invoice, "invoices.by_id",
+                                   {"IDs": ",".join(ids[at:at + NUMBERS_PER_LOOKUP])}))
+        return found
+
     def invoice(self, invoice_id: str) -> dict[str, Any]:
         return self._get(f"Invoices/{invoice_id}", "Invoices", Invoice, "invoices.get")[0]
 

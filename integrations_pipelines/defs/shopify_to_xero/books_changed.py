@@ -1,0 +1,151 @@
+"""Dagster wiring of the Xero pair's change path: a bookkeeper's edit in Xero is read back
+and reconciled within minutes, not the next night.
+
+`<pair>_books_changed_sensor` takes the receiver's pending Xero deliveries of the entry's
+`xero.webhook_connection`, re-reads the invoices they name for the entry's tenant, and
+every `xero.books_changes_minutes` also reads what changed since its cursor with
+`If-Modified-Since` (invoices and credit notes: the safety net for lost events, and the
+only news of credit notes). Changes someone else made (later than our last write, by the
+ledger) launch the pair's nightly job over their days (read back, reconciled, alerted),
+or its repair job with `xero.repair_changed_books`. A delivery is marked processed only in
+the transaction that computed its runs: when Xero cannot be read it stays pending and is
+taken again next tick; nothing is dropped. (`sync/xero_books_changes.py`)
+"""
+
+import hashlib
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import sqlalchemy as sa
+
+from integrations_pipelines.defs.kit.jobs import repair_job_name
+from integrations_pipelines.defs.resources import IntegrationStore, XeroResource
+from integrations_pipelines.mapping.shopify_to_xero_entry import ShopifyToXeroEntry
+from integrations_pipelines.state import cursors
+from integrations_pipelines.sync.books_changes import InvoiceChange, days_to_reconcile
+from integrations_pipelines.sync.xero_books_changes import (
+    notified_invoice_ids,
+    polled_changes,
+    reread_changes,
+)
+from integrations_pipelines.vendors.metrics import HttpMetrics
+from integrations_pipelines.webhooks.drain import claim, mark
+
+__all__ = ["FEED", "books_changed_sensor", "run_requests"]
+
+FEED = "xero.books.modified"
+REMEMBERED = timedelta(days=2)  # how long a requested change is remembered (sensor cursor)
+FIRST_LOOK = timedelta(hours=1)  # how far back the first If-Modified-Since read looks
+
+
+def _stamp(change: InvoiceChange) -> str:
+    return change.last_updated.isoformat() if change.last_updated else "?"
+
+
+def run_requests(changes: dict[date, list[InvoiceChange]], remembered: dict[str, str],
+                 first_day: date, source: str) -> list[dg.RunRequest]:
+    """One run per changed day (from the pair's first partition on); a change already
+    requested (the webhook and the If-Modified-Since read see the same one) is left out."""
+    requests = []
+    for day, found in sorted(changes.items()):
+        fresh = [c for c in found if remembered.get(c.invoice_id) != _stamp(c)]
+        if day < first_day or not fresh:
+            continue
+        for change in fresh:
+            remembered[change.invoice_id] = _stamp(change)
+        digest = hashlib.sha256(json.dumps(
+            [[c.invoice_id, _stamp(c)] for c in fresh]).encode()).hexdigest()[:16]
+        requests.append(dg.RunRequest(
+            run_key=f"xero-books-changed:{day.isoformat()}:{digest}",
+            partition_key=day.isoformat(),
+            tags={"trigger": f"invoice changed in Xero ({source})",
+                  "changed_invoices": ",".join(sorted({c.invoice_id for c in fresh}))[:200]}))
+    return requests
+
+
+def _from_webhooks(conn: sa.Connection, entry: ShopifyToXeroEntry, xero: XeroResource,
+                   store: IntegrationStore) -> tuple[list[InvoiceChange], int]:
+    """The changes the pending deliveries name, re-read from Xero; the deliveries are
+    marked in `conn`'s transaction (rolled back with it if Xero cannot be read)."""
+    rows = claim(conn, "xero", entry.xero.webhook_connection, 500)
+    if not rows:
+        return [], 0
+    tenant = xero.connection_settings().tenant_id
+    outcomes: dict[int, str] = {}
+    ids: list[str] = []
+    for row in rows:
+        try:
+            named = notified_invoice_ids(row.body, tenant)
+        except (ValueError, AttributeError) as error:
+            outcomes[row.id] = f"not a Xero delivery this integration reads: {error}"
+            continue
+        ids += named
+        outcomes[row.id] = f"{len(named)} invoices of tenant {tenant} re-read"
+    changes: list[InvoiceChange] = []
+    if ids:
+        client = xero.client(HttpMetrics(), store, None)
+        with client.http:
+            changes = reread_changes(client, ids)
+    mark(conn, outcomes)
+    return changes, len(rows)
+
+
+def books_changed_sensor(entry: ShopifyToXeroEntry) -> dg.SensorDefinition:
+    """The entry's sensor: Xero's webhooks and If-Modified-Since reads into runs."""
+    options = entry.xero
+    job_name = repair_job_name(entry.name) if options.repair_changed_books else f"{entry.name}_job"
+
+    @dg.sensor(
+        name=f"{entry.name}_books_changed_sensor", job_name=job_name,
+        minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+        required_resource_keys={"store", "xero"},
+        description="Invoices someone else changed in Xero (its webhooks; every "
+        "xero.books_changes_minutes an If-Modified-Since read of invoices and credit notes) "
+        f"launch {job_name} over their days, so the reconciliation flags a hand edit within "
+        "minutes.")
+    def sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        try:
+            store: IntegrationStore = context.resources.store
+            xero: XeroResource = context.resources.xero
+        except dg.DagsterError as error:  # a deployment without Xero: said, not failed
+            return dg.SensorResult(skip_reason=dg.SkipReason(
+                f"the store or the Xero connection is not configured: {error}"))
+        engine = store.engine()
+        now = datetime.now(UTC)
+        state = json.loads(context.cursor) if context.cursor else {}
+        remembered: dict[str, str] = {
+            k: v for k, v in state.get("requested", {}).items()
+            if v == "?" or datetime.fromisoformat(v) > now - REMEMBERED}
+        requests: list[dg.RunRequest] = []
+        with engine.connect() as conn, conn.begin():
+            changes, deliveries = _from_webhooks(conn, entry, xero, store)
+            requests += run_requests(days_to_reconcile(conn, entry.name, changes), remembered,
+                                     entry.partitions_start, "webhook")
+        with engine.connect() as conn:
+            cursor = cursors.get(conn, entry.name, FEED)
+        minutes = options.books_changes_minutes
+        if minutes and (cursor is None or now - cursor.advanced_at >= timedelta(minutes=minutes)):
+            since = cursor.position if cursor is not None else now - FIRST_LOOK
+            try:
+                client = xero.client(HttpMetrics(), store, None)
+                with client.http, engine.connect() as conn:
+                    polled = polled_changes(conn, entry.name, client, since)
+            except Exception as error:  # the webhooks' runs must still be launched
+                context.log.warning(f"If-Modified-Since read of Xero failed, retried next "
+                                    f"tick: {error}")
+            else:
+                with engine.begin() as conn:
+                    requests += run_requests(days_to_reconcile(conn, entry.name, polled),
+                                             remembered, entry.partitions_start,
+                                             "If-Modified-Since")
+                    # A minute of overlap: a change committed while we read is read again.
+                    cursors.advance(conn, entry.name, FEED, now - timedelta(minutes=1), None)
+        new_cursor = json.dumps({"requested": remembered})
+        if not requests:
+            return dg.SensorResult(skip_reason=dg.SkipReason(
+                f"{deliveries} Xero deliveries, no invoice changed by someone else"),
+                cursor=new_cursor)
+        return dg.SensorResult(run_requests=requests, cursor=new_cursor)
+
+    return sensor
