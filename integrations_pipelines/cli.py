@@ -72,10 +72,18 @@ def _cmd_reconcile_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_dead_letters(args: argparse.Namespace) -> int:
-    from integrations_pipelines.sync.shopify_to_quickbooks import run_dead_letters_command
+    """The flagship's own command for its letters; every other pair's through the generic
+    one (`sync/dead_letters.run_command`: list from the store, replay by the pair's
+    binding)."""
+    if args.integration == "shopify_to_quickbooks":
+        from integrations_pipelines.sync.shopify_to_quickbooks import run_dead_letters_command
 
-    return run_dead_letters_command(args.dl_command, args.integration, args.reason,
-                                    args.from_date, args.to_date)
+        return run_dead_letters_command(args.dl_command, args.integration, args.reason,
+                                        args.from_date, args.to_date)
+    from integrations_pipelines.sync.dead_letters import run_command
+
+    return run_command(args.dl_command, args.integration, args.reason, args.from_date,
+                       args.to_date)
 
 
 def _cmd_webhooks_serve(args: argparse.Namespace) -> int:
@@ -135,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("list", "show the open dead letters"),
                        ("replay", "replay them through the current mapping (idempotent)")):
         cmd = letters.add_parser(name, help=text)
-        cmd.add_argument("--integration", default="shopify_to_quickbooks")
+        cmd.add_argument("--integration", default="shopify_to_quickbooks",
+                         help="the catalog entry (e.g. shopify_to_xero)")
         cmd.add_argument("--reason", default=None, help="only this reason code")
         cmd.add_argument("--from", dest="from_date", default=None,
                          help="first business day, YYYY-MM-DD")

@@ -17,7 +17,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from integrations_pipelines.state.payloads import storable
 from integrations_pipelines.state.tables import dead_letters
 
-__all__ = ["DeadLetter", "open_letters", "record", "refusals", "resolve"]
+__all__ = ["PAIR_REPLAYS", "DeadLetter", "open_letters", "record", "refusals", "resolve",
+           "run_command"]
+
+# How each pair replays its letters from the environment: "module:function", a context
+# manager (engine, entry) -> (the pair's RecordSync, the source's record model). The
+# flagship (Shopify -> QuickBooks) keeps its own command (`sync/shopify_to_quickbooks.py`).
+PAIR_REPLAYS = {
+    ("shopify", "xero"): "integrations_pipelines.sync.shopify_to_xero:replay_binding",
+}
 
 
 @dataclass(frozen=True)
@@ -106,3 +114,46 @@ def open_letters(
     if stage is not None:
         query = query.where(dead_letters.c.stage == stage)
     return list(conn.execute(query.order_by(dead_letters.c.id)))
+
+
+def run_command(action: str, integration: str, reason_code: str | None,
+                from_date: str | None, to_date: str | None) -> int:
+    """`integrations-pipelines dead-letters list|replay` for any pair of the catalog: the
+    listing needs only the store; a replay takes the pair's binding (`PAIR_REPLAYS`) and
+    runs its stored payloads through the current mapping and the same idempotent write
+    path as a nightly run (`sync/replay.py`). Exit 2 for a bad selection, 1 if letters
+    remain after a replay."""
+    import importlib
+    import sys
+
+    from integrations_pipelines.catalog import integration as lookup
+    from integrations_pipelines.settings import database_url
+    from integrations_pipelines.state.db import engine_for
+    from integrations_pipelines.sync.replay import (
+        LetterFilter,
+        describe_letters,
+        replay_dead_letters,
+    )
+
+    try:
+        which = LetterFilter.from_days(integration, reason_code, from_date, to_date)
+        entry = lookup(integration)
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"invalid selection: {exc}", file=sys.stderr)
+        return 2
+    engine = engine_for(database_url())
+    if action == "list":
+        with engine.connect() as conn:
+            print(describe_letters(which.select(conn)))
+        return 0
+    target = PAIR_REPLAYS.get((entry.source, entry.destination))
+    if target is None:
+        print(f"{integration} ({entry.source} -> {entry.destination}) has no replay from the "
+              "command line; use its dead-letter replay job", file=sys.stderr)
+        return 2
+    module, name = target.split(":")
+    binding = getattr(importlib.import_module(module), name)
+    with binding(engine, entry) as (sync, model):
+        outcome = replay_dead_letters(engine, sync, model, which)
+    print(outcome.summary())
+    return 1 if outcome.still_failing else 0

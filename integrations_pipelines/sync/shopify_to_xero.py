@@ -15,7 +15,8 @@ or wrong, forcing the write (the ledger believes those documents are current).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -23,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration
+from integrations_pipelines.catalog import Integration, as_entry
 from integrations_pipelines.mapping.shopify_to_xero import ORDER_MARKER, map_order
 from integrations_pipelines.mapping.shopify_to_xero_entry import ShopifyToXeroEntry
 from integrations_pipelines.reconciliation.result import Outcome
@@ -34,9 +35,10 @@ from integrations_pipelines.sync.engine import RecordSync, SyncOutcome
 from integrations_pipelines.sync.extraction import StoredOrders
 from integrations_pipelines.sync.roles import MappingRejected, MappingSkipped
 from integrations_pipelines.sync.xero_batch_claims import ClaimedBatchSync
+from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.shopify.models import Order
 from integrations_pipelines.vendors.shopify.records import business_date
-from integrations_pipelines.vendors.xero.client import XeroClient
+from integrations_pipelines.vendors.xero.client import XeroClient, connect
 from integrations_pipelines.vendors.xero.dates import parse_xero_date
 from integrations_pipelines.vendors.xero.drafts import XeroInvoiceDraft
 from integrations_pipelines.vendors.xero.records import (
@@ -45,10 +47,11 @@ from integrations_pipelines.vendors.xero.records import (
     invoice_record,
     invoices_kind,
 )
+from integrations_pipelines.vendors.xero.settings import XeroSettings
 from integrations_pipelines.vendors.xero.writer import DocumentWriter
 
 __all__ = ["RESYNCED", "BooksRead", "Repaired", "order_sync", "read_back", "read_books",
-           "repair_window", "sync_stored"]
+           "repair_window", "replay_binding", "sync_stored"]
 
 RESYNCED = (Outcome.MISSING, Outcome.STALE, Outcome.WRONG_VALUES)
 Mapped = XeroInvoiceDraft | MappingRejected | MappingSkipped
@@ -136,6 +139,17 @@ def read_back(engine: sa.Engine, client: XeroClient, start: date, end: date,
                             for n in books.credit_notes
                             if start <= days.get(str(n["CreditNoteID"]), end) < end], run_id)
     return books
+
+
+@contextmanager
+def replay_binding(engine: sa.Engine, entry: Integration
+                   ) -> Iterator[tuple[RecordSync[Order, XeroInvoiceDraft], type[Order]]]:
+    """The pair's dead-letter replay from the environment (XERO_*): the entry's sync into
+    the tenant, and Shopify's order model (`dead-letters replay --integration <pair>`)."""
+    client = connect(XeroSettings.from_env(), engine,
+                     contracts=ContractGuard(engine, run_id="cli:dead-letters-replay"))
+    with client.http:
+        yield order_sync(engine, client, as_entry(entry, ShopifyToXeroEntry)), Order
 
 
 @dataclass(frozen=True)
