@@ -29,6 +29,7 @@ from integrations_pipelines.sandbox.server import SandboxServer
 from integrations_pipelines.sandbox.slack_app import SlackStore
 from integrations_pipelines.sandbox.stripe_account import generate_account
 from integrations_pipelines.sandbox.stripe_app import start_stripe
+from integrations_pipelines.sandbox.xero_app import start_xero
 from integrations_pipelines.settings import dagster_storage_url
 from integrations_pipelines_tests.support import definitions_for, sandbox_resources
 
@@ -116,6 +117,7 @@ def sandboxes(database_url: str, shop_sandbox: Any, qbo_sandbox: Any,
     marked slow (the root conftest.py)."""
 
     stripe_server, stripe = start_stripe(generate_account(seed=3, days=1, charges_per_day=5))
+    xero_server, xero = start_xero()
 
     def start(orders: list[dict[str, Any]], **extra: Any) -> Sandboxes:
         shop_server, shop = shop_sandbox(orders)
@@ -133,12 +135,19 @@ def sandboxes(database_url: str, shop_sandbox: Any, qbo_sandbox: Any,
             "QBO_REFRESH_TOKEN": books.tokens.current_refresh_token,
             # The catalog's Stripe pair has a sensor: a deployment sets its account too.
             "STRIPE_BASE_URL": stripe_server.url, "STRIPE_API_KEY": stripe.api_key,
+            # The Xero pair's books-changed sensor reads its organisation too.
+            "XERO_BASE_URL": xero_server.url, "XERO_TOKEN_URL": f"{xero_server.url}/connect/token",
+            "XERO_CLIENT_ID": xero.tokens.client_id,
+            "XERO_CLIENT_SECRET": xero.tokens.client_secret,
+            "XERO_TENANT_ID": xero.books.tenant_id,
+            "XERO_REFRESH_TOKEN": xero.tokens.current_refresh_token,
         }
         return Sandboxes(definitions_for(resources), resources, shop_server.url, shop,
                          qbo_server.url, books, environment)
 
     yield start
     stripe_server.stop()
+    xero_server.stop()
 
 
 @pytest.fixture
