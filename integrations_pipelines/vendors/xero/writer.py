@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -156,8 +157,7 @@ class DocumentWriter:
         if not draft.normalised:
             return
         details = "Shopify's original text (changed for Xero): " + "; ".join(
-            f"{where}: {original.encode('ascii', 'backslashreplace').decode()}"
-            for where, original in draft.normalised)
+            f"{where}: {_escaped(original)}" for where, original in draft.normalised)
         self.xero.add_history(str(invoice["InvoiceID"]), details[:2500],
                               idempotency_key("note", str(invoice["InvoiceID"])))
 
@@ -271,6 +271,16 @@ class DocumentWriter:
             f"{self.source_label} {draft.source_id} was not written over it. Renumber or "
             "delete the other invoice, or set the catalog's xero.existing_invoices to adopt, "
             "then replay this dead letter.")
+
+
+_REFUSED = re.compile("[\U00010000-\U0010FFFF\x00-\x1f\x7f\\\\]")
+
+
+def _escaped(text: str) -> str:
+    """`text` with what Xero refuses in a note (4-byte characters, control characters)
+    written as Python escapes ("\\U0001f984", "\\x07"; a backslash doubled), everything
+    else as it is: the original can be read back exactly."""
+    return _REFUSED.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def _batches(new: list[tuple[XeroInvoiceDraft, int]]
