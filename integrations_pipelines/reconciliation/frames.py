@@ -14,7 +14,7 @@ Plain SQLAlchemy and pandas: no vendor and no Dagster import.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql
 
 from integrations_pipelines.reconciliation.diagnosis import AUTH_STATUSES, Evidence
 from integrations_pipelines.reconciliation.fields import FieldSpec
+from integrations_pipelines.state.key_chunks import key_chunks, sql_chunk
 from integrations_pipelines.state.tables import (
     dead_letters,
     http_failures,
@@ -36,6 +37,7 @@ from integrations_pipelines.state.tables import (
 __all__ = [
     "LEDGER_COLUMNS",
     "SideLabels",
+    "WindowChunks",
     "WindowFrames",
     "WindowSides",
     "build_frame",
@@ -142,6 +144,25 @@ class WindowFrames:
     labels: SideLabels
 
 
+@dataclass(frozen=True)
+class WindowChunks:
+    """A window read and compared one key-hash chunk at a time, for windows too large to hold
+    (`state.key_chunks`): `read(i)` returns the `WindowFrames` of chunk i of `chunks`, every
+    key of the chunk with all its records on every side, and `reconcile_window` reads them in
+    turn, keeping only each chunk's discrepancies."""
+
+    start: date
+    end: date
+    chunks: int
+    read: Callable[[int], WindowFrames]
+    fields: tuple[FieldSpec, ...]
+    labels: SideLabels
+
+    def __iter__(self) -> Iterator[WindowFrames]:
+        for chunk in range(self.chunks):
+            yield self.read(chunk)
+
+
 def without_settled_duplicates(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     """Drop voided copies of a key that keeps another record, unless the copy is the
     ledger's own record (a cancelled source record's voided copy is the record, not a copy);
@@ -156,7 +177,7 @@ def without_settled_duplicates(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.
     return frame.loc[~settled].reset_index(drop=True)
 
 
-def ledger_frame(rows: Sequence[Any]) -> pd.DataFrame:
+def ledger_frame(rows: Iterable[Any]) -> pd.DataFrame:
     """Ledger rows keyed by external key (the last written row wins if a key repeats);
     records settled without a destination record (skipped by policy) are left out."""
     frame = build_frame(
@@ -170,27 +191,43 @@ def ledger_frame(rows: Sequence[Any]) -> pd.DataFrame:
 
 
 def load_window(conn: sa.Connection, integration: str, sides: WindowSides, start: date,
-                end: date, account: str | None, run_ids: Collection[str] = ()) -> WindowFrames:
-    """The frames of business days [start, end) of `integration`.
+                end: date, account: str | None, run_ids: Collection[str] = (), *,
+                chunk: int = 0, chunks: int = 1) -> WindowFrames:
+    """The frames of business days [start, end) of `integration`, or of its key-hash chunk
+    `chunk` of `chunks` (`sides` then states that chunk's records; the ledger's rows and the
+    dead letters are those of the chunk's keys).
 
     `account`: the destination account whose token health is evidence (None: none);
     `run_ids`: the runs that worked on the window, whose failed destination calls are.
     """
     source = sides.source()
+    in_window = sa.or_(
+        sa.and_(sync_ledger.c.business_date >= start, sync_ledger.c.business_date < end),
+        sync_ledger.c.destination_key == sa.any_(_text_array(sides.destination_keys())),
+    )
+    if chunks > 1:
+        in_window = sa.and_(in_window, sql_chunk(sync_ledger.c.destination_key, chunks) == chunk)
     ledger = ledger_frame(conn.execute(
-        sa.select(sync_ledger).where(
-            sync_ledger.c.integration == integration,
-            sa.or_(
-                sa.and_(sync_ledger.c.business_date >= start, sync_ledger.c.business_date < end),
-                sync_ledger.c.destination_key == sa.any_(_text_array(sides.destination_keys())),
-            ),
-        )
-    ).all())
+        sa.select(sync_ledger).where(sync_ledger.c.integration == integration, in_window)))
     destination = sides.destination(ledger)
     letters = _open_letters(conn, integration, start, end, source, sides)
+    if chunks > 1:
+        letters = letters.loc[key_chunks(letters["key"], chunks) == chunk]
+        _check_chunk({"source": source, "destination": destination, "ledger": ledger},
+                     chunk, chunks)
     failures = _failures(conn, sides.destination_system, account, run_ids)
     return window_frames(start, end, source, destination, ledger, letters, failures,
                          sides.fields, sides.labels)
+
+
+def _check_chunk(frames: dict[str, pd.DataFrame], chunk: int, chunks: int) -> None:
+    """Refuse a chunk holding a key of another chunk: the reader's SQL key and the frame's
+    key disagree, and the key would be compared without its counterparts."""
+    for name, frame in frames.items():
+        wrong = key_chunks(frame["key"], chunks) != chunk
+        if wrong.any():
+            raise ValueError(f"{name}: key {frame['key'].iloc[int(wrong.argmax())]!r} read into "
+                             f"chunk {chunk} of {chunks} hashes into another chunk")
 
 
 def window_frames(start: date, end: date, source: pd.DataFrame, destination: pd.DataFrame,

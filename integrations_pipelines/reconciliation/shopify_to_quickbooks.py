@@ -17,7 +17,11 @@ For one window of business days:
   settled duplicate (how `void_duplicates` resolves one) and is left out.
 The key on every side is the DocNumber, the integration's external key (text). The ledger,
 dead letters and evidence are the generic part (`reconciliation.frames.load_window`); the
-orders' edge-case tags are evidence too. Plain SQLAlchemy and pandas: no Dagster import.
+orders' edge-case tags are evidence too. Both sides are streamed from the store, never held
+as payloads; a window of more than `key_chunks.CHUNK_KEYS` records on either side is read
+and compared in key-hash chunks of the DocNumber (`frames.WindowChunks`), which PostgreSQL
+computes from the order's `order_number` and the invoice's DocNumber exactly as the frames
+state them. Plain SQLAlchemy and pandas: no Dagster import.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import sqlalchemy as sa
 
 from integrations_pipelines.catalog import load_catalog
 from integrations_pipelines.mapping.shopify_to_quickbooks import (
+    DOC_NUMBER_MAX,
     customer_tag,
     edge_cases,
     external_key,
@@ -44,6 +49,15 @@ from integrations_pipelines.reconciliation.fields import FieldSpec
 from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
 from integrations_pipelines.state import raw
 from integrations_pipelines.state.db import engine_for
+from integrations_pipelines.state.key_chunks import (
+    CHUNK_KEYS,
+    chunk_count,
+    key_chunk,
+    window_count,
+    window_external_keys,
+    window_rows,
+)
+from integrations_pipelines.state.tables import raw_records
 from integrations_pipelines.vendors.quickbooks import records as quickbooks_records
 from integrations_pipelines.vendors.quickbooks.writer import is_voided
 from integrations_pipelines.vendors.shopify.models import Order
@@ -78,6 +92,13 @@ DESTINATION_TEXT = ("key", "destination_id", "sync_token", "source_id", "currenc
                     "customer_tag")
 LABELS = frames.SideLabels(source="shopify", source_record="order", destination="quickbooks",
                            destination_record="invoice")
+# The key of a stored record as the frames state it (`external_key`, `_invoice_key`), in SQL:
+# what a window's rows are chunked by.
+ORDER_KEY = sa.func.left(sa.literal("S", sa.Text) + raw_records.c.payload["order_number"].astext,
+                         DOC_NUMBER_MAX)
+INVOICE_KEY = sa.func.coalesce(
+    sa.func.nullif(raw_records.c.external_key, ""),
+    sa.literal("(no DocNumber: invoice ", sa.Text) + raw_records.c.record_key + ")")
 
 
 def _stated(money: Any, fallback: Any) -> float:
@@ -128,7 +149,7 @@ def _destination_row(inv: dict[str, Any]) -> tuple[Any, ...] | None:
         return None
     tag = CUSTOMER_TAG.search(str((inv.get("CustomerRef") or {}).get("name") or ""))
     return (
-        doc or f"(no DocNumber: invoice {inv['Id']})",
+        _invoice_key(inv),
         str(inv["Id"]),
         str(inv.get("SyncToken", "")),
         marker.group(1) if marker else None,
@@ -140,15 +161,20 @@ def _destination_row(inv: dict[str, Any]) -> tuple[Any, ...] | None:
     )
 
 
+def _invoice_key(inv: dict[str, Any]) -> str:
+    """The key an invoice is compared under: its DocNumber, else a name of its own."""
+    return str(inv.get("DocNumber") or f"(no DocNumber: invoice {inv['Id']})")
+
+
 def _amount(value: Any) -> float:
     return 0.0 if value is None else float(Decimal(str(value)))
 
 
 @dataclass
 class OrdersAgainstInvoices:
-    """The reader of one window: the shop's orders in the raw store, and the company's
-    invoices (a fresh read when given, else the last read-back of `realm_id`; None: every
-    realm)."""
+    """The reader of one window, or of its key-hash chunk `chunk` of `chunks`: the shop's
+    orders in the raw store, and the company's invoices (a fresh read when given, else the
+    last read-back of `realm_id`; None: every realm), streamed from the store."""
 
     conn: sa.Connection
     integration: ShopifyToQuickBooksEntry
@@ -159,18 +185,30 @@ class OrdersAgainstInvoices:
     fields: tuple[FieldSpec, ...] = INVOICE_FIELDS
     labels: frames.SideLabels = LABELS
     destination_system: str = quickbooks_records.SYSTEM
+    chunk: int = 0
+    chunks: int = 1
 
     def source(self) -> pd.DataFrame:
-        stored = raw.window(self.conn, ORDERS, self.start, self.end)
+        stored = window_rows(self.conn, ORDERS, self.start, self.end, ORDER_KEY, self.chunk,
+                             self.chunks)
         return source_frame((Order.model_validate(r.payload) for r in stored), self.integration)
 
-    def _invoices(self) -> Sequence[dict[str, Any]]:
-        if self.invoices is None:
-            self.invoices = _read_back(self.conn, self.start, self.end, self.realm_id)
-        return self.invoices
+    def _invoices(self) -> Iterable[dict[str, Any]]:
+        """The chunk's invoices: the given ones of the chunk, or streamed from the store."""
+        if self.invoices is not None:
+            if self.chunks == 1:
+                return self.invoices
+            return [i for i in self.invoices
+                    if key_chunk(_invoice_key(i), self.chunks) == self.chunk]
+        return (r.payload for r in window_rows(self.conn, _invoice_kind(self.realm_id),
+                                               self.start, self.end, INVOICE_KEY, self.chunk,
+                                               self.chunks))
 
     def destination_keys(self) -> list[str]:
-        return [i["DocNumber"] for i in self._invoices() if i.get("DocNumber")]
+        if self.invoices is not None:
+            return [i["DocNumber"] for i in self._invoices() if i.get("DocNumber")]
+        return window_external_keys(self.conn, _invoice_kind(self.realm_id), self.start,
+                                    self.end, INVOICE_KEY, self.chunk, self.chunks)
 
     def destination(self, ledger: pd.DataFrame) -> pd.DataFrame:
         return destination_frame(self._invoices(), ledger)
@@ -178,6 +216,13 @@ class OrdersAgainstInvoices:
     def letter_key(self, payload: Any) -> str | None:
         number = payload.get("order_number") if isinstance(payload, dict) else None
         return f"S{number}" if number is not None else None
+
+
+def _invoice_kind(realm_id: str | None) -> raw.RecordKind | tuple[str, str]:
+    """The stored invoices of one company, or of every company (realm None)."""
+    if realm_id is None:
+        return (quickbooks_records.SYSTEM, quickbooks_records.INVOICES)
+    return quickbooks_records.invoices_kind(realm_id)
 
 
 def load_window(
@@ -189,26 +234,31 @@ def load_window(
     *,
     invoices: Sequence[dict[str, Any]] | None = None,
     run_ids: Collection[str] = (),
-) -> frames.WindowFrames:
-    """The frames of business days [start, end).
+    chunk_keys: int = CHUNK_KEYS,
+) -> frames.WindowFrames | frames.WindowChunks:
+    """The frames of business days [start, end), or, for a window of more than `chunk_keys`
+    orders or invoices, the window in key-hash chunks of about that many keys, which
+    `window.reconcile_window` reads and compares one at a time.
 
     `invoices`: the destination's records as QuickBooks returns them (a fresh read, as the
     repair does); by default the last read-back in the raw store for `realm_id` (None:
     every realm). `run_ids`: the runs that worked on the window, whose failed
     QuickBooks calls are evidence.
     """
-    sides = OrdersAgainstInvoices(conn, integration, start, end, realm_id, invoices)
-    return frames.load_window(conn, integration.name, sides, start, end, realm_id, run_ids)
+    stored = (len(invoices) if invoices is not None
+              else window_count(conn, _invoice_kind(realm_id), start, end))
+    chunks = chunk_count(max(window_count(conn, ORDERS, start, end), stored), chunk_keys)
 
+    def read(chunk: int) -> frames.WindowFrames:
+        sides = OrdersAgainstInvoices(conn, integration, start, end, realm_id, invoices,
+                                      chunk=chunk, chunks=chunks)
+        return frames.load_window(conn, integration.name, sides, start, end, realm_id, run_ids,
+                                  chunk=chunk, chunks=chunks)
 
-def _read_back(conn: sa.Connection, start: date, end: date,
-               realm_id: str | None) -> list[dict[str, Any]]:
-    if realm_id is None:
-        stored = raw.window_of_every_account(conn, quickbooks_records.SYSTEM,
-                                             quickbooks_records.INVOICES, start, end)
-    else:
-        stored = raw.window(conn, quickbooks_records.invoices_kind(realm_id), start, end)
-    return [r.payload for r in stored]
+    if chunks == 1:
+        return read(0)
+    return frames.WindowChunks(start=start, end=end, chunks=chunks, read=read,
+                               fields=INVOICE_FIELDS, labels=LABELS)
 
 
 def reconcile_day(conn: sa.Connection, integration: ShopifyToQuickBooksEntry, day: date,

@@ -16,9 +16,10 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from integrations_pipelines.reconciliation.chunked import reconcile_chunks
 from integrations_pipelines.reconciliation.diagnosis import cause_counts, diagnose
 from integrations_pipelines.reconciliation.engine import reconcile
-from integrations_pipelines.reconciliation.frames import WindowFrames
+from integrations_pipelines.reconciliation.frames import WindowChunks, WindowFrames
 from integrations_pipelines.reconciliation.result import (
     DISCREPANCIES,
     Outcome,
@@ -34,11 +35,22 @@ __all__ = ["CLASSES", "DEAD_LETTERED", "RENUMBERED", "WindowReconciliation", "re
 
 @dataclass(frozen=True, eq=False)
 class WindowReconciliation:
-    """The classified keys of a window, their causes, and the accounted-for dead letters."""
+    """The classified keys of a window, their causes, and the accounted-for dead letters.
+
+    A window compared in key-hash chunks (`chunks` > 1) keeps only the rows of its
+    discrepancies in `frames.source`, `.destination` and `.ledger`; its counts
+    (`frames.source_count`, `destination_count`) are the whole window's.
+    """
 
     frames: WindowFrames
     result: ReconciliationResult
     diagnosis: pd.DataFrame
+    chunks: int = 1
+
+    @property
+    def destination_count(self) -> int:
+        """The destination records of the window that were compared."""
+        return self.result.destination_records
 
     @property
     def counts(self) -> dict[str, int]:
@@ -99,7 +111,9 @@ class WindowReconciliation:
             ["key", "destination_id"]).reset_index(drop=True)
 
     def key_classes(self) -> pd.Series:
-        """The class of every key of the window, `ok` and `dead_lettered` included."""
+        """The class of every key of the window, `ok` and `dead_lettered` included (of a
+        window compared in chunks: its discrepant and accounted-for keys, as ok keys are
+        counted, not kept)."""
         keys = pd.Index(pd.concat([
             self.frames.source["key"], self.frames.destination["key"],
             self.frames.accounted["key"]]).unique())
@@ -110,12 +124,25 @@ class WindowReconciliation:
         return classes
 
 
-def reconcile_window(frames: WindowFrames, money_tolerance: int = 0) -> WindowReconciliation:
-    """Classify every key of the window and attach the likely cause of each discrepancy."""
-    result = reconcile(frames.source, frames.destination, frames.ledger, frames.fields,
-                       money_tolerance=money_tolerance)
+def reconcile_window(frames: WindowFrames | WindowChunks,
+                     money_tolerance: int = 0) -> WindowReconciliation:
+    """Classify every key of the window and attach the likely cause of each discrepancy.
+
+    A window given as `WindowChunks` is read and compared chunk by chunk (`chunked`), and
+    diagnosed once on the chunks' discrepancies: the same classes, causes and examples as
+    the whole window compared at once, except that a renumbered invoice is named only when
+    its new key is itself discrepant (an extra, as a hand-renumbered invoice is).
+    """
+    chunks = 1
+    if isinstance(frames, WindowChunks):
+        chunks = frames.chunks
+        frames, result = reconcile_chunks(frames, money_tolerance)
+    else:
+        result = reconcile(frames.source, frames.destination, frames.ledger, frames.fields,
+                           money_tolerance=money_tolerance)
     diagnosis = _renumbered(diagnose(result, frames.evidence), frames)
-    return WindowReconciliation(frames=frames, result=result, diagnosis=diagnosis)
+    return WindowReconciliation(frames=frames, result=result, diagnosis=diagnosis,
+                                chunks=chunks)
 
 
 def _renumbered(diagnosis: pd.DataFrame, frames: WindowFrames) -> pd.DataFrame:
@@ -129,16 +156,17 @@ def _renumbered(diagnosis: pd.DataFrame, frames: WindowFrames) -> pd.DataFrame:
     if not len(moved):
         return diagnosis
     out = diagnosis.copy()
-    was = moved.set_index("key")
-    now = moved.set_index("key_now")
+    was = moved.drop_duplicates("key").set_index("key")  # one invoice named per key
+    now = moved.drop_duplicates("key_now").set_index("key_now")
     old_rows = out["key"].isin(was.index) & (out["class"] == Outcome.MISSING)
     new_rows = out["key"].isin(now.index) & (out["class"] == Outcome.EXTRA)
-    ids = out.loc[old_rows, "key"].map(was["destination_id"])
-    out.loc[old_rows, "cause"] = ("invoice " + ids + " now has DocNumber "
-                                  + out.loc[old_rows, "key"].map(was["key_now"])
+    old, new = out.loc[old_rows, "key"], out.loc[new_rows, "key"]
+    # as text, whatever the keys' and ids' types (integer keys, a pair's numeric ids)
+    out.loc[old_rows, "cause"] = ("invoice " + old.map(was["destination_id"]).astype(str)
+                                  + " now has DocNumber " + old.map(was["key_now"]).astype(str)
                                   + ": renumbered in the destination")
-    out.loc[new_rows, "cause"] = ("invoice " + out.loc[new_rows, "key"].map(now["destination_id"])
-                                  + " of " + out.loc[new_rows, "key"].map(now["key"])
+    out.loc[new_rows, "cause"] = ("invoice " + new.map(now["destination_id"]).astype(str)
+                                  + " of " + new.map(now["key"]).astype(str)
                                   + ": renumbered in the destination")
     out.loc[old_rows | new_rows, "cause_code"] = RENUMBERED
     return out

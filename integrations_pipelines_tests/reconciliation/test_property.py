@@ -16,6 +16,9 @@ from integrations_pipelines.reconciliation.compare import text_canon
 from integrations_pipelines.reconciliation.diagnosis import Evidence, diagnose
 from integrations_pipelines.reconciliation.engine import reconcile
 from integrations_pipelines.reconciliation.fields import FieldSpec
+from integrations_pipelines.reconciliation.frames import SideLabels, WindowChunks, WindowFrames
+from integrations_pipelines.reconciliation.window import RENUMBERED, reconcile_window
+from integrations_pipelines.state.key_chunks import key_chunks
 from integrations_pipelines_tests.reconciliation import reference
 
 FIELDS = [
@@ -28,6 +31,8 @@ FIELDS = [
     FieldSpec("lines", "int"),
 ]
 DAY = dt.date(2024, 3, 1)
+LABELS = SideLabels(source="shop", source_record="order", destination="books",
+                    destination_record="invoice")
 NULLS = st.sampled_from([None, float("nan")])
 VALUES = {
     "total": st.one_of(NULLS, st.integers(-300, 300).map(lambda c: c / 100)),
@@ -196,3 +201,76 @@ def test_engine_and_diagnosis_match_the_reference(window) -> None:
 def test_text_is_compared_exactly_as_the_mapping_normalises_it(text: str, limit: int) -> None:
     assert text_canon(FieldSpec("name", "text"))(text) == normalize_text(text)
     assert text_canon(FieldSpec("name", "text", max_len=limit))(text) == fit(text, limit)
+
+
+def _window(source: pd.DataFrame, destination: pd.DataFrame, ledger: pd.DataFrame,
+            evidence: Evidence) -> WindowFrames:
+    accounted = pd.DataFrame(columns=[*source.columns, "reason_code"])
+    return WindowFrames(start=DAY, end=DAY + dt.timedelta(days=1), source=source,
+                        destination=destination, ledger=ledger, accounted=accounted,
+                        evidence=evidence, source_count=len(source), fields=tuple(FIELDS),
+                        labels=LABELS)
+
+
+def _chunk(frame: pd.DataFrame | None, chunk: int, chunks: int) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    return frame.loc[key_chunks(frame["key"], chunks) == chunk].reset_index(drop=True)
+
+
+def _in_chunks(whole: WindowFrames, chunks: int) -> WindowChunks:
+    """The window as a reader in key-hash chunks states it: each chunk every record of its
+    keys, on every side and in the evidence; the failed calls are the window's."""
+    def read(chunk: int) -> WindowFrames:
+        evidence = whole.evidence
+        parts = [_chunk(f, chunk, chunks) for f in (whole.source, whole.destination,
+                                                     whole.ledger)]
+        source, destination, ledger = (p if p is not None else pd.DataFrame() for p in parts)
+        return _window(source, destination, ledger, Evidence(
+            dead_letters=_chunk(evidence.dead_letters, chunk, chunks),
+            http_failures=evidence.http_failures, tags=_chunk(evidence.tags, chunk, chunks)))
+
+    return WindowChunks(start=whole.start, end=whole.end, chunks=chunks, read=read,
+                        fields=whole.fields, labels=whole.labels)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(windows(), st.integers(2, 4))
+def test_a_window_compared_in_key_hash_chunks_reports_what_the_whole_window_does(
+        window, chunks: int) -> None:
+    """Counts, the table's keys and classes in order, differing fields, causes, examples,
+    duplicates and the source ids to re-sync: all the same whether the window is compared
+    whole or a chunk at a time; only the renumbered cause needs the invoice's new key to be
+    discrepant (kept) when compared in chunks."""
+    source, destination, ledger, evidence, tolerance = window
+    whole_frames = _window(source, destination, ledger, evidence)
+    whole = reconcile_window(whole_frames, money_tolerance=tolerance)
+    split = reconcile_window(_in_chunks(whole_frames, chunks), money_tolerance=tolerance)
+
+    assert split.chunks == chunks
+    assert split.counts == whole.counts
+    assert split.result.source_records == whole.result.source_records
+    assert split.destination_count == whole.destination_count == len(destination)
+    assert split.frames.source_count == whole.frames.source_count
+    columns = ["key", "class"]
+    assert split.result.table[columns].equals(whole.result.table[columns])
+    assert (split.result.field_diffs == whole.result.field_diffs).all()
+    assert split.result.differing_fields() == whole.result.differing_fields()
+    assert split.result.field_counts() == whole.result.field_counts()
+    n = len(whole.result.table)
+    assert split.result.examples_markdown(n) == whole.result.examples_markdown(n)
+    ids = [split.result.destination["destination_id"].iloc[split.result.duplicate_rows].tolist(),
+           whole.result.destination["destination_id"].iloc[whole.result.duplicate_rows].tolist()]
+    assert ids[0] == ids[1]
+    for cls in ("missing", "extra", "duplicate", "stale", "wrong_values"):
+        assert split.keys(cls) == whole.keys(cls)
+
+    base = diagnose(whole.result, whole.frames.evidence)  # before naming renumbered invoices
+    moved = ((whole.diagnosis["cause_code"] == RENUMBERED)
+             & (split.diagnosis["cause_code"] != RENUMBERED)).to_numpy()
+    assert split.diagnosis[~moved].equals(whole.diagnosis[~moved])
+    assert split.diagnosis[moved].equals(base[moved])
+    if moved.any():  # the invoice now sits under a key that is not discrepant
+        event("renumbered onto a key that is not discrepant")
+        assert set(split.diagnosis.loc[moved, "class"]) == {"missing"}
+    event(f"{len(whole.result.table)} discrepancies in {chunks} chunks")

@@ -62,7 +62,7 @@ def reconciliation_result(report: WindowReconciliation, window: Window, check_na
             "discrepancies": report.discrepant_count,
             "drift_rate": float(report.drift_rate),
             f"{labels.source_record}s": report.frames.source_count,
-            f"{labels.destination_record}s": len(report.frames.destination),
+            f"{labels.destination_record}s": report.destination_count,
             "window": window.label,
             "examples": dg.MetadataValue.md(report.examples_markdown(EXAMPLES)),
             "causes": dg.MetadataValue.json([
