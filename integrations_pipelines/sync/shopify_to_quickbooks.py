@@ -30,15 +30,20 @@ from integrations_pipelines.mapping.shopify_to_quickbooks_entry import (
 from integrations_pipelines.reconciliation.result import Outcome
 from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
 from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
-from integrations_pipelines.state import raw
+from integrations_pipelines.sync.concurrent_sync import ConcurrentRecordSync
 from integrations_pipelines.sync.engine import SKIPPED, RecordSync, SyncOutcome
+from integrations_pipelines.sync.extraction import StoredOrders
+from integrations_pipelines.sync.invoice_read_back import read_back_window
 from integrations_pipelines.sync.replay import LetterFilter, describe_letters, replay_dead_letters
 from integrations_pipelines.sync.roles import MappingRejected, MappingSkipped
-from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, quote
+from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
 from integrations_pipelines.vendors.quickbooks.drafts import InvoiceDraft
-from integrations_pipelines.vendors.quickbooks.writer import InvoiceWriter, request_id
+from integrations_pipelines.vendors.quickbooks.writer import (
+    CONCURRENT_WRITES,
+    InvoiceWriter,
+    request_id,
+)
 from integrations_pipelines.vendors.shopify.models import Order
-from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
 
 __all__ = ["SKIPPED", "VOID_DUPLICATES", "InvoiceSync", "Mapper", "RepairOutcome",
            "SyncOutcome", "repair_window", "request_id", "run_dead_letters_command",
@@ -58,7 +63,8 @@ def InvoiceSync(engine: sa.Engine, qbo: QuickBooksClient, integration: ShopifyTo
     def mapping(order: Order, _: Integration) -> Draft:
         return mapper(order, integration)  # the pair's mapping reads the pair's own options
 
-    return RecordSync(engine, integration, writer, mapping, business_date)
+    return ConcurrentRecordSync(engine, integration, writer, mapping, business_date,
+                                concurrency=CONCURRENT_WRITES)
 
 
 VOID_DUPLICATES = "void_duplicates"
@@ -90,34 +96,30 @@ def void_duplicates(client: QuickBooksClient, report: WindowReconciliation) -> l
 
 def repair_window(engine: sa.Engine, client: QuickBooksClient,
                   integration: ShopifyToQuickBooksEntry, start: date,
-                  end: date) -> RepairOutcome:
+                  end: date, run_id: str | None = None) -> RepairOutcome:
     """Re-sync exactly the discrepant invoices of business days [start, end).
 
-    The window's invoices are read fresh from QuickBooks and reconciled with the last
-    extracted orders. Missing, stale and wrong_values: those orders are re-synced through
-    the same idempotent path as the nightly sync, forcing the write for their ids (the
-    ledger believes a deleted or hand-edited invoice is current, so its unchanged-skip must
-    not apply). Duplicate: under `duplicate_policy: void_duplicates`, every record but the
-    ledger's (else the oldest) is voided and the order re-synced onto the one kept; under
-    `report_only` (the default) nothing is touched. Extra: reported only (an invoice without
-    an order may be a person's deliberate document). A renumbered invoice (missing + extra)
-    is repaired through its order: the sync finds it by the ledger's id.
+    The window's invoices are read fresh from QuickBooks into the raw store (a page at a
+    time, `read_back_window`) and reconciled with the last extracted orders. Missing, stale
+    and wrong_values: those orders are re-synced through the same idempotent path as the
+    nightly sync (read from the store a chunk at a time), forcing the write for their ids
+    (the ledger believes a deleted or hand-edited invoice is current, so its unchanged-skip
+    must not apply). Duplicate: under `duplicate_policy: void_duplicates`, every record but
+    the ledger's (else the oldest) is voided and the order re-synced onto the one kept;
+    under `report_only` (the default) nothing is touched. Extra: reported only (an invoice
+    without an order may be a person's deliberate document). A renumbered invoice (missing
+    + extra) is repaired through its order: the sync finds it by the ledger's id.
     """
-    where = (f"TxnDate >= {quote(start.isoformat())} and TxnDate < {quote(end.isoformat())}")
     policy = integration.duplicate_policy
-    invoices = list(client.query("Invoice", where))
+    read_back_window(engine, client, start, end, run_id)
     with engine.connect() as conn:
-        report = reconcile_window(load_window(conn, integration, start, end, client.realm_id,
-                                              invoices=invoices))
+        report = reconcile_window(load_window(conn, integration, start, end, client.realm_id))
     voided = void_duplicates(client, report) if policy == VOID_DUPLICATES else []
     classes = (*RESYNCED, Outcome.DUPLICATE) if policy == VOID_DUPLICATES else RESYNCED
     order_ids = set(report.source_ids(*classes))
-    with engine.connect() as conn:
-        rows = [r for r in raw.window(conn, SHOP_ORDERS, start, end)
-                if r.record_key in order_ids]
-    outcome = InvoiceSync(engine, client, integration).run(
-        ((Order.model_validate(r.payload), r.payload) for r in rows), force=order_ids)
-    return RepairOutcome(report, policy, len(rows), outcome, voided, classes)
+    orders = StoredOrders(engine, start, end, only=order_ids)
+    outcome = InvoiceSync(engine, client, integration).run(orders, force=order_ids)
+    return RepairOutcome(report, policy, orders.read, outcome, voided, classes)
 
 
 def run_dead_letters_command(action: str, integration_name: str, reason_code: str | None,

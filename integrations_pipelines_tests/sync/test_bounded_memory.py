@@ -1,5 +1,6 @@
-"""Backfills in bounded memory: a window is extracted into the raw store a page at a time, and
-synced from it a chunk at a time, so a run holds one page or chunk however many days it
+"""Backfills in bounded memory: a window is extracted into the raw store a page at a time,
+synced from it a chunk at a time (a few writes in flight at once), and read back from
+QuickBooks a page at a time, so a run holds one page or chunk however many days it
 covers. Observed from outside the code under test: what the store has committed when the
 next Shopify page is requested, and how many invoices QuickBooks holds when the sync takes
 its next order."""
@@ -8,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from integrations_pipelines.mapping.shopify_to_quickbooks_entry import flagship
 from integrations_pipelines.state import raw
+from integrations_pipelines.sync.concurrent_sync import ConcurrentRecordSync
 from integrations_pipelines.sync.extraction import StoredOrders, store_orders
+from integrations_pipelines.sync.invoice_read_back import read_back_window
 from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync
 from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.quickbooks.client import connect
+from integrations_pipelines.vendors.quickbooks.records import invoice_record, invoices_kind
 from integrations_pipelines.vendors.shopify.client import ShopifyClient, make_http_client
 from integrations_pipelines.vendors.shopify.models import Order
 from integrations_pipelines.vendors.shopify.records import ORDERS, order_record
@@ -121,4 +126,63 @@ def test_the_sync_takes_the_next_chunk_only_after_writing_this_one(
         assert invoices_when_taken == [0] * 5 + [5] * 5 + [10] * 2
         assert (stored.read, outcome.created) == (12, 12)
         again = sync.run(StoredOrders(engine, DAY, NEXT))
+    assert (again.unchanged, again.created) == (12, 0)
+
+
+def test_the_read_back_stores_the_window_a_page_at_a_time(
+        engine: sa.Engine, qbo_sandbox: Any) -> None:
+    """The window's invoices come into the store page by page (each committed), with the
+    figures summed as they go; one QuickBooks no longer has is deleted at the end, and a
+    second read of the unchanged window writes nothing."""
+    server, books = qbo_sandbox
+    made = [books.insert_invoice_raw({
+        "DocNumber": f"S{n}", "TxnDate": DAY.isoformat(), "TotalAmt": 10.1 * n,
+        "CurrencyRef": {"value": "USD"}, "CustomerRef": {"value": "1"}, "Line": [],
+        "PrivateNote": "Voided" if n == 3 else ""}) for n in range(1, 6)]
+    books.insert_invoice_raw({"DocNumber": "S9", "TxnDate": NEXT.isoformat(), "TotalAmt": 1,
+                              "CurrencyRef": {"value": "USD"}, "CustomerRef": {"value": "1"},
+                              "Line": []})
+    kind = invoices_kind(books.realm_id)
+    with engine.begin() as conn:  # an invoice deleted in QuickBooks since the last read
+        raw.replace_window(conn, kind, DAY, NEXT, [invoice_record(
+            {**made[0], "Id": "999", "DocNumber": "S999"})], "earlier")
+    qbo = connect(sandbox_quickbooks_settings(server, books), engine,
+                  contracts=ContractGuard(engine))
+    with qbo.http:
+        read = read_back_window(engine, qbo, DAY, NEXT, "first", page=2)
+        again = read_back_window(engine, qbo, DAY, NEXT, "again", page=2)
+    assert (read.read, read.voided, read.written, read.deleted) == (5, 1, 5, 1)
+    assert read.total_amount == sum(Decimal(str(10.1 * n)) for n in range(1, 6))
+    assert (again.read, again.written, again.deleted) == (5, 0, 0)
+    with engine.connect() as conn:
+        stored = raw.window(conn, kind, DAY, NEXT)
+    assert [r.external_key for r in stored] == [f"S{n}" for n in range(1, 6)]
+    assert {r.run_id for r in stored} == {"first"}
+
+
+def test_concurrent_writes_give_one_invoice_per_order_and_one_customer(
+        engine: sa.Engine, qbo_sandbox: Any) -> None:
+    """Orders of one new customer written four at a time: the customer is created once
+    (its create's requestid, or QuickBooks' duplicate-name refusal, brings the others to
+    it), every order gets exactly one invoice, and a re-run writes nothing."""
+    server, books = qbo_sandbox
+    books.update_settings({"per_second": 1000, "per_minute": 100000})
+    orders = clean_orders(5, DAY, 60, count=12)
+    same = orders[0]["customer"]
+    orders = [{**o, "customer": same, "email": orders[0].get("email")} for o in orders]
+    with engine.begin() as conn:
+        raw.replace_window(conn, ORDERS, DAY, NEXT, [
+            order_record(Order.model_validate(o), o, DAY) for o in orders], "extract")
+    qbo = connect(sandbox_quickbooks_settings(server, books), engine,
+                  contracts=ContractGuard(engine))
+    sync = InvoiceSync(engine, qbo, INTEGRATION)
+    assert isinstance(sync, ConcurrentRecordSync) and sync.concurrency > 1
+    with qbo.http:
+        outcome = sync.run(StoredOrders(engine, DAY, NEXT))
+        again = sync.run(StoredOrders(engine, DAY, NEXT))
+    invoices = books.all_invoices()
+    assert outcome.created == 12 and outcome.dead_lettered == 0
+    assert len(invoices) == 12 and len({i["DocNumber"] for i in invoices}) == 12
+    assert len({i["CustomerRef"]["value"] for i in invoices}) == 1
+    assert len(books.all_customers()) == 1
     assert (again.unchanged, again.created) == (12, 0)

@@ -11,7 +11,6 @@ returns its figures and check results; the kit's factory (`defs/kit/`) makes the
 jobs and schedules.
 """
 
-from decimal import Decimal
 from typing import Any
 
 import dagster as dg
@@ -31,12 +30,9 @@ from integrations_pipelines.mapping.shopify_to_quickbooks_entry import (
 )
 from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
 from integrations_pipelines.reconciliation.window import reconcile_window
-from integrations_pipelines.state import raw
 from integrations_pipelines.sync.extraction import StoredOrders
+from integrations_pipelines.sync.invoice_read_back import read_back_window
 from integrations_pipelines.sync.shopify_to_quickbooks import InvoiceSync, repair_window
-from integrations_pipelines.vendors.quickbooks.client import quote
-from integrations_pipelines.vendors.quickbooks.records import invoice_record, invoices_kind
-from integrations_pipelines.vendors.quickbooks.writer import is_voided
 
 __all__ = ["CATALOG", "EXTRACT", "INVOICES_KEY", "NAME", "ORDERS_KEY", "OWNERS", "PARTITIONS",
            "READ_BACK", "RECONCILED_CHECK", "RECONCILED_SPEC", "SYNC", "SYNC_KEY", "TAGS",
@@ -102,26 +98,24 @@ def sync_invoices(run: StepRun) -> StepReport:
 
 def read_back_invoices(run: StepRun) -> StepReport:
     """The window's invoices as QuickBooks holds them (repaired first under the repair
-    job), into the raw store; then the one-invoice and reconciliation checks."""
+    job), into the raw store a page at a time; then the one-invoice and reconciliation
+    checks."""
     entry, window, context = pair_entry(run.entry), run.window, run.context
     quickbooks: QuickBooksResource = run.vendor
     client = quickbooks.client(run.metrics, run.store, run.run_id)
     repaired: dict[str, Any] = {}
     log = None
-    where = (f"TxnDate >= {quote(window.first_day.isoformat())} "
-             f"and TxnDate < {quote(window.end_day.isoformat())}")
     with client.http:  # one connection pool for the repair and the read-back after it
         if run.repair:
             with vendor_failures(f"repairing invoices {window.label}"):
                 done = repair_window(run.engine, client, entry, window.first_day,
-                                     window.end_day)
+                                     window.end_day, run.run_id)
             log = repair.repair_summary(window.label, done)
             repaired = repair.repair_metadata(done)
         with vendor_failures(f"reading back invoices {window.label}"):
-            invoices = list(client.query("Invoice", where))
-    with run.engine.begin() as conn:
-        raw.replace_window(conn, invoices_kind(client.realm_id), window.first_day,
-                           window.end_day, [invoice_record(inv) for inv in invoices], run.run_id)
+            read = read_back_window(run.engine, client, window.first_day, window.end_day,
+                                    run.run_id)
+    with run.engine.connect() as conn:
         one_invoice = checks.one_invoice_check(conn, entry.name, client.realm_id, window)
         run_ids = window_run_ids(context.instance, context.partition_keys, run.run_id)
         report = reconcile_window(load_window(conn, entry, window.first_day, window.end_day,
@@ -131,11 +125,9 @@ def read_back_invoices(run: StepRun) -> StepReport:
     return StepReport(
         metadata={
             **repaired,
-            "invoices_read": len(invoices),
-            "invoices_voided": sum(1 for inv in invoices if is_voided(inv)),
-            # Summed as decimals: a float sum prints 12251.369999999995 in the UI.
-            "invoices_total_amount": float(sum((Decimal(str(i["TotalAmt"]))
-                                                for i in invoices), Decimal(0))),
+            "invoices_read": read.read,
+            "invoices_voided": read.voided,
+            "invoices_total_amount": float(read.total_amount),
         },
         checks=[one_invoice, reconciled], log=log)
 

@@ -23,7 +23,12 @@ from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient, q
 from integrations_pipelines.vendors.quickbooks.drafts import CustomerDraft, InvoiceDraft
 from integrations_pipelines.vendors.quickbooks.errors import QuickBooksFault
 
-__all__ = ["InvoiceWriter", "is_voided", "last_updated", "request_id"]
+__all__ = ["CONCURRENT_WRITES", "InvoiceWriter", "is_voided", "last_updated", "request_id"]
+
+# Invoice writes in flight at once for one company: QuickBooks answers at most 10 concurrent
+# requests per realm (more are refused with 429), and a nightly run, a backfill or a repair
+# may call the same realm at the same time; the rate itself is the realm's shared budget's.
+CONCURRENT_WRITES = 4
 
 STALE_OBJECT = "5010"
 OBJECT_NOT_FOUND = "610"
