@@ -15,7 +15,10 @@ leaves exactly one row per record, and a replay of an unchanged window writes no
 (`extracted_at` and `run_id` then stay those of the run that last changed the row).
 `WindowReplacement` is the same write a page at a time, for a window too long to hold: each
 page is merged as it comes (the caller may commit between pages), the keys read are kept in
-PostgreSQL, and the vanished keys are deleted once the whole window has been read.
+PostgreSQL, and the vanished keys are deleted once the whole window has been read. A
+window with nothing stored yet (a first load, a backfill's new day) takes its pages by COPY
+straight into the table, with no staging and no comparison, until a page meets a key the
+store holds (the primary key refuses it, in a savepoint) and the guarded merge takes over.
 `upsert_newer` stores changes captured after the day closed, whatever their day; a stored
 newer version is never replaced by an older one (a late page, an overlapping poll, a
 redelivered webhook). `version` is the vendor's version of the record; when the vendor
@@ -176,13 +179,20 @@ def stage(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         "CREATE TEMP TABLE IF NOT EXISTS raw_records_stage "
         "(LIKE raw_records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"))
     conn.execute(sa.text("TRUNCATE raw_records_stage"))
+    _copy(conn, "raw_records_stage", _COLUMNS,
+          ([_json(row[c]) if c in _JSON else row[c] for c in _COLUMNS] for row in rows))
+    conn.execute(sa.text("ANALYZE raw_records_stage"))  # the joins' plan needs its size
+
+
+def _copy(conn: sa.Connection, table: str, columns: Sequence[str],
+          values: Iterable[Sequence[Any]]) -> None:
+    """COPY rows of `columns` into `table`, in the connection's current transaction."""
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None  # a connection in use always has one
     cursor = cast("psycopg.Cursor[Any]", dbapi.cursor())  # the same transaction as `conn`
-    with cursor, cursor.copy(f"COPY raw_records_stage ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([_json(row[c]) if c in _JSON else row[c] for c in _COLUMNS])
-    conn.execute(sa.text("ANALYZE raw_records_stage"))  # the joins' plan needs its size
+    with cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for value in values:
+            copy.write_row(value)
 
 
 def _json(value: Any) -> str:
@@ -233,7 +243,9 @@ class WindowReplacement:
     between pages and holds one page whatever the window's length. `finish` deletes the
     window's keys that no page had (orders that vanished): only after the whole window was
     read, so a read that failed halfway deletes nothing and its pages stay stored, and the
-    re-run completes the window.
+    re-run completes the window. A window with nothing stored when the replacement starts
+    (`direct`) takes its pages by COPY straight into the table (`_add_new`) until a page
+    meets a stored key; if every page went that way, `finish` has nothing to delete.
     """
 
     def __init__(self, conn: sa.Connection, kind: RecordKind, start: date, end: date,
@@ -244,12 +256,19 @@ class WindowReplacement:
             "CREATE TEMP TABLE IF NOT EXISTS raw_records_seen (record_key text PRIMARY KEY, "
             "version timestamptz NOT NULL) ON COMMIT PRESERVE ROWS"))
         conn.execute(sa.text("TRUNCATE raw_records_seen"))
+        # A window with nothing stored yet (a first load, a backfill's new day) tries each
+        # page straight into the table (`_add_new`) until a page meets a stored key.
+        self.direct = not conn.execute(sa.select(sa.exists().where(
+            of_kind(kind), _in_days(start, end)))).scalar_one()
 
     def add(self, records: Sequence[RawRecord]) -> int:
         """Merge one page of the window's records; returns the rows it wrote."""
         rows = insert_rows(self.kind, records, self.run_id)
         if not rows:
             return 0
+        if self.direct and self._add_new(rows):
+            self.written += len(rows)
+            return len(rows)
         stage(self.conn, rows)
         # A key an earlier page gave at a newer version keeps that version.
         self.conn.execute(sa.text(
@@ -263,8 +282,37 @@ class WindowReplacement:
         self.written += written
         return written
 
+    def _add_new(self, rows: Sequence[dict[str, Any]]) -> bool:
+        """A page of keys the store does not hold yet, COPYed straight into `raw_records`:
+        no staging table, no comparison, about twice as fast as the guarded merge for a
+        first load. Inside a savepoint: a key the store already holds (under any day, from
+        an earlier page, or written meanwhile by another writer) fails the COPY on the
+        primary key, the savepoint is rolled back, and False is returned: this page and the
+        rest take the guarded merge, the window's rows stored so far counting as read."""
+        try:
+            with self.conn.begin_nested():
+                _copy(self.conn, "raw_records", _COLUMNS,
+                      ([_json(row[c]) if c in _JSON else row[c] for c in _COLUMNS]
+                       for row in rows))
+        except psycopg.errors.UniqueViolation:
+            self.direct = False
+            kind = self.kind
+            self.conn.execute(sa.text(
+                "INSERT INTO raw_records_seen (record_key, version) "
+                "SELECT record_key, version FROM raw_records WHERE system = :system "
+                "AND record_type = :record_type AND account = :account "
+                "AND business_date >= :start AND business_date < :end "
+                "ON CONFLICT (record_key) DO NOTHING"),
+                {"system": kind.system, "record_type": kind.record_type,
+                 "account": kind.account, "start": self.start, "end": self.end})
+            return False
+        return True
+
     def finish(self) -> WindowWrite:
-        """Delete the window's keys no page had; what the whole replacement did."""
+        """Delete the window's keys no page had; what the whole replacement did. A window
+        that had nothing stored and took every page by COPY has nothing to delete."""
+        if self.direct:
+            return WindowWrite(written=self.written, deleted=0)
         kind = self.kind
         deleted = self.conn.execute(sa.text(
             "DELETE FROM raw_records r WHERE r.system = :system "

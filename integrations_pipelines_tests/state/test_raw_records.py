@@ -227,3 +227,34 @@ def test_migration_0008_copies_the_vendor_tables_and_back(bare_url: str) -> None
         ("realm-1", "30", "S1001", "3", "USD", "12.50", False),
         ("realm-2", "31", "S1002", "1", None, "0.00", True)]
     command.upgrade(cfg, "head")  # and up again
+
+
+def test_a_first_load_is_copied_straight_in_until_a_page_meets_a_stored_key(
+        engine: sa.Engine) -> None:
+    """A window with nothing stored takes its pages by COPY into the table; a page holding a
+    key stored under another day goes the guarded way, and the pages copied before it are
+    still the window's (not deleted as vanished when the window is finished)."""
+    kind = invoices_kind("realm-2")
+    with engine.begin() as conn:  # invoice 7 stored under the day before
+        raw.replace_window(conn, kind, DAY - timedelta(days=1), DAY, [invoice_record(
+            _invoice("7", "S7") | {"TxnDate": (DAY - timedelta(days=1)).isoformat()})], None)
+    with engine.connect() as conn:
+        pages = raw.WindowReplacement(conn, kind, DAY, NEXT, "first")
+        assert pages.direct  # nothing stored in the window yet
+        assert pages.add([invoice_record(_invoice(str(n), f"S{n}")) for n in (1, 2)]) == 2
+        assert pages.direct
+        # Invoice 7 moved into the day: its page is merged, the rest goes that way too.
+        assert pages.add([invoice_record(_invoice(n, f"S{n}")) for n in ("3", "7")]) == 2
+        assert not pages.direct
+        done = pages.finish()
+        conn.commit()
+        stored = raw.window(conn, kind, DAY - timedelta(days=1), NEXT)
+    assert (pages.written, done.deleted) == (4, 0)
+    assert [(r.record_key, r.business_date) for r in stored] == [
+        ("1", DAY), ("2", DAY), ("3", DAY), ("7", DAY)]
+    with engine.connect() as conn:  # a replay finds the window stored: the guarded way
+        replay = raw.WindowReplacement(conn, kind, DAY, NEXT, "replay")
+        assert not replay.direct
+        assert replay.add([invoice_record(_invoice(str(n), f"S{n}")) for n in (1, 2)]) == 0
+        assert replay.finish().deleted == 2  # 3 and 7 were not read again
+        conn.commit()
