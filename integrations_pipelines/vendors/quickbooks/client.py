@@ -7,6 +7,7 @@ Every answer is validated against our models (`contracts`) before its dict is re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -25,7 +26,8 @@ from integrations_pipelines.vendors.quickbooks.errors import QuickBooksFault
 from integrations_pipelines.vendors.quickbooks.models import ENTITY_MODELS
 
 __all__ = [
-    "INTUIT_TID", "MAX_REQUEST_ID", "MIN_PAGE_CAP", "QUERY_PAGE_SIZE", "QuickBooksClient",
+    "INTUIT_TID", "MAX_REQUEST_ID", "MIN_PAGE_CAP", "QUERY_PAGE_SIZE", "TOKEN_REUSE_S",
+    "QuickBooksClient",
     "connect", "parse_fault", "quote", "realm_budget",
 ]
 
@@ -33,6 +35,10 @@ MAX_REQUEST_ID = 50
 QUERY_PAGE_SIZE = 1000
 INTUIT_TID = "intuit_tid"  # on every answer; Intuit support asks for it
 MIN_PAGE_CAP = 2  # no vendor caps a page below 2 rows: 1-row lookups need no confirmation
+# Seconds an access token read from the store is reused: well under the store's refresh
+# margin (5 minutes), so the token reused is still valid; QuickBooks keeps an access token
+# valid until its expiry even when another process refreshes meanwhile.
+TOKEN_REUSE_S = 30.0
 
 
 def quote(value: str) -> str:
@@ -82,12 +88,20 @@ def connect(settings: QuickBooksSettings, engine: sa.Engine, *,
         bootstrap_refresh_token=settings.bootstrap_refresh_token,
     )
     sent: dict[str, str] = {}
+    held: dict[str, Any] = {}  # the access token last read from the store, and until when
 
     def auth_headers() -> dict[str, str]:
-        sent["token"] = tokens.access_token()
+        # Read from the store once per TOKEN_REUSE_S, not once a request (a query and a
+        # pooled connection's ping each time): a token read there is valid for at least
+        # the refresh margin, far longer, and a 401 drops it.
+        now = time.monotonic()
+        if held.get("until", 0.0) <= now:
+            held.update(token=tokens.access_token(), until=now + TOKEN_REUSE_S)
+        sent["token"] = held["token"]
         return {"Authorization": f"Bearer {sent['token']}"}
 
     def refresh_after_401() -> None:
+        held.clear()
         tokens.force_refresh(rejected_token=sent.get("token"))
 
     http = VendorHttpClient(
