@@ -21,10 +21,11 @@ would show here as growth with days, and a run that held its window would show a
 peak growing with the orders per day.
 
 The vendors are the project's sandboxes over HTTP in a process of their own (their memory
-is theirs, not counted): Shopify holding the whole generated range, QuickBooks Online
-starting empty, with throttling off (Shopify's bucket and QuickBooks' per-realm limits set
-far above what the run sends; our clients' request budgets set to match). Both get indexes
-so that their answers do not slow down as the company grows (`DatedShopifyStore`,
+is theirs, not counted): Shopify holding the generated range (each day generated when a
+query first reaches it), QuickBooks Online starting empty, with throttling off (Shopify's
+bucket and QuickBooks' per-realm limits set far above what the run sends; our clients'
+request budgets set to match). Both get indexes so that their answers do not slow down as
+the company grows (`DatedShopifyStore`,
 `DatedQuickBooksStore`: the stock code answers from a superset of the matching rows, see
 `qbo_sandbox_at_scale.py`); the sandboxes are stand-ins for the vendors, never production.
 
@@ -35,6 +36,11 @@ days after the first (the baseline measured in the same run; day 1 also pays for
 and first connections, and is shown apart).
 
     .venv/bin/python benchmarks/backfill_benchmark.py [--days 365] [--orders-per-day 2000]
+        [--stop-at HH:MM] [--profile DIR]
+
+`--stop-at` starts no day after that UTC time (a long run on a shared machine reports the
+days it completed); `--profile` samples both processes' stacks and writes where their time
+went.
 
 Benchmarks measure; they never run in CI.
 """
@@ -53,7 +59,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,20 +78,45 @@ ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # --- the sandboxes (their own process) -----------------------------------------------------
 
 
+def _generated_day(day: date, per_day: int, seed: int, ids: set[int]) -> list[dict[str, Any]]:
+    """The shop's orders created on `day`: one `generate_shop` per day (its customer reuse
+    scans the customers made so far, so a year in one call would take hours), seeded by the
+    day. Order numbers run on across days in blocks of `per_day` (the DocNumber is the order
+    number: day n's are 1001 + n * per_day onwards); ids are the generator's."""
+    from integrations_pipelines.sandbox.shop_generator import generate_shop
+
+    n = (day - START_DAY).days
+    orders = generate_shop(seed=seed * 100_003 + n, start=day, days=1, orders_per_day=per_day)
+    if len(orders) > per_day:
+        raise RuntimeError(f"{day}: {len(orders)} orders, more than the {per_day} numbered")
+    for i, order in enumerate(orders):
+        number = 1001 + n * per_day + i
+        order.update(order_number=number, name=f"#{number}", number=number - 1000)
+        if order["id"] in ids:
+            raise RuntimeError(f"seed {seed}: order id {order['id']} drawn twice")
+        ids.add(order["id"])
+    return orders
+
+
 def sandbox_main(days: int, per_day: int, seed: int) -> None:
     """Serve the Shopify and QuickBooks sandboxes until stdin closes; print their details."""
     from qbo_sandbox_at_scale import ScaledQuickBooksStore
 
     from integrations_pipelines.sandbox.quickbooks_app import build_quickbooks_app
     from integrations_pipelines.sandbox.server import SandboxServer
-    from integrations_pipelines.sandbox.shop_generator import generate_shop
     from integrations_pipelines.sandbox.shopify_app import build_shopify_app
     from integrations_pipelines.sandbox.shopify_orders import parse_time
     from integrations_pipelines.sandbox.shopify_store import ShopifyStore
 
     class DatedShopifyStore(ShopifyStore):
         """The stock shop, whose window queries look only at the window's days of orders
-        (the stock `select` then applies every filter as before)."""
+        (the stock `select` then applies every filter as before). Each day's orders are
+        generated when a query first reaches that day (`generate_shop` with the day's own
+        seed, numbered in the day's own block), so a year need not be generated before the
+        first run, and the shop answers every query as if it had been."""
+
+        first_day: date = START_DAY
+        last_day: date = START_DAY
 
         def _day_index(self) -> dict[date, dict[int, dict[str, Any]]]:
             index = getattr(self, "_by_day", None)
@@ -96,13 +127,35 @@ def sandbox_main(days: int, per_day: int, seed: int) -> None:
                 self._by_day, self._indexed = index, self._orders
             return index
 
+        def ensure_days(self, first: date, last: date) -> None:
+            """Generate the shop's days in [first, last] not generated yet."""
+            with self._lock:
+                made: set[date] = getattr(self, "_made", set())
+                self._made = made
+                ids: set[int] = getattr(self, "_ids", set())
+                self._ids = ids
+                day = max(first, self.first_day)
+                while day <= min(last, self.last_day):
+                    if day not in made:
+                        orders = _generated_day(day, per_day, seed, ids)
+                        self.upsert_orders(orders)
+                        made.add(day)
+                        index = self._day_index()
+                        for order in orders:  # the new orders into the day index
+                            key = int(order["id"])
+                            created = parse_time(order["created_at"]).astimezone(UTC).date()
+                            index[created][key] = self._orders[key]
+                    day += timedelta(days=1)
+
         def select(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
             low, high = filters.get("created_at_min"), filters.get("created_at_max")
             if low is None or high is None or filters.get("ids"):
+                self.ensure_days(self.first_day, self.last_day)  # the whole shop, then
                 return super().select(filters)
             first = parse_time(low).astimezone(UTC).date()
             last = parse_time(high).astimezone(UTC).date()
             with self._lock:
+                self.ensure_days(first - timedelta(days=1), last + timedelta(days=1))
                 index = self._day_index()
                 view: dict[int, dict[str, Any]] = {}
                 for n in range((last - first).days + 1):
@@ -194,22 +247,9 @@ def sandbox_main(days: int, per_day: int, seed: int) -> None:
             return {i: row for i, row in self.invoices.items() if maybe(row)}
 
     started = time.perf_counter()
-    # One `generate_shop` per day (a day's seed from `seed`): its customer reuse scans the
-    # customers made so far, so a year in one call would take hours. Order numbers run on
-    # across days (the DocNumber is the order number); ids are the generator's.
-    orders: list[dict[str, Any]] = []
-    ids: set[int] = set()
-    for n in range(days):
-        for order in generate_shop(seed=seed * 100_003 + n, start=START_DAY + timedelta(days=n),
-                                   days=1, orders_per_day=per_day):
-            number = 1001 + len(orders)
-            order.update(order_number=number, name=f"#{number}", number=number - 1000)
-            if order["id"] in ids:
-                raise RuntimeError(f"seed {seed}: order id {order['id']} drawn twice")
-            ids.add(order["id"])
-            orders.append(order)
-    shop = DatedShopifyStore(orders, bucket_capacity=UNLIMITED, leak_rate=UNLIMITED)
-    del orders
+    shop = DatedShopifyStore(bucket_capacity=UNLIMITED, leak_rate=UNLIMITED)
+    shop.last_day = START_DAY + timedelta(days=days - 1)
+    shop.ensure_days(START_DAY, START_DAY)  # the first day now: its time is printed
     books = DatedQuickBooksStore(per_second=UNLIMITED, per_minute=60 * UNLIMITED)
     shop_server = SandboxServer(build_shopify_app(shop)).start()
     books_server = SandboxServer(build_quickbooks_app(books)).start()
@@ -228,9 +268,10 @@ def sandbox_main(days: int, per_day: int, seed: int) -> None:
 class Sandboxes:
     """The sandbox child process; `info` is what it printed (URLs and credentials)."""
 
-    def __init__(self, days: int, per_day: int, seed: int) -> None:
+    def __init__(self, days: int, per_day: int, seed: int, profile: str | None = None) -> None:
         command = [sys.executable, str(Path(__file__).resolve()), "--sandbox-child",
-                   "--days", str(days), "--orders-per-day", str(per_day), "--seed", str(seed)]
+                   "--days", str(days), "--orders-per-day", str(per_day), "--seed", str(seed),
+                   *(["--profile", profile] if profile else [])]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, cwd=ROOT)
         assert self.process.stdout is not None
@@ -307,8 +348,18 @@ class RssSampler:
         self._thread.join()
 
 
+def _stop_at(text: str | None) -> float | None:
+    """`HH:MM` UTC as a time.time() at or after now (today or tomorrow), or None."""
+    if not text:
+        return None
+    now = datetime.now(UTC)
+    hour, minute = (int(part) for part in text.split(":"))
+    stop = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return (stop if stop > now else stop + timedelta(days=1)).timestamp()
+
+
 def backfill_main(days: int, database_url: str, dagster_url: str,
-                  sandbox: dict[str, Any]) -> None:
+                  sandbox: dict[str, Any], stop_at: float | None = None) -> None:
     """Run the flagship job once per day, in this process; print one JSON line per day."""
     import dagster as dg
 
@@ -345,6 +396,8 @@ def backfill_main(days: int, database_url: str, dagster_url: str,
     sampler = RssSampler()
     with dg.instance_for_test(overrides={"storage": storage}) as instance:
         for day in _days(days):
+            if stop_at is not None and time.time() >= stop_at:
+                break  # out of time: the days done are the run's
             started = time.perf_counter()
             result = job.execute_in_process(partition_key=day.isoformat(), instance=instance,
                                             raise_on_error=False)
@@ -354,6 +407,7 @@ def backfill_main(days: int, database_url: str, dagster_url: str,
             figures = _figures(result)
             print(json.dumps({"day": day.isoformat(), "wall_s": wall, "peak_mb": peak,
                               "after_mb": _rss_mb(), "success": result.success,
+                              "load": os.getloadavg()[0],
                               "step_peak_mb": steps, **figures}), flush=True)
             del result
     sampler.stop()
@@ -380,6 +434,62 @@ def _figures(result: Any) -> dict[str, Any]:
 # --- the driver ----------------------------------------------------------------------------
 
 
+def _profiled(directory: str | None, name: str, main: Any, *args: Any) -> None:
+    """Run `main(*args)`; when asked, sample every thread's stack every 5 ms meanwhile (the
+    sandboxes answer on uvicorn's thread, which cProfile would not see) and write the
+    functions most often running (self) and on the stack (inclusive) to
+    `directory`/`name`.txt."""
+    if directory is None:
+        main(*args)
+        return
+    from collections import Counter
+
+    idle = ("selectors.py:select", "threading.py:wait", "backfill_benchmark.py:sandbox_main",
+            "backfill_benchmark.py:_run")  # waiting for work, not working
+    leaf: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    samples = 0
+    stop = threading.Event()
+
+    def where(code: Any) -> str:
+        path = code.co_filename
+        for marker in ("site-packages/", "integrations_pipelines/", "benchmarks/", "python3."):
+            if marker in path:
+                path = path[path.index(marker):]
+                break
+        return f"{path}:{code.co_name}"
+
+    def sample() -> None:
+        nonlocal samples
+        while not stop.wait(0.005):
+            for ident, frame in sys._current_frames().items():
+                top = where(frame.f_code)
+                if ident == sampler.ident or top.endswith(idle):
+                    continue
+                seen: set[str] = set()
+                samples += 1
+                leaf[top] += 1
+                while frame is not None:
+                    seen.add(where(frame.f_code))
+                    frame = frame.f_back
+                for item in seen:
+                    inclusive[item] += 1
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        main(*args)
+    finally:
+        stop.set()
+        sampler.join()
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        lines = [f"{samples} busy-thread samples (5 ms)", "", "self:"]
+        lines += [f"{n / samples:6.1%} {key}" for key, n in leaf.most_common(60)]
+        lines += ["", "inclusive:"]
+        lines += [f"{n / samples:6.1%} {key}" for key, n in inclusive.most_common(150)]
+        (Path(directory) / f"{name}.txt").write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365, help="days backfilled, one run each")
@@ -390,12 +500,19 @@ def main() -> None:
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--dagster-url", help=argparse.SUPPRESS)
     parser.add_argument("--sandbox", help=argparse.SUPPRESS)
+    parser.add_argument("--stop-at", metavar="HH:MM",
+                        help="start no day after this UTC time (the days done are reported)")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="sample both processes' stacks and write where the time goes "
+                        "into DIR (backfill.txt, sandboxes.txt)")
     args = parser.parse_args()
     if args.sandbox_child:
-        sandbox_main(args.days, args.orders_per_day, args.seed)
+        _profiled(args.profile, "sandboxes", sandbox_main, args.days, args.orders_per_day,
+                  args.seed)
         return
     if args.backfill_child:
-        backfill_main(args.days, args.database_url, args.dagster_url, json.loads(args.sandbox))
+        _profiled(args.profile, "backfill", backfill_main, args.days, args.database_url,
+                  args.dagster_url, json.loads(args.sandbox), _stop_at(args.stop_at))
         return
 
     from integrations_pipelines import local_postgres
@@ -409,20 +526,23 @@ def main() -> None:
         store_url = local_postgres.ensure_database(pg_base, "backfill_store")
         upgrade(store_url)
         dagster_url = local_postgres.ensure_database(pg_base, "backfill_dagster")
-        sandboxes = Sandboxes(args.days, args.orders_per_day, args.seed)
-        print(f"sandboxes: {args.days * args.orders_per_day:,} orders over {args.days} days "
-              f"from {START_DAY} (seed {args.seed}) generated in "
-              f"{sandboxes.info['generated_s']:.0f} s; throttling off", flush=True)
+        sandboxes = Sandboxes(args.days, args.orders_per_day, args.seed, args.profile)
+        print(f"sandboxes: {args.orders_per_day:,} orders a day over {args.days} days from "
+              f"{START_DAY} (seed {args.seed}; each day generated when first queried, the "
+              f"first in {sandboxes.info['generated_s']:.0f} s); throttling off", flush=True)
         started = time.perf_counter()
         log = (tmp / "runs.log").open("w")  # the runs' Dagster log, shown if one fails
         child = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--backfill-child",
              "--days", str(args.days), "--database-url", store_url,
-             "--dagster-url", dagster_url, "--sandbox", json.dumps(sandboxes.info)],
+             "--dagster-url", dagster_url, "--sandbox", json.dumps(sandboxes.info),
+             *(["--stop-at", args.stop_at] if args.stop_at else []),
+             *(["--profile", args.profile] if args.profile else [])],
             stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT)
         assert child.stdout is not None
         print(f"{'day':>4} {'date':10} {'wall s':>7} {'peak MB':>8} {'after MB':>9} "
-              f"{'orders':>7} {'created':>8} {'dead':>5} {'read back':>9} {'ok':>3}", flush=True)
+              f"{'orders':>7} {'created':>8} {'dead':>5} {'read back':>9} {'ok':>3} {'load':>5}",
+              flush=True)
         for line in child.stdout:
             row = json.loads(line)
             rows.append(row)
@@ -432,7 +552,8 @@ def main() -> None:
                   f"{row.get('shopify_to_quickbooks/invoice_sync:invoices_created', 0):>8,} "
                   f"{row.get('shopify_to_quickbooks/invoice_sync:orders_dead_lettered', 0):>5,} "
                   f"{row.get('quickbooks/invoices:invoices_read', 0):>9,} "
-                  f"{'yes' if row['success'] else 'NO':>3}", flush=True)
+                  f"{'yes' if row['success'] else 'NO':>3} {row.get('load', 0):>5.1f}",
+                  flush=True)
         log.close()
         if child.wait() != 0 or not all(r["success"] for r in rows):
             print((tmp / "runs.log").read_text()[-6000:], file=sys.stderr)
@@ -468,6 +589,11 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], total: float,
           f"2-{1 + len(first)} {baseline:.0f} MB (baseline); peak of the last {len(last)} days "
           f"{end:.0f} MB; overall peak {max(peaks):.0f} MB (on day {peaks.index(max(peaks)) + 1})")
     print(f"ratio, last days' peak / baseline: {end / baseline:.3f} (1.0: no growth with days)")
+    loads = sorted(r.get("load", 0.0) for r in rows)
+    print(f"the machine's load (1-minute average, {os.cpu_count()} CPUs) at the end of each "
+          f"day: median {loads[len(loads) // 2]:.1f}, {loads[0]:.1f} to {loads[-1]:.1f}")
+    if len(rows) < args.days:
+        print(f"stopped after {len(rows)} of {args.days} days (--stop-at {args.stop_at})")
     print(f"sandboxes' process (not ours) at the end: {sandbox_mb:.0f} MB")
     last_steps = rows[-1].get("step_peak_mb", {})
     print("peak RSS while each step ran, last day: " + ", ".join(
