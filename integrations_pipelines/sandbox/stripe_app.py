@@ -88,6 +88,9 @@ class StripeStore:
         self.limiter = _PerSecond()
         self.stats: dict[str, int] = defaultdict(int)
         self._now = now
+        # A key revoked mid-run: per endpoint (`events.list`), the requests answered before
+        # every later one is refused with 401 (a crash between two pages, staged exactly).
+        self.revoke_after: dict[str, int] = {}
 
     def now(self) -> float:
         """The account's clock (fixed in tests that replay a past day)."""
@@ -147,7 +150,9 @@ def build_stripe_app(store: StripeStore) -> OutageMiddleware:
         key = _key(request)
         if key is None:
             raise StripeError(401, "invalid_request_error", "You did not provide an API key.")
-        if key != store.api_key or store.faults.credentials_revoked():
+        revoked = endpoint in store.revoke_after and \
+            store.stats[f"requests:{endpoint}"] > store.revoke_after[endpoint]
+        if key != store.api_key or store.faults.credentials_revoked() or revoked:
             shown = f"{key[:8]}{'*' * 12}{key[-4:]}" if len(key) > 12 else "****"
             raise StripeError(401, "invalid_request_error",
                               f"Invalid API Key provided: {shown}", "api_key_invalid")

@@ -4,10 +4,13 @@ A refund weeks later moves its charge's `amount_refunded`; a dispute closes; a p
 paid. None of that changes the object's `created`, so the nightly partition never reads it
 again, and Stripe objects carry no update time to poll on. Stripe's events do: each names the
 change and carries the object as it stood (`data.object`). `capture` lists the events since
-the durable cursor (`change_cursors`, feed `stripe.events`) less an overlap, keeps for each
-object its newest state (an event's `created` is the version: an older event never replaces
-a newer state, `raw.upsert_newer`), re-loads exactly those objects into the warehouse on the
-days they belong to, and only then advances the cursor to just before now.
+the durable cursor (`change_cursors`, feed `stripe.events`) less an overlap a page at a time,
+oldest page first (`StripeClient.event_pages`): for each page it keeps each object's newest
+state (an event's `created` is the version: an older event never replaces a newer state,
+`raw.upsert_newer`), re-loads exactly those objects into the warehouse on the days they
+belong to, and only then moves the cursor to the page's newest event; after the last page,
+to just before now. Memory holds one page; a run that dies resumes after the last page it
+applied (the overlap re-reads that second, which writes nothing: the row already says so).
 
 Events are kept 30 days: a cursor older than that has lost changes for good, which is
 reported (`beyond_retention`) so the rolling reconciliation (which re-lists whole days) is
@@ -26,7 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,8 +79,14 @@ def capture(engine: sa.Engine, warehouse: sa.Engine, client: StripeClient,
     if since < now - RETENTION:
         out.beyond_retention = True
         since = now - RETENTION
-    _load_events(engine, warehouse, client.contracts, client.api_version, entry,
-                 client.events(since, until), run_id, until.date(), out)
+    for page in client.event_pages(since, until):
+        _load_events(engine, warehouse, client.contracts, client.api_version, entry, page,
+                     run_id, until.date(), out)
+        created = [item.instance.created for item in page if item.instance is not None]
+        if created:  # the page is applied: a crash from here resumes after it
+            with engine.begin() as conn:
+                cursors.advance(conn, entry.name, FEED,
+                                min(datetime.fromtimestamp(max(created), UTC), until), run_id)
     with engine.begin() as conn:
         cursors.advance(conn, entry.name, FEED, until, run_id)
     out.cursor = until

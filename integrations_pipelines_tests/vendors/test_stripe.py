@@ -93,16 +93,26 @@ def test_a_payouts_transactions_sum_to_its_amount(stripe):
     assert [o.net for o in own] == [-payout["amount"]]
 
 
-def test_events_come_oldest_first_and_carry_the_object(stripe):
-    server, _ = stripe
+def test_events_come_a_page_at_a_time_oldest_page_first_each_once(stripe):
+    """The change feed's walk: every event of the window once, in pages of at most 100,
+    the oldest page first and each page oldest first (so a page can be applied and the
+    cursor moved past it before the next is asked for)."""
+    server, store = stripe
     conn = connect(_conf(server), None)
     since = datetime.combine(DAY, datetime.min.time(), UTC)
+    until = since + timedelta(days=2)
     with conn.client.http:
-        events = conn.client.events(since, types=("charge.refunded",))
-    made = [e.instance for e in events if e.instance]
-    assert made and all(e.type == "charge.refunded" for e in made)
+        pages = [[e.instance for e in page] for page in conn.client.event_pages(since, until)]
+        assert conn.client.any_event_since(since)
+        assert not conn.client.any_event_since(datetime.fromtimestamp(
+            max(e["created"] for e in store.ledger.events) + 1, UTC))
+    made = [e for page in pages for e in page if e]
+    expected = [e for e in store.ledger.events
+                if since.timestamp() <= e["created"] < until.timestamp()]
+    assert len(pages) > 2 and all(len(page) <= 100 for page in pages)
+    assert sorted(e.id for e in made) == sorted(e["id"] for e in expected)
     assert [e.created for e in made] == sorted(e.created for e in made)
-    assert all(e.data.object["object"] == "charge" for e in made)
+    assert all(e.data.object["id"] for e in made)  # each carries its object
 
 
 def test_a_rejected_request_keeps_stripes_message_and_request_id(stripe):

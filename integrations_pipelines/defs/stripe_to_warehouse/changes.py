@@ -3,9 +3,12 @@
 `<pair>/stripe_changes` (not partitioned) takes the events since the cursor into the raw
 store and re-loads the objects they carry into the warehouse, on the days those objects
 belong to (`sync/stripe_changes.py`); its freshness policy is the feed's dead-man switch
-(`change_capture.sla_minutes`). `<pair>_changes_sensor` launches `<pair>_changes_job` every
-`change_capture.delay_minutes` (the run is one events list when nothing changed); each run
-also loads the Stripe webhook deliveries waiting in the receiver's inbox. A change
+(`change_capture.sla_minutes`). `<pair>_changes_sensor` looks every
+`change_capture.delay_minutes`: one `GET /v1/events?limit=1` after the cursor (through the
+project's client and the account's budget) and the receiver's inbox; it launches
+`<pair>_changes_job` only when Stripe has an event or a delivery waits (or the cursor has
+been idle for `heartbeat_minutes`), and skips with the reason otherwise. Each run also loads
+the Stripe webhook deliveries waiting in the receiver's inbox. A change
 seen by both this feed and a later nightly run meets on the warehouse row: the MERGE writes
 it once, and the second time finds nothing to write.
 """
@@ -23,11 +26,48 @@ from integrations_pipelines.defs.resources import IntegrationStore, WarehouseRes
 from integrations_pipelines.defs.sources.stripe_objects import http_failure_figures
 from integrations_pipelines.defs.sources.stripe_resource import StripeResource
 from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWarehouseEntry
-from integrations_pipelines.sync.stripe_changes import capture, drain_deliveries
+from integrations_pipelines.state import cursors
+from integrations_pipelines.sync.stripe_changes import FEED, capture, drain_deliveries
 from integrations_pipelines.sync.stripe_to_warehouse import ensure_schema
 from integrations_pipelines.vendors.metrics import HttpMetrics
+from integrations_pipelines.webhooks.drain import inbox_state
 
-__all__ = ["changes_definitions"]
+__all__ = ["ACTIVE", "changes_decision", "changes_definitions"]
+
+
+ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
+          dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def changes_decision(instance: dg.DagsterInstance, store: IntegrationStore,
+                     stripe: StripeResource, entry: StripeToWarehouseEntry,
+                     job_name: str) -> dg.RunRequest | dg.SkipReason:
+    """Launch a pass only when it has something to do: no cursor yet, an event at or
+    after the cursor (one `GET /v1/events?limit=1` through the project's client and
+    the account's shared budget), a Stripe delivery waiting in the receiver's inbox, or
+    a cursor idle for `heartbeat_minutes` (the feed's freshness is its dead-man switch,
+    so a quiet account still shows a live feed)."""
+    active = instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=ACTIVE), limit=1)
+    if active:
+        return dg.SkipReason(f"change run {active[0].run_id[:8]} is still going")
+    options = entry.change_capture
+    with store.engine().connect() as conn:
+        cursor = cursors.get(conn, entry.name, FEED)
+        waiting = inbox_state(conn, "stripe", entry.stripe.webhook_connection).pending
+    if cursor is None:
+        return dg.RunRequest(tags={"change_capture": "first"})
+    if waiting:
+        return dg.RunRequest(tags={"change_capture": f"{waiting} webhook deliveries"})
+    account = stripe.connect(HttpMetrics(), store, None, entry.stripe.api_version,
+                             entry.stripe.account)
+    with vendor_failures("asking Stripe for events"), account.client.http:
+        changed = account.client.any_event_since(cursor.position)
+    if changed:
+        return dg.RunRequest(tags={"change_capture": "events"})
+    idle = datetime.now(UTC) - cursor.advanced_at
+    if idle >= timedelta(minutes=options.heartbeat_minutes):
+        return dg.RunRequest(tags={"change_capture": "heartbeat"})
+    return dg.SkipReason(f"no Stripe event since {cursor.position:%Y-%m-%d %H:%M:%S} UTC")
 
 
 def changes_definitions(entry: Integration) -> dg.Definitions:
@@ -82,10 +122,13 @@ def changes_definitions(entry: Integration) -> dg.Definitions:
     @dg.sensor(name=f"{entry.name}_changes_sensor", job=job,
                minimum_interval_seconds=options.delay_minutes * 60,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Every change_capture.delay_minutes: one pass over Stripe's event "
-               "feed (the pass is one list call when nothing changed).")
-    def changes_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest:
-        bucket = int(datetime.now(UTC).timestamp()) // (options.delay_minutes * 60)
-        return dg.RunRequest(run_key=f"stripe-changes:{bucket}")
+               description="Every change_capture.delay_minutes: asks Stripe for one event "
+               "after the cursor (and the receiver's inbox for Stripe deliveries) and "
+               "launches one pass over the feed when there is something to take in, or when "
+               "the cursor has not moved for change_capture.heartbeat_minutes; never two at "
+               "once.")
+    def changes_sensor(context: dg.SensorEvaluationContext, store: IntegrationStore,
+                       stripe: StripeResource) -> dg.RunRequest | dg.SkipReason:
+        return changes_decision(context.instance, store, stripe, stripe_entry, job.name)
 
     return dg.Definitions(assets=[stripe_changes], jobs=[job], sensors=[changes_sensor])

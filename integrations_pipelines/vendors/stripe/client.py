@@ -150,21 +150,47 @@ class StripeClient:
             yield from self.contracts.screen_many(BalanceTransaction, data, vendor="stripe",
                                                   endpoint="balance_transactions.list")
 
-    def events(self, since: datetime, until: datetime | None = None,
-               types: tuple[str, ...] = ()) -> list[Screened[Event]]:
-        """Events created in [since, until), oldest first (Stripe lists newest first and
-        keeps events 30 days: a cursor older than that has lost changes)."""
-        params: dict[str, Any] = {"created[gte]": _unix(since)}
-        if until is not None:
-            params["created[lt]"] = _unix(until)
-        for n, kind in enumerate(types):
-            params[f"types[{n}]"] = kind
-        found: list[Screened[Event]] = []
+    def any_event_since(self, since: datetime) -> bool:
+        """Whether Stripe has any event created at or after `since`: one list call with
+        `limit=1` (what the change sensor asks before it launches a run)."""
+        body = self._get("/v1/events", "events.list",
+                         {"created[gte]": _unix(since), "limit": 1})
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise self.contracts.violation("List", "data", "not a Stripe list envelope", body,
+                                           vendor="stripe", endpoint="events.list")
+        return bool(data)
+
+    def event_pages(self, since: datetime, until: datetime,
+                    ) -> Iterator[list[Screened[Event]]]:
+        """Events created in [since, until), a page at a time, oldest page first and each
+        page oldest first, so a caller can apply a page and move its cursor past it before
+        asking for the next (memory: one page). Stripe lists newest first: the walk goes to
+        the oldest page with `starting_after` (holding only the page in hand), then forward
+        with `ending_before=<newest id applied>`, the adjacent newer page each time."""
+        params: dict[str, Any] = {"created[gte]": _unix(since), "created[lt]": _unix(until)}
+        page: list[Any] = []
+        walked = 0
         for data in self._pages("events", params):
-            found += self.contracts.screen_many(Event, data, vendor="stripe",
-                                                endpoint="events.list")
-        found.reverse()  # oldest first; the stable sort keeps that order within one second
-        return sorted(found, key=lambda s: s.instance.created if s.instance else 0)
+            page, walked = data, walked + 1  # only the page in hand is kept: the oldest last
+        newer = walked > 1  # the window had more than the oldest page
+        while page:
+            screened = self.contracts.screen_many(Event, page, vendor="stripe",
+                                                  endpoint="events.list")
+            screened.reverse()  # oldest first; the stable sort keeps that within one second
+            yield sorted(screened, key=lambda s: s.instance.created if s.instance else 0)
+            if not newer:
+                return
+            newest = page[0]["id"] if isinstance(page[0], dict) else page[0]
+            body = self._get("/v1/events", "events.list",
+                             {**params, "limit": MAX_LIMIT, "ending_before": newest})
+            try:
+                envelope = ListEnvelope.model_validate(body)
+            except pydantic.ValidationError as exc:
+                raise self.contracts.violation(
+                    "List", "data", f"not a Stripe list envelope: {exc.errors()[0]['msg']}",
+                    body, vendor="stripe", endpoint="events.list") from exc
+            page, newer = envelope.data, envelope.has_more
 
 
 @dataclass
