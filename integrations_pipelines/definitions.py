@@ -20,7 +20,7 @@ from integrations_pipelines.defs.resources import (
 )
 from integrations_pipelines.defs.sources.stripe_resource import StripeResource
 
-__all__ = ["VENDOR_RESOURCES", "build_definitions", "defs"]
+__all__ = ["VENDOR_RESOURCES", "build_definitions", "defs", "vendor_resource"]
 
 
 # Each vendor's resource, configured from the environment by name (`dg.EnvVar`: the UI
@@ -39,6 +39,18 @@ VENDOR_RESOURCES: dict[str, Callable[[], Any]] = {
 }
 
 
+def vendor_resource(name: str) -> Any:
+    """The resource of `name`: a vendor's, or a named Shopify shop's (`shopify_<shop>`,
+    from SHOPIFY_<SHOP>_BASE_URL and SHOPIFY_<SHOP>_ACCESS_TOKEN)."""
+    if name in VENDOR_RESOURCES:
+        return VENDOR_RESOURCES[name]()
+    if name.startswith("shopify_"):
+        prefix = f"SHOPIFY_{name.removeprefix('shopify_').upper()}"
+        return ShopifyResource(base_url=dg.EnvVar(f"{prefix}_BASE_URL"),
+                               access_token=dg.EnvVar(f"{prefix}_ACCESS_TOKEN"))
+    raise KeyError(f"no resource for {name!r}")
+
+
 def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions:
     """Definitions with resources from the environment, or the given overrides (tests)."""
     specs = [pair_spec(entry) for entry in load_catalog().values()]
@@ -48,7 +60,7 @@ def build_definitions(resources: dict[str, Any] | None = None) -> dg.Definitions
     wiring = dg.Definitions(
         resources={
             "store": IntegrationStore(database_url=dg.EnvVar("DATABASE_URL")),
-            **{name: VENDOR_RESOURCES[name]() for name in called},
+            **{name: vendor_resource(name) for name in called},
             "alerting": alerting.AlertingResource(),
             **(resources or {}),
         },

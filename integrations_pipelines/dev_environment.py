@@ -1,7 +1,8 @@
 """`integrations-pipelines dev`: the whole product on one machine, from one command.
 
 Brings up, on loopback: PostgreSQL (embedded, unless DATABASE_URL names a server), the
-Shopify and QuickBooks sandboxes seeded with a realistic shop, a Slack sandbox that
+Shopify and QuickBooks sandboxes seeded with a realistic shop, the Xero sandbox with the
+Xero pair's own UK shop (a second Shopify sandbox), a Slack sandbox that
 receives the alerts, and `dagster dev`
 (webserver + daemon) with Dagster's storage on that PostgreSQL. On the first start it
 launches a backfill of the seeded days so a newcomer sees real syncs and checks at once.
@@ -77,6 +78,7 @@ log = logging.getLogger("integrations_pipelines.dev")
 SEED = 2026
 SEED_DAYS = 7
 ORDERS_PER_DAY = 80
+UK_ORDERS_PER_DAY = 40  # the Xero pair's UK shop (Xero allows 60 calls a minute)
 SHOPIFY_TOKEN = "shpat_sandbox_dev_token"
 QBO_REALM = "9130357766900000"
 QBO_CLIENT_ID = "sandbox-client-id"
@@ -152,6 +154,7 @@ def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str
     from integrations_pipelines.sandbox.shop_generator import generate_shop
     from integrations_pipelines.sandbox.shopify_app import ShopifyStore, build_shopify_app
     from integrations_pipelines.sandbox.xero_app import XeroStore, build_xero_app
+    from integrations_pipelines.sandbox.xero_uk_shop import uk_shop
 
     state = home / "sandbox"
     state.mkdir(parents=True, exist_ok=True)
@@ -174,9 +177,18 @@ def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str
     stripe_server, stripe, stripe_env = stripe_seed.start_seeded(state, SEED_DAYS, SEED)
 
     xero = XeroStore.load(xero_file) if xero_file.exists() else XeroStore()
+    # The Xero pair books its own shop: the seeds' UK shop (tax-inclusive GBP, UK VAT),
+    # a second Shopify sandbox beside the flagship's US shop.
+    uk_file = state / "shopify_uk.json"
+    if uk_file.exists():
+        uk = ShopifyStore.load(uk_file, access_token=SHOPIFY_TOKEN)
+    else:
+        uk = ShopifyStore(uk_shop(SEED, datetime.now(UTC).date() - timedelta(days=SEED_DAYS),
+                                  SEED_DAYS, UK_ORDERS_PER_DAY), access_token=SHOPIFY_TOKEN)
 
     def save() -> None:
         shop.save(shop_file)
+        uk.save(uk_file)
         books.save(qbo_file)
         xero.save(xero_file)
         stripe_seed.save(stripe, state)
@@ -187,11 +199,13 @@ def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str
     stack.callback(qbo_server.stop)
     xero_server = SandboxServer(build_xero_app(xero)).start()
     stack.callback(xero_server.stop)
+    uk_server = SandboxServer(build_shopify_app(uk)).start()
+    stack.callback(uk_server.stop)
     stack.callback(stripe_server.stop)
     stack.callback(save)  # runs first on exit: the servers are still up, state complete
     _autosave(save, stack)
-    log.info("Shopify sandbox at %s, QuickBooks sandbox at %s, Xero sandbox at %s",
-             shopify_server.url, qbo_server.url, xero_server.url)
+    log.info("Shopify sandbox at %s, QuickBooks sandbox at %s, Xero sandbox at %s (its UK "
+             "shop at %s)", shopify_server.url, qbo_server.url, xero_server.url, uk_server.url)
     env = _slack(state, stack, database_url)
     first_day = first_seeded_day(shop.list_orders(), flagship().timezone)
     if first_day is not None:
@@ -212,6 +226,8 @@ def _sandboxes(home: Path, stack: ExitStack, database_url: str) -> dict[str, str
         "XERO_CLIENT_SECRET": xero.tokens.client_secret,
         "XERO_TENANT_ID": xero.books.tenant_id,
         "XERO_REFRESH_TOKEN": xero.tokens.current_refresh_token,
+        "SHOPIFY_UK_BASE_URL": uk_server.url,
+        "SHOPIFY_UK_ACCESS_TOKEN": SHOPIFY_TOKEN,
         **stripe_env,
     }
 

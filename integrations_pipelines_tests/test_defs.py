@@ -248,7 +248,9 @@ FRESHNESS = {"shopify/orders": NIGHTLY, "quickbooks/invoices": NIGHTLY,
                                                      lower_bound_delta=timedelta(hours=2),
                                                      timezone="UTC"))}
 
-RESOURCES = {"store", "shopify", "quickbooks", "stripe", "warehouse", "xero", "alerting"}
+# The Xero pair reads its own shop (the catalog's shopify.shop: uk -> resource shopify_uk).
+RESOURCES = {"store", "shopify", "shopify_uk", "quickbooks", "stripe", "warehouse", "xero",
+             "alerting"}
 
 
 def key(asset_key: dg.AssetKey) -> str:
@@ -440,7 +442,7 @@ POOLS = {
     "stripe_to_warehouse/warehouse_load": "warehouse",
     "warehouse/stripe_ledger": "warehouse",
     "stripe_to_warehouse/stripe_changes": "stripe",
-    "shopify_to_xero/shopify/orders": "shopify",
+    "shopify_to_xero/shopify/orders": "shopify_uk",
     "shopify_to_xero/invoice_sync": "xero",
     "shopify_to_xero/xero/invoices": "xero",
 }

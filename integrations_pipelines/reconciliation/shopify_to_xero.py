@@ -49,7 +49,7 @@ from integrations_pipelines.reconciliation.window import WindowReconciliation, r
 from integrations_pipelines.state import raw
 from integrations_pipelines.sync.dead_letters import open_letters
 from integrations_pipelines.vendors.shopify.models import Order
-from integrations_pipelines.vendors.shopify.records import ORDERS
+from integrations_pipelines.vendors.shopify.records import orders_kind
 from integrations_pipelines.vendors.xero import records as xero_records
 
 __all__ = ["INVOICE_FIELDS", "LABELS", "OrdersAgainstXeroInvoices", "VatByRate", "reconcile",
@@ -157,7 +157,8 @@ class OrdersAgainstXeroInvoices:
 
     def _orders(self) -> Iterable[Order]:
         skip_tests = self.entry.shopify.test_orders == "skip"
-        for stored in raw.window(self.conn, ORDERS, self.start, self.end):
+        kind = orders_kind(self.entry.shopify.shop)
+        for stored in raw.window(self.conn, kind, self.start, self.end):
             order = Order.model_validate(stored.payload)
             if not (order.test and skip_tests):
                 yield order

@@ -92,14 +92,14 @@ def _screen(integration: Integration, screened: Iterable[Screened[Order]], defau
 
 def store_orders(engine: sa.Engine, integration: Integration, start: date, end: date,
                  pages: Iterable[Iterable[Screened[Order]]],
-                 run_id: str | None) -> ExtractionOutcome:
+                 run_id: str | None, kind: raw.RecordKind = ORDERS) -> ExtractionOutcome:
     """Store the valid orders of business days [start, end), page by page (each committed
     before the next page is taken from `pages`); dead-letter the others. Once every page is
-    stored, the window's orders that no page had are deleted."""
+    stored, the window's orders that no page had are deleted. `kind`: the shop's orders."""
     outcome = ExtractionOutcome()
     stored = 0
     with engine.connect() as conn:
-        replacement = raw.WindowReplacement(conn, ORDERS, start, end, run_id)
+        replacement = raw.WindowReplacement(conn, kind, start, end, run_id)
         conn.commit()
         for page in pages:
             rows, letters, _ = _screen(integration, page, start, outcome)
@@ -119,16 +119,19 @@ class StoredOrders:
     """The stored orders of business days [start, end) (only the ids in `only`, if given),
     validated as they are read, a chunk (`raw.window_chunks`) at a time: iterating holds
     one chunk of payloads and models, however long the window. `read` counts the orders
-    given so far."""
+    given so far. `kind`: the shop's orders (the default shop's unless told)."""
 
     def __init__(self, engine: sa.Engine, start: date, end: date, *,
-                 only: Collection[str] | None = None, chunk: int = raw.CHUNK) -> None:
+                 only: Collection[str] | None = None, chunk: int = raw.CHUNK,
+                 kind: raw.RecordKind = ORDERS) -> None:
         self.engine, self.start, self.end, self.chunk = engine, start, end, chunk
         self.only = only
+        self.kind = kind
         self.read = 0
 
     def __iter__(self) -> Iterator[tuple[Order, dict[str, Any]]]:
-        for rows in raw.window_chunks(self.engine, ORDERS, self.start, self.end, self.chunk):
+        for rows in raw.window_chunks(self.engine, self.kind, self.start, self.end,
+                                      self.chunk):
             for row in rows:
                 if self.only is None or row.record_key in self.only:
                     self.read += 1

@@ -37,7 +37,7 @@ from integrations_pipelines.sync.roles import MappingRejected, MappingSkipped
 from integrations_pipelines.sync.xero_batch_claims import ClaimedBatchSync
 from integrations_pipelines.vendors.contracts import ContractGuard
 from integrations_pipelines.vendors.shopify.models import Order
-from integrations_pipelines.vendors.shopify.records import business_date
+from integrations_pipelines.vendors.shopify.records import business_date, orders_kind
 from integrations_pipelines.vendors.xero.client import XeroClient, connect
 from integrations_pipelines.vendors.xero.dates import parse_xero_date
 from integrations_pipelines.vendors.xero.drafts import XeroInvoiceDraft
@@ -75,7 +75,7 @@ def sync_stored(engine: sa.Engine, client: XeroClient, entry: ShopifyToXeroEntry
                 start: date, end: date) -> tuple[int, SyncOutcome]:
     """Sync the stored orders of business days [start, end), a chunk at a time; returns
     how many orders were read, and what the sync did."""
-    orders = StoredOrders(engine, start, end)
+    orders = StoredOrders(engine, start, end, kind=orders_kind(entry.shopify.shop))
     outcome = order_sync(engine, client, entry).run(orders)
     return orders.read, outcome
 
@@ -169,5 +169,6 @@ def repair_window(engine: sa.Engine, client: XeroClient, entry: ShopifyToXeroEnt
         report = reconcile(conn, entry, start, end, client.tenant_id, invoices=invoices)
     ids = set(report.source_ids(*RESYNCED))
     outcome = order_sync(engine, client, entry).run(
-        StoredOrders(engine, start, end, only=ids), force=ids)
+        StoredOrders(engine, start, end, only=ids, kind=orders_kind(entry.shopify.shop)),
+        force=ids)
     return Repaired(report, outcome)

@@ -33,7 +33,7 @@ from integrations_pipelines.reconciliation.shopify_to_xero import LABELS, reconc
 from integrations_pipelines.reconciliation.window import WindowReconciliation
 from integrations_pipelines.sync.engine import SKIPPED
 from integrations_pipelines.sync.shopify_to_xero import read_back, repair_window, sync_stored
-from integrations_pipelines.vendors.shopify.records import ORDERS
+from integrations_pipelines.vendors.shopify.records import orders_kind
 from integrations_pipelines.vendors.xero.records import invoices_kind
 
 __all__ = ["ACCOUNTED", "OAUTH_SYSTEMS", "RECONCILED", "VAT", "pair_spec"]
@@ -56,7 +56,8 @@ def sync_orders(run: StepRun, check: dg.AssetCheckSpec) -> StepReport:
         read, outcome = sync_stored(run.engine, client, entry, window.first_day,
                                     window.end_day)
     with run.engine.connect() as conn:
-        accounted = accounted_result(conn, ORDERS, entry.name, window, check, "orders")
+        accounted = accounted_result(conn, orders_kind(entry.shopify.shop), entry.name, window,
+                                     check, "orders")
     return StepReport(metadata={
         "orders_in_window": read, "invoices_created": outcome.created,
         "invoices_updated": outcome.updated, "invoices_voided": outcome.voided,
@@ -140,7 +141,8 @@ def volume(entry: Integration, orders: dg.AssetKey, invoices: dg.AssetKey) -> Vo
     baseline, and Xero's invoices keeping up with them."""
     return VolumeSpec(
         integration=entry, partitions=daily_partitions(entry), source_key=orders,
-        source_kind=ORDERS, destination_key=invoices, destination_kind=invoices_kind,
+        source_kind=orders_kind(_entry(entry).shopify.shop), destination_key=invoices,
+        destination_kind=invoices_kind,
         account_resource="xero", destination_account=_tenant,
         volume_check="order_volume_matches_baseline",
         behind_check="invoices_keep_up_with_orders",

@@ -21,6 +21,7 @@ from integrations_pipelines.vendors.contracts import VIOLATION, observations
 from integrations_pipelines.vendors.shopify.client import ShopifyClient
 from integrations_pipelines.vendors.shopify.options import ShopifyOptions
 from integrations_pipelines.vendors.shopify.records import ORDERS as SHOP_ORDERS
+from integrations_pipelines.vendors.shopify.records import orders_kind
 
 __all__ = ["API_VERSION_CHECK", "CONTRACT_CHECK", "EXAMPLES", "ORDERS_KEY", "api_version_check",
            "api_version_spec", "contract_check", "contract_spec", "extract_orders",
@@ -66,14 +67,14 @@ def shopify_options(entry: Integration) -> ShopifyOptions:
 
 
 def contract_check(conn: sa.Connection, integration: str, window: Window,
-                   run_id: str | None = None,
-                   asset: dg.AssetKey = ORDERS_KEY) -> dg.AssetCheckResult:
+                   run_id: str | None = None, asset: dg.AssetKey = ORDERS_KEY,
+                   kind: raw.RecordKind = SHOP_ORDERS) -> dg.AssetCheckResult:
     """Pass when no order of the window was dead-lettered at validation; WARN for a few
     (they must not hold back the good ones), ERROR when nothing validated (a contract
     change: there is nothing valid to hold back)."""
     rows = dead_letters.open_letters(conn, integration, start=window.first_day,
                                      end=window.end_day, stage="validate")
-    stored = raw.count_window(conn, SHOP_ORDERS, window.first_day, window.end_day)
+    stored = raw.count_window(conn, kind, window.first_day, window.end_day)
     everything_broke = bool(rows) and stored == 0
     seen = list(observations(conn, vendor="shopify", kind=VIOLATION, run_id=run_id)
                 ) if rows and run_id else []
@@ -126,9 +127,10 @@ def extract_orders(run: StepRun) -> StepReport:
         outcome = extraction.store_orders(
             run.engine, entry, window.first_day, window.end_day,
             client.iter_order_pages(created_at_min=window.start, created_at_max=window.end),
-            run.run_id)
+            run.run_id, orders_kind(shopify_options(entry).shop))
     with run.engine.connect() as conn:
-        contract = contract_check(conn, entry.name, window, run.run_id, asset)
+        contract = contract_check(conn, entry.name, window, run.run_id, asset,
+                                  orders_kind(shopify_options(entry).shop))
     return StepReport(
         metadata={"orders_extracted": outcome.extracted, "orders_valid": outcome.stored,
                   "orders_dead_lettered": outcome.dead_lettered,
@@ -140,10 +142,10 @@ def extract_orders(run: StepRun) -> StepReport:
 
 def orders_step(entry: Integration) -> Step:
     """The `shopify/orders` step of a pair reading Shopify."""
-    shopify_options(entry)  # fail at load, not at the first run
+    options = shopify_options(entry)  # fail at load, not at the first run
     key = dg.AssetKey(entry.system_key("shopify", "orders"))
     return Step(
-        key=key, resource="shopify", group="shopify",
+        key=key, resource=options.resource, group="shopify",
         kinds=frozenset({"shopify", "postgres"}),
         description=f"Shopify orders created on the partition's day (all statuses), validated "
         f"against the project's Order model and stored in the raw store (`raw_records`, "
