@@ -302,6 +302,8 @@ def build_xero_app(store: XeroStore) -> FaultMiddleware:
                     "Content-Type": "application/x-www-form-urlencoded"})
             try:
                 key = request.headers.get("idempotency-key") if write else None
+                if write and key is None:
+                    store.count("writes_without_idempotency_key")
                 replayed = store.replay(tenant, key)
                 if replayed is not None:
                     return reply(replayed[0], replayed[1], headers)

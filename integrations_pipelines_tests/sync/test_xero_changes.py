@@ -78,5 +78,9 @@ def test_a_refund_then_a_cancellation_reach_the_booked_invoice(engine):
             # Xero voids no invoice with payments or credit allocated: ours were taken back.
             assert not [p for p in xero.books.payments.values() if p["Status"] == "AUTHORISED"]
             assert [n["Status"] for n in xero.books.credit_notes.values()] == ["VOIDED"]
+            # Every write of the flow (invoice, payments, credit note, allocation and its
+            # removal, voids, history) carried an Idempotency-Key.
+            assert xero.stats["allocations.delete"] == 1
+            assert "writes_without_idempotency_key" not in xero.stats
     finally:
         server.stop()

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from integrations_pipelines.vendors.contracts import ContractGuard
+from integrations_pipelines.vendors.errors import PermanentVendorError
 from integrations_pipelines.vendors.http import Pacer, VendorHttpClient
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.oauth import OAuthApp, TokenManager
@@ -242,10 +243,19 @@ class XeroClient:
         return self._get(f"CreditNotes/{note_id}", "CreditNotes", CreditNote,
                          "creditnotes.get")[0]
 
-    def delete_allocation(self, note_id: str, allocation_id: str) -> None:
-        """Take a credit note's allocation back (before voiding what it was allocated to)."""
-        self.http.request("DELETE", f"{API}/CreditNotes/{note_id}/Allocations/{allocation_id}",
-                          endpoint="creditnotes.unallocate")
+    def delete_allocation(self, note_id: str, allocation_id: str,
+                          idempotency_key: str) -> None:
+        """Take a credit note's allocation back (before voiding what it was allocated to).
+        A write like the others: its `Idempotency-Key` makes a retry after a lost answer
+        get Xero's first answer, and an allocation already gone (404) is taken back."""
+        try:
+            self.http.request(
+                "DELETE", f"{API}/CreditNotes/{note_id}/Allocations/{allocation_id}",
+                endpoint="creditnotes.unallocate", idempotent=True,
+                headers={"Idempotency-Key": idempotency_key})
+        except PermanentVendorError as exc:
+            if exc.status != 404:
+                raise
 
     def void_credit_note(self, note_id: str, idempotency_key: str) -> dict[str, Any]:
         return self._write("POST", f"CreditNotes/{note_id}", "CreditNotes", CreditNote,

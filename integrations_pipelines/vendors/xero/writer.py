@@ -184,8 +184,10 @@ class DocumentWriter:
             note = self.xero.credit_note(str(held["CreditNoteID"]))
             for allocation in note.get("Allocations") or []:
                 if (allocation.get("Invoice") or {}).get("InvoiceID") == invoice_id:
-                    self.xero.delete_allocation(str(held["CreditNoteID"]),
-                                                str(allocation["AllocationID"]))
+                    self.xero.delete_allocation(
+                        str(held["CreditNoteID"]), str(allocation["AllocationID"]),
+                        idempotency_key("unallocate", str(held["CreditNoteID"]),
+                                        str(allocation["AllocationID"])))
             self.xero.void_credit_note(str(held["CreditNoteID"]),
                                        idempotency_key("void-note", str(held["CreditNoteID"])))
         if ours:
