@@ -43,7 +43,8 @@ ASSETS: dict[str, tuple[str, set[str]]] = {
     **{f"stripe/{r}": ("stripe", {"stripe", "postgres"}) for r in (
         "balance_transactions", "charges", "refunds", "disputes", "payouts")},
     "stripe_to_warehouse/warehouse_load": ("stripe_to_warehouse", {"postgres"}),
-    "warehouse/stripe_ledger": ("warehouse", {"postgres"}),
+    **{f"warehouse/stripe_{r}": ("warehouse", {"postgres"}) for r in (
+        "balance_transactions", "charges", "refunds", "disputes", "payouts")},
     "warehouse/daily_revenue": ("warehouse", {"postgres"}),
     "stripe_to_warehouse/stripe_changes": ("stripe_to_warehouse", {"stripe", "postgres"}),
     "shopify_to_xero/shopify/orders": ("shopify", {"shopify", "postgres"}),
@@ -53,6 +54,9 @@ ASSETS: dict[str, tuple[str, set[str]]] = {
 }
 STRIPE_OBJECTS = {f"stripe/{r}" for r in ("balance_transactions", "charges", "refunds",
                                           "disputes", "payouts")}
+# The warehouse's Stripe tables, one asset each (one read-back step materializes the five).
+STRIPE_TABLES = {f"warehouse/stripe_{r}" for r in ("balance_transactions", "charges",
+                                                   "refunds", "disputes", "payouts")}
 
 # The assets Dagster materializes (the others are observed by sensors), all of them
 # daily-partitioned with the flagship integration's partitions, one run per day of a backfill.
@@ -63,7 +67,7 @@ FLAGSHIP_PARTITIONED_ASSETS = {
 }
 # The Stripe -> warehouse pair's, on its own daily partitions (it starts later).
 STRIPE_PARTITIONED_ASSETS = {*STRIPE_OBJECTS, "stripe_to_warehouse/warehouse_load",
-                             "warehouse/stripe_ledger", "warehouse/daily_revenue"}
+                             *STRIPE_TABLES, "warehouse/daily_revenue"}
 # The Shopify -> Xero pair's, from the day the move from QuickBooks starts.
 XERO_PARTITIONED_ASSETS = {"shopify_to_xero/shopify/orders", "shopify_to_xero/invoice_sync",
                            "shopify_to_xero/xero/invoices"}
@@ -84,8 +88,10 @@ DEPENDENCIES: dict[str, set[str]] = {
     "shopify_to_quickbooks/webhook_deliveries": set(),
     **{key: set() for key in STRIPE_OBJECTS},
     "stripe_to_warehouse/warehouse_load": STRIPE_OBJECTS,
-    "warehouse/stripe_ledger": {"stripe_to_warehouse/warehouse_load"},
-    "warehouse/daily_revenue": {"warehouse/stripe_ledger"},
+    **{table: {"stripe_to_warehouse/warehouse_load", table.replace("warehouse/stripe_",
+                                                                   "stripe/")}
+       for table in STRIPE_TABLES},
+    "warehouse/daily_revenue": {"warehouse/stripe_balance_transactions"},
     "stripe_to_warehouse/stripe_changes": set(),
     "shopify_to_xero/shopify/orders": set(),
     "shopify_to_xero/invoice_sync": {"shopify_to_xero/shopify/orders"},
@@ -125,9 +131,10 @@ CHECKS: dict[str, bool] = {
     "stripe/balance_transactions:balance_transaction_volume_matches_baseline": False,
     "stripe/balance_transactions:no_contract_drift": False,
     "stripe_to_warehouse/warehouse_load:every_stripe_object_loaded_or_dead_lettered": False,
-    "warehouse/stripe_ledger:rows_match_stripe_objects": True,
-    "warehouse/stripe_ledger:payouts_match_their_balance_transactions": True,
-    "warehouse/stripe_ledger:daily_totals_match_stripe_balance_transactions": True,
+    **{f"{table}:rows_match_stripe_objects": True for table in STRIPE_TABLES},
+    "warehouse/stripe_payouts:payouts_match_their_balance_transactions": True,
+    "warehouse/stripe_balance_transactions:daily_totals_match_stripe_balance_transactions":
+        True,
     "shopify_to_xero/shopify/orders:orders_conform_to_contract": False,
     "shopify_to_xero/shopify/orders:shopify_api_version_is_current": False,
     "shopify_to_xero/shopify/orders:order_volume_matches_baseline": False,
@@ -155,9 +162,10 @@ IN_STEP_CHECKS = {
     "stripe/payouts": {"payouts_conform_to_contract", "stripe_api_version_is_current",
                        "stripe_answered_without_outage"},
     "stripe_to_warehouse/warehouse_load": {"every_stripe_object_loaded_or_dead_lettered"},
-    "warehouse/stripe_ledger": {"rows_match_stripe_objects",
-                                "payouts_match_their_balance_transactions",
-                                "daily_totals_match_stripe_balance_transactions"},
+    "warehouse/stripe_payouts": {"rows_match_stripe_objects",
+                                 "payouts_match_their_balance_transactions"},
+    "warehouse/stripe_balance_transactions": {
+        "rows_match_stripe_objects", "daily_totals_match_stripe_balance_transactions"},
     "warehouse/daily_revenue": set(),
 }
 
@@ -179,7 +187,7 @@ JOBS: dict[str, tuple[set[str], dict[str, str], bool]] = {
     "shopify_to_quickbooks_webhooks_job": ({"shopify_to_quickbooks/webhook_deliveries"},
                                            {"integration": FLAGSHIP}, False),
     "stripe_to_warehouse_job": (STRIPE_PARTITIONED_ASSETS, {"integration": STRIPE}, True),
-    "stripe_to_warehouse_repair_job": ({"warehouse/stripe_ledger", "warehouse/daily_revenue"},
+    "stripe_to_warehouse_repair_job": ({*STRIPE_TABLES, "warehouse/daily_revenue"},
                                        {"integration": STRIPE}, True),
     "stripe_to_warehouse_rolling_reconciliation_job": (
         STRIPE_PARTITIONED_ASSETS,
@@ -236,7 +244,7 @@ FRESHNESS = {"shopify/orders": NIGHTLY, "quickbooks/invoices": NIGHTLY,
              "shopify_to_quickbooks/order_changes": dg.FreshnessPolicy.time_window(
                  fail_window=timedelta(minutes=180)),
              # the Stripe pair's: its 04:00 tick plus two hours
-             **dict.fromkeys([*STRIPE_OBJECTS, "warehouse/stripe_ledger"],
+             **dict.fromkeys([*STRIPE_OBJECTS, *STRIPE_TABLES],
                              dg.FreshnessPolicy.cron(deadline_cron="0 6 * * *",
                                                      lower_bound_delta=timedelta(hours=2),
                                                      timezone="UTC")),
@@ -328,8 +336,10 @@ def test_each_pairs_assets_share_its_daily_partitions(graph):
         assert node.is_materializable, asset
         assert node.backfill_policy == dg.BackfillPolicy.multi_run(1), asset
     for asset, names in IN_STEP_CHECKS.items():
-        assets_def = defs.resolve_assets_def(dg.AssetKey.from_user_string(asset))
-        assert {k.name for k in assets_def.check_keys} == names, asset
+        asset_key = dg.AssetKey.from_user_string(asset)
+        assets_def = defs.resolve_assets_def(asset_key)  # one op may hold several assets
+        assert {k.name for k in assets_def.check_keys if k.asset_key == asset_key} == names, \
+            asset
     for name, (_, _, is_partitioned) in JOBS.items():
         job_partitions = defs.resolve_job_def(name).partitions_def
         expected = (by_start["2026-11-01"] if name.startswith(STRIPE)
@@ -440,7 +450,7 @@ POOLS = {
     "shopify_to_quickbooks/webhook_deliveries": "quickbooks",
     **dict.fromkeys(STRIPE_OBJECTS, "stripe"),
     "stripe_to_warehouse/warehouse_load": "warehouse",
-    "warehouse/stripe_ledger": "warehouse",
+    **dict.fromkeys(STRIPE_TABLES, "warehouse"),
     "stripe_to_warehouse/stripe_changes": "stripe",
     "shopify_to_xero/shopify/orders": "shopify_uk",
     "shopify_to_xero/invoice_sync": "xero",

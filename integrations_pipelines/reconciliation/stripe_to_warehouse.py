@@ -13,7 +13,9 @@ Three verdicts over a window of business days:
 - `payout_balances`: for every paid automatic payout of the window, the `net` of the balance
   transactions Stripe listed for it sums to its `amount` in Stripe, and the warehouse's
   transactions carrying that `payout_id` sum to the warehouse payout's `amount`, which equals
-  Stripe's.
+  Stripe's. A payout groups transactions of earlier days: one whose transactions of other
+  days are not in the warehouse yet (those days not loaded) is pending, with the days, and
+  judged once they are; a transaction of the window's own days that is missing is judged.
 - `category_totals`: per day, balance currency and reporting category, the sums of `amount`,
   `fee` and `net` and the count of Stripe's balance transactions equal the warehouse's.
 """
@@ -21,6 +23,7 @@ Three verdicts over a window of business days:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -59,20 +62,23 @@ def _stated(p: dict[str, Any]) -> list[Any]:
 
 
 def _source(conn: sa.Connection, entry: StripeToWarehouseEntry, start: date,
-            end: date) -> pd.DataFrame:
+            end: date, resources: Collection[str] = OBJECTS) -> pd.DataFrame:
     rows = [(r.record_key, r.record_key, r.version, *_stated(r.payload), "")
-            for resource in OBJECTS
+            for resource in resources
             for r in raw.window(conn, kind(resource, entry.stripe.account), start, end)]
     return frames.build_frame(rows, frames.source_columns(FIELDS), text=("key", "source_id"),
                               dates=("version",))
 
 
 def _destination(wconn: sa.Connection, entry: StripeToWarehouseEntry, start: date,
-                 end: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The window's rows of every table, and the versions they hold (the ledger frame)."""
+                 end: date, resources: Collection[str] = OBJECTS,
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The window's rows of the tables, and the versions they hold (the ledger frame)."""
     rows: list[tuple[Any, ...]] = []
     held: list[tuple[Any, ...]] = []
     for resource, t in tables(entry).items():
+        if resource not in resources:
+            continue
         cols = {c.name for c in t.columns}
 
         def col(name: str, table: sa.Table = t, have: set[str] = cols) -> Any:
@@ -94,10 +100,12 @@ def _destination(wconn: sa.Connection, entry: StripeToWarehouseEntry, start: dat
 
 
 def reconcile(conn: sa.Connection, wconn: sa.Connection, entry: StripeToWarehouseEntry,
-              start: date, end: date) -> WindowReconciliation:
-    """The window's objects against the window's rows, classified with causes."""
-    source = _source(conn, entry, start, end)
-    destination, ledger = _destination(wconn, entry, start, end)
+              start: date, end: date,
+              resources: Collection[str] = OBJECTS) -> WindowReconciliation:
+    """The window's objects against the window's rows (of the given lists: one table's
+    verdict), classified with causes."""
+    source = _source(conn, entry, start, end, resources)
+    destination, ledger = _destination(wconn, entry, start, end, resources)
     letters = pd.DataFrame(
         [(r.source_id, r.reason_code) for r in conn.execute(
             sa.select(dead_letters.c.source_id, dead_letters.c.reason_code).where(
@@ -112,7 +120,10 @@ def reconcile(conn: sa.Connection, wconn: sa.Connection, entry: StripeToWarehous
 
 @dataclass(frozen=True)
 class PayoutBalance:
-    """One paid payout: what Stripe states and what the warehouse holds."""
+    """One paid payout: what Stripe states and what the warehouse holds. `unloaded`: the
+    balance transactions it paid that are on days outside the window and not in the
+    warehouse yet (a payout groups earlier days' transactions): until those days are
+    loaded the warehouse cannot show the payout's sum, so it is pending, not judged."""
 
     payout: str
     currency: str
@@ -120,6 +131,12 @@ class PayoutBalance:
     stripe_items_net: int
     warehouse_amount: int | None
     warehouse_items_net: int
+    unloaded: tuple[str, ...] = ()
+    unloaded_days: tuple[str, ...] = ()
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.unloaded)
 
     @property
     def balanced(self) -> bool:
@@ -127,18 +144,47 @@ class PayoutBalance:
                 == self.warehouse_amount == self.warehouse_items_net)
 
 
+def _unloaded(conn: sa.Connection, wconn: sa.Connection, entry: StripeToWarehouseEntry,
+              items: dict[str, list[str]], start: date,
+              end: date) -> dict[str, tuple[list[str], set[str]]]:
+    """Per payout, the transactions it paid that the warehouse has no row of and that are
+    not the window's own (stored on another day, or not extracted yet), with their days."""
+    wanted = sorted({txn for txns in items.values() for txn in txns})
+    bt = tables(entry)["balance_transactions"]
+    held: set[str] = set()
+    for n in range(0, len(wanted), 5000):
+        held |= set(wconn.execute(sa.select(bt.c.id).where(bt.c.id.in_(wanted[n:n + 5000])))
+                    .scalars())
+    absent = [txn for txn in wanted if txn not in held]
+    days = {r.record_key: r.business_date for r in raw.records_by_key(
+        conn, kind("balance_transactions", entry.stripe.account), absent)}
+    out: dict[str, tuple[list[str], set[str]]] = {}
+    for payout, txns in items.items():
+        elsewhere = [t for t in txns if t not in held
+                     and not (t in days and start <= days[t] < end)]
+        if elsewhere:
+            out[payout] = (elsewhere, {days[t].isoformat() if t in days else "not extracted"
+                                       for t in elsewhere})
+    return out
+
+
 def payout_balances(conn: sa.Connection, wconn: sa.Connection, entry: StripeToWarehouseEntry,
                     start: date, end: date) -> list[PayoutBalance]:
-    """Every paid automatic payout of the window, Stripe's sums beside the warehouse's."""
+    """Every paid automatic payout of the window, Stripe's sums beside the warehouse's; a
+    payout whose transactions of other days are not loaded yet is pending."""
     account = entry.stripe.account
     stripe_net: dict[str, int] = defaultdict(int)
+    items: dict[str, list[str]] = defaultdict(list)
     for item in raw.window(conn, kind(PAYOUT_ITEMS, account), start, end):
         if item.payload["type"] != "payout":  # the payout's own withdrawal
             stripe_net[str(item.external_key)] += int(item.payload["net"])
+            items[str(item.external_key)].append(item.record_key)
     paid = [r.payload for r in raw.window(conn, kind("payouts", account), start, end)
             if r.payload.get("status") == "paid" and r.payload.get("automatic")]
     if not paid:
         return []
+    unloaded = _unloaded(conn, wconn, entry, {p["id"]: items.get(p["id"], []) for p in paid},
+                         start, end)
     t = tables(entry)
     ids = [p["id"] for p in paid]
     amounts = dict(wconn.execute(sa.select(t["payouts"].c.id, t["payouts"].c.amount)
@@ -148,7 +194,10 @@ def payout_balances(conn: sa.Connection, wconn: sa.Connection, entry: StripeToWa
                               .where(bt.c.payout_id.in_(ids), bt.c.type != "payout")
                               .group_by(bt.c.payout_id)).tuples().all())
     return [PayoutBalance(p["id"], p["currency"], int(p["amount"]), stripe_net.get(p["id"], 0),
-                          amounts.get(p["id"]), int(nets.get(p["id"]) or 0)) for p in paid]
+                          amounts.get(p["id"]), int(nets.get(p["id"]) or 0),
+                          tuple(sorted(unloaded.get(p["id"], ([], set()))[0])),
+                          tuple(sorted(unloaded.get(p["id"], ([], set()))[1])))
+            for p in paid]
 
 
 @dataclass(frozen=True)

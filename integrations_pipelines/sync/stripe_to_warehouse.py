@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
@@ -37,7 +37,7 @@ from integrations_pipelines.vendors.warehouse.merge import Merged, MergeLoader
 from integrations_pipelines.vendors.warehouse.migrations import migrate
 
 __all__ = ["CHUNK", "Loaded", "Pending", "ensure_schema", "link_payouts", "load_window",
-           "pending", "rebuild_daily_revenue", "table_loader"]
+           "pending", "rebuild_daily_revenue", "table_loader", "written_since"]
 
 CHUNK = 5000
 
@@ -188,6 +188,16 @@ def pending(conn: sa.Connection, wconn: sa.Connection, entry: StripeToWarehouseE
             else:
                 missing.append(key)
     return Pending(objects, loaded, lettered, sorted(missing))
+
+
+def written_since(wconn: sa.Connection, entry: StripeToWarehouseEntry, resource: str,
+                  start: date, end: date, since: datetime) -> int:
+    """The window's rows of one table written (inserted or changed: a write sets
+    `loaded_at`, an unchanged row keeps its own) at or after `since`."""
+    t = tables(entry)[resource]
+    return int(wconn.execute(sa.select(sa.func.count()).select_from(t).where(
+        t.c.business_date >= start, t.c.business_date < end,
+        t.c.loaded_at >= since)).scalar_one())
 
 
 def rebuild_daily_revenue(warehouse: sa.Engine, entry: StripeToWarehouseEntry, start: date,

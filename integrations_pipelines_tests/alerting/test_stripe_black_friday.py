@@ -94,9 +94,12 @@ def test_black_friday_with_a_90_minute_outage_ends_complete_reconciled_and_alert
         failed = {name for name, c in checks.items() if not c.passed}
         assert failed and all(name.endswith(f":{OUTAGE}") for name in failed), failed
         assert all(checks[n].severity == dg.AssetCheckSeverity.WARN for n in failed)
-        for promise in ("warehouse/stripe_ledger:rows_match_stripe_objects",
-                        "warehouse/stripe_ledger:payouts_match_their_balance_transactions",
-                        "warehouse/stripe_ledger:daily_totals_match_stripe_balance_transactions",
+        for promise in (*(f"warehouse/stripe_{r}:rows_match_stripe_objects"
+                          for r in ("charges", "refunds", "disputes", "payouts",
+                                    "balance_transactions")),
+                        "warehouse/stripe_payouts:payouts_match_their_balance_transactions",
+                        "warehouse/stripe_balance_transactions:"
+                        "daily_totals_match_stripe_balance_transactions",
                         f"{NAME}/warehouse_load:every_stripe_object_loaded_or_dead_lettered",
                         "stripe/balance_transactions:"
                         "balance_transaction_volume_matches_baseline"):
@@ -157,7 +160,8 @@ def test_black_friday_with_a_90_minute_outage_ends_complete_reconciled_and_alert
         again = defs.resolve_job_def(f"{NAME}_changes_job").execute_in_process(
             instance=dagster_instance)
         assert _metadata(again, f"{NAME}__stripe_changes")["rows_written"] == 0
-        judged = run(BLACK_FRIDAY, only=[dg.AssetKey(["warehouse", "stripe_ledger"])])
+        judged = run(BLACK_FRIDAY, only=[dg.AssetKey(["warehouse", f"stripe_{r}"]) for r in (
+            "charges", "refunds", "disputes", "payouts", "balance_transactions")])
         assert judged.success and all(c.passed for c in _checks(judged).values())
     finally:
         server.stop()

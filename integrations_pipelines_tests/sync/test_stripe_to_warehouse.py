@@ -18,10 +18,13 @@ from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWar
 from integrations_pipelines.reconciliation import stripe_to_warehouse as judge
 from integrations_pipelines.sandbox.stripe_account import generate_account
 from integrations_pipelines.sandbox.stripe_app import start_stripe
+from integrations_pipelines.state import cursors
 from integrations_pipelines.sync import stripe_to_warehouse as load
 from integrations_pipelines.sync.dead_letters import open_letters
+from integrations_pipelines.sync.stripe_changes import FEED, capture
 from integrations_pipelines.sync.stripe_extraction import store_changed, store_window
 from integrations_pipelines.vendors.contracts import Screened
+from integrations_pipelines.vendors.errors import PermanentVendorError
 from integrations_pipelines.vendors.stripe.client import connect
 from integrations_pipelines.vendors.stripe.models import Charge
 from integrations_pipelines.vendors.stripe.records import OBJECTS
@@ -232,3 +235,67 @@ def test_a_first_load_goes_straight_in_and_a_key_written_meanwhile_is_merged_onc
         straight = loader.load(conn, fresh)
         conn.commit()
     assert (straight.inserted, straight.unchanged) == (50, 0)
+
+
+def test_the_event_feed_applies_a_page_at_a_time_and_resumes_after_a_crash(engine, stripe):
+    """Change capture walks Stripe's events a page at a time, oldest first, and moves the
+    cursor past each page once it is in the warehouse: a run that dies between pages (here
+    the key is revoked for the third page) leaves the cursor after the last applied page,
+    and the next run resumes there; every changed object ends once, at its newest state."""
+    server, store = stripe
+    load.ensure_schema(engine, ENTRY)
+    conn = connect(StripeSettings(api_key="sk_test_sandbox", base_url=server.url), engine)
+    now = datetime.combine(START + timedelta(days=6), datetime.min.time(), UTC)
+    since = datetime.combine(START, datetime.min.time(), UTC)
+    events = [e for e in store.ledger.events if since.timestamp() <= e["created"]
+              < (now - timedelta(seconds=5)).timestamp()]
+    walk = -(-len(events) // 100)  # the pages of the walk to the oldest
+    assert walk > 3
+    store.revoke_after["events.list"] = walk + 1  # the oldest page, one more, then 401
+    with conn.client.http, pytest.raises(PermanentVendorError):
+        capture(engine, engine, conn.client, ENTRY, now, None, first_look=now - since)
+    with engine.connect() as db:
+        held = cursors.get(db, ENTRY.name, FEED)
+    assert held is not None
+    # Two pages applied: the oldest (what the walk from the newest left over), and the
+    # hundred after it.
+    applied = sorted(e["created"] for e in events)[(len(events) % 100 or 100) + 99]
+    assert held.position == datetime.fromtimestamp(applied, UTC)
+    store.revoke_after.clear()
+    conn = connect(StripeSettings(api_key="sk_test_sandbox", base_url=server.url), engine)
+    with conn.client.http:
+        resumed = capture(engine, engine, conn.client, ENTRY, now, None,
+                          first_look=now - since)
+    assert resumed.cursor == now - timedelta(seconds=5)
+    assert resumed.events < len(events) - 100  # it resumed after the applied pages
+    newest: dict[str, dict] = {}
+    for event in sorted(events, key=lambda e: e["created"]):
+        newest[event["data"]["object"]["id"]] = event["data"]["object"]
+    t = tables(ENTRY)["charges"]
+    with engine.connect() as db:
+        held_rows = dict(db.execute(sa.select(t.c.id, t.c.amount_refunded)).tuples().all())
+    charges = {k: o for k, o in newest.items() if o["object"] == "charge"}
+    assert held_rows == {k: o["amount_refunded"] for k, o in charges.items()}
+
+
+def test_a_payout_of_earlier_days_not_loaded_is_pending_then_judged(engine, stripe):
+    """A payout groups balance transactions of earlier days: loaded alone, its day cannot
+    show the payout's sum, so those payouts are pending (with the days missing), not
+    unbalanced; once the earlier days are loaded every payout is judged, and balances."""
+    server, _ = stripe
+    load.ensure_schema(engine, ENTRY)
+    _extract(engine, server)
+    load.load_window(engine, engine, ENTRY, DAY, DAY + timedelta(days=1))
+    balances = _judge(engine)[1]
+    pending = [b for b in balances if b.pending]
+    assert pending, "the sandbox's payouts of the day pay earlier days' transactions"
+    assert all(d < DAY.isoformat() or d == "not extracted" for b in pending
+               for d in b.unloaded_days)
+    assert all(b.balanced for b in balances if not b.pending)
+    for n in range((DAY - START).days):
+        day = START + timedelta(days=n)
+        _extract(engine, server, day)
+        load.load_window(engine, engine, ENTRY, day, day + timedelta(days=1))
+    balances = _judge(engine)[1]
+    assert balances and not any(b.pending for b in balances)
+    assert all(b.balanced for b in balances)

@@ -3,7 +3,9 @@
 Each asset reads its window, builds one `StepRun` (the step's vendor resource looked up by
 its key, fresh HTTP figures), calls the step, and reports the step's figures plus the HTTP
 ones (requests, retries, 429s, p95 latency, per endpoint) so the UI plots them per
-partition. The read-back takes the repair job's `repair: true` as run config.
+partition. A step of several assets (`Step.specs`) is one op materializing each, with that
+asset's own figures and checks. The read-back takes the repair job's `repair: true` as run
+config.
 
 Every check of an asset is evaluated in its step (the step's own, then the kit's volume and
 drift checks, `in_step.py`). Dagster blocks only on the read-back's checks; the earlier
@@ -11,7 +13,7 @@ steps' blocking checks are enforced by the read-back once its own checks have re
 (`verdict.py`), so every check of a run shows what it found.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import dagster as dg
@@ -49,13 +51,21 @@ def repair_run_config(read_back: dg.AssetKey) -> dict[str, Any]:
 
 
 def _report(step: Step, checks: Sequence[InStepCheck],
-            run: StepRun) -> dg.MaterializeResult:  # type: ignore[type-arg]
+            run: StepRun) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+    """One materialization per asset of the step (the step's figures, the HTTP ones and
+    the asset's own), each carrying the results of its own checks."""
     report = step.run(run)
     if report.log:
         run.context.log.info(report.log)
     results = [*report.checks, *(check.evaluate(run) for check in checks)]
-    return dg.MaterializeResult(metadata={**report.metadata, **http_metadata(run.metrics)},
-                                check_results=results)
+    shared = {**report.metadata, **http_metadata(run.metrics)}
+    if not step.specs:
+        yield dg.MaterializeResult(metadata=shared, check_results=results)
+        return
+    for key in step.keys:
+        yield dg.MaterializeResult(
+            asset_key=key, metadata={**shared, **report.per_asset.get(key, {})},
+            check_results=[r for r in results if r.asset_key == key])
 
 
 def build_asset(entry: Integration, step: Step, deps: list[dg.AssetKey],
@@ -69,16 +79,28 @@ def build_asset(entry: Integration, step: Step, deps: list[dg.AssetKey],
     read-back's checks block in Dagster; it enforces the earlier steps' blocking checks
     (`promises`) after its own have reported (`verdict.py`)."""
     specs = [*step.check_specs, *(check.spec for check in checks)]
-    decorate = dg.asset(
-        key=step.key, deps=deps, pool=step.resource, group_name=step.group,
-        kinds=set(step.kinds), description=step.description,
-        check_specs=specs if read_back else non_blocking(specs),
-        partitions_def=daily_partitions(entry), tags={"integration": entry.name},
-        backfill_policy=dg.BackfillPolicy.multi_run(entry.backfill_days_per_run),
-        owners=[entry.owner, entry.owner_email],
-        required_resource_keys={"store", step.resource,
-                                *(key for check in checks for key in check.resources)},
-    )
+    check_specs = specs if read_back else non_blocking(specs)
+    resources = {"store", step.resource, *(key for check in checks for key in check.resources)}
+    policy = dg.BackfillPolicy.multi_run(entry.backfill_days_per_run)
+    owners, tags = [entry.owner, entry.owner_email], {"integration": entry.name}
+    decorate: Callable[[Callable[..., Any]], dg.AssetsDefinition]
+    if step.specs:  # one op, several assets: each with the kit's wiring added
+        decorate = dg.multi_asset(
+            name=step.key.to_python_identifier(), description=step.description,
+            specs=[spec.replace_attributes(group_name=step.group, partitions_def=None)
+                   .merge_attributes(deps=[d for d in deps if d not in
+                                           {dep.asset_key for dep in spec.deps}],
+                                     kinds=set(step.kinds), owners=owners, tags=tags)
+                   for spec in step.specs],
+            check_specs=check_specs, pool=step.resource,
+            partitions_def=daily_partitions(entry), backfill_policy=policy,
+            required_resource_keys=resources)
+    else:
+        decorate = dg.asset(
+            key=step.key, deps=deps, pool=step.resource, group_name=step.group,
+            kinds=set(step.kinds), description=step.description, check_specs=check_specs,
+            partitions_def=daily_partitions(entry), tags=tags, backfill_policy=policy,
+            owners=owners, required_resource_keys=resources)
 
     def start(context: dg.AssetExecutionContext, repair: bool) -> StepRun:
         return StepRun(context=context, entry=entry, window=run_window(context),
@@ -92,13 +114,13 @@ def build_asset(entry: Integration, step: Step, deps: list[dg.AssetKey],
     if read_back:
         def read_back_asset(context: dg.AssetExecutionContext, config: ReadBackConfig,
                             ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
-            yield _report(step, checks, start(context, config.repair))
+            yield from _report(step, checks, start(context, config.repair))
             fail_on_broken_promises(context, promises)
 
         return decorate(read_back_asset)
 
     def step_asset(context: dg.AssetExecutionContext,
-                   ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-        return _report(step, checks, start(context, False))
+                   ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+        yield from _report(step, checks, start(context, False))
 
     return decorate(step_asset)

@@ -8,16 +8,16 @@ own extras (sensors, change capture, webhooks) are merged in. `definitions.py` m
 pair's Definitions with the project-wide alerting.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import dagster as dg
 
 from integrations_pipelines.defs.alerting.freshness import freshness_policy
 from integrations_pipelines.defs.kit.assets import build_asset
-from integrations_pipelines.defs.kit.in_step import in_step_checks
+from integrations_pipelines.defs.kit.in_step import InStepCheck, in_step_checks
 from integrations_pipelines.defs.kit.jobs import pair_jobs
 from integrations_pipelines.defs.kit.sampling import sample_job
-from integrations_pipelines.defs.kit.spec import PairSpec
+from integrations_pipelines.defs.kit.spec import PairSpec, Step
 from integrations_pipelines.defs.kit.verdict import deferred
 
 __all__ = ["build_pair", "pair_assets", "shared_keys"]
@@ -44,13 +44,18 @@ def pair_assets(spec: PairSpec) -> list[dg.AssetsDefinition]:
         *(_fresh(build_asset(spec.entry, step, deps=[], checks=checks.get(step.key, ())),
                  policy) for step in spec.extractions),
         build_asset(spec.entry, spec.sync, deps=[s.key for s in spec.extractions],
-                    checks=checks.get(spec.sync.key, ())),
-        _fresh(build_asset(spec.entry, spec.read_back, deps=[spec.sync.key], read_back=True,
-                           checks=checks.get(spec.read_back.key, ()), promises=promises),
-               policy),
-        *(build_asset(spec.entry, model, deps=[spec.read_back.key],
-                      checks=checks.get(model.key, ())) for model in spec.models),
+                    checks=_of(checks, spec.sync)),
+        _fresh(build_asset(spec.entry, spec.read_back, deps=list(spec.sync.keys),
+                           read_back=True, checks=_of(checks, spec.read_back),
+                           promises=promises), policy),
+        *(build_asset(spec.entry, model, deps=list(model.deps or spec.read_back.keys),
+                      checks=_of(checks, model)) for model in spec.models),
     ]
+
+
+def _of(checks: Mapping[dg.AssetKey, Sequence[InStepCheck]], step: Step) -> list[InStepCheck]:
+    """The kit's checks of a step's assets."""
+    return [check for key in step.keys for check in checks.get(key, ())]
 
 
 def build_pair(spec: PairSpec) -> dg.Definitions:
@@ -70,6 +75,6 @@ def shared_keys(specs: Iterable[PairSpec]) -> dict[dg.AssetKey, list[str]]:
     account or integration prefix the asset-key rule prescribes (ARCHITECTURE.md)."""
     owners: dict[dg.AssetKey, list[str]] = {}
     for spec in specs:
-        for step in spec.steps:
-            owners.setdefault(step.key, []).append(spec.name)
+        for key in spec.asset_keys:
+            owners.setdefault(key, []).append(spec.name)
     return {key: names for key, names in owners.items() if len(names) > 1}

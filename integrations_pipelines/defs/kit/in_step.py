@@ -65,7 +65,7 @@ def in_step_checks(spec: PairSpec) -> dict[dg.AssetKey, Sequence[InStepCheck]]:
     checks = [_drift(d) for d in spec.drift]
     if spec.volume is not None:
         checks += _volume(spec.volume)
-    steps = {step.key for step in spec.steps}
+    steps = set(spec.asset_keys)
     by_asset: dict[dg.AssetKey, list[InStepCheck]] = {}
     for check in checks:
         if check.spec.asset_key not in steps:

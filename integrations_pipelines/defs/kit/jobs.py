@@ -110,7 +110,7 @@ def pair_jobs(spec: PairSpec) -> PairJobs:
     """The pair's nightly, repair and rolling jobs with their schedules."""
     name, entry, labels = spec.name, spec.entry, spec.labels
     partitions = daily_partitions(entry)
-    steps = dg.AssetSelection.assets(*(step.key for step in spec.steps))
+    steps = dg.AssetSelection.assets(*spec.asset_keys)
     tags = {"integration": name}
     nightly = dg.define_asset_job(
         f"{name}_job", selection=steps, partitions_def=partitions, tags=tags,
@@ -120,7 +120,8 @@ def pair_jobs(spec: PairSpec) -> PairJobs:
     )
     repair = dg.define_asset_job(
         repair_job_name(name),
-        selection=dg.AssetSelection.assets(spec.read_back.key, *(m.key for m in spec.models)),
+        selection=dg.AssetSelection.assets(
+            *spec.read_back.keys, *(key for m in spec.models for key in m.keys)),
         partitions_def=partitions, config=repair_run_config(spec.read_back.key), tags=tags,
         description=f"Re-sync exactly the discrepant {labels.destination_record}s of a "
         "partition (or a range), then read the window back and re-run its checks: the run "

@@ -55,11 +55,13 @@ class StepRun:
 @dataclass(frozen=True)
 class StepReport:
     """What a step reports: its figures (the factory adds the HTTP ones), the results of
-    its own checks, and one log line for the run's log."""
+    its own checks, and one log line for the run's log. A step of several assets adds each
+    asset's own figures in `per_asset` (beside the step's, which every one of them shows)."""
 
     metadata: Mapping[str, Any]
     checks: Sequence[dg.AssetCheckResult]
     log: str | None = None
+    per_asset: Mapping[dg.AssetKey, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,18 @@ class Step:
     description: str
     run: Callable[[StepRun], StepReport]
     check_specs: Sequence[dg.AssetCheckSpec] = ()
+    # A step that materializes several assets (a warehouse load's tables, one per record
+    # type): `key` then names the step (its op) and `specs` its assets, each with its own
+    # description and upstream assets beyond the kit's wiring; its checks may be on any.
+    specs: Sequence[dg.AssetSpec] = ()
+    # The step's upstream assets instead of the kit's default (a model: the read-back's
+    # assets); for a model that reads only some of them.
+    deps: Sequence[dg.AssetKey] | None = None
+
+    @property
+    def keys(self) -> tuple[dg.AssetKey, ...]:
+        """The assets the step materializes."""
+        return tuple(spec.key for spec in self.specs) or (self.key,)
 
 
 @dataclass(frozen=True)
@@ -123,3 +137,8 @@ class PairSpec:
     def steps(self) -> tuple[Step, ...]:
         """Every step of the pair, upstream first."""
         return (*self.extractions, self.sync, self.read_back, *self.models)
+
+    @property
+    def asset_keys(self) -> tuple[dg.AssetKey, ...]:
+        """Every asset of the pair's steps, upstream first."""
+        return tuple(key for step in self.steps for key in step.keys)

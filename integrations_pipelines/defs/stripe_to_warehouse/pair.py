@@ -18,7 +18,7 @@ Its extras: the change feed through Stripe's Events API (`changes.py`).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -36,6 +36,7 @@ from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWar
 from integrations_pipelines.reconciliation import stripe_to_warehouse as judge
 from integrations_pipelines.reconciliation.window import WindowReconciliation
 from integrations_pipelines.sync import stripe_to_warehouse as load
+from integrations_pipelines.vendors.stripe.records import OBJECTS
 
 __all__ = ["ACCOUNTED", "PAYOUTS", "RECONCILED", "TOTALS", "pair_spec"]
 
@@ -82,14 +83,27 @@ def load_objects(run: StepRun, check: dg.AssetCheckSpec) -> StepReport:
 
 def _payouts_result(balances: list[judge.PayoutBalance],
                     check: dg.AssetCheckSpec) -> dg.AssetCheckResult:
-    off = [b for b in balances if not b.balanced]
+    """Judges the payouts the warehouse can show; a payout whose earlier days are not
+    loaded yet is pending (with the days), not a failure."""
+    pending = [b for b in balances if b.pending]
+    judged = [b for b in balances if not b.pending]
+    off = [b for b in judged if not b.balanced]
     return dg.AssetCheckResult(
         check_name=check.name, asset_key=check.asset_key, passed=not off,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=None if not off else (
-            f"{len(off)} of {len(balances)} paid payouts do not equal their balance "
-            "transactions' net in Stripe and the warehouse"),
-        metadata={"paid_payouts": len(balances), "unbalanced": len(off),
+        description=(
+            f"{len(off)} of {len(judged)} paid payouts do not equal their balance "
+            "transactions' net in Stripe and the warehouse" if off else
+            f"{len(pending)} paid payout(s) pending: they paid balance transactions of "
+            "days not loaded into the warehouse yet; judged once those days are loaded"
+            if pending else None),
+        metadata={"paid_payouts": len(balances), "judged": len(judged),
+                  "unbalanced": len(off), "pending": len(pending),
+                  "pending_examples": dg.MetadataValue.json([
+                      {"payout": b.payout, "reason": "balance transactions of days not "
+                       "loaded into the warehouse yet", "transactions_not_loaded":
+                       len(b.unloaded), "days": list(b.unloaded_days)}
+                      for b in pending[:EXAMPLES]]),
                   "examples": dg.MetadataValue.json([
                       {"payout": b.payout, "currency": b.currency,
                        "stripe_amount": b.stripe_amount,
@@ -117,7 +131,18 @@ def _totals_result(totals: list[judge.Totals], check: dg.AssetCheckSpec) -> dg.A
                       for t in off[:EXAMPLES]])})
 
 
-def read_back_ledger(run: StepRun, checks: dict[str, dg.AssetCheckSpec]) -> StepReport:
+def _run_started(run: StepRun) -> datetime:
+    """When the run started (rows the run wrote carry a later `loaded_at`)."""
+    record = run.context.instance.get_run_record_by_id(run.run_id)
+    started = record.start_time if record is not None else None
+    return datetime.fromtimestamp(started, UTC) if started else datetime.now(UTC)
+
+
+def read_back_tables(run: StepRun, keys: dict[str, dg.AssetKey],
+                     checks: dict[tuple[str, str], dg.AssetCheckSpec]) -> StepReport:
+    """The five tables read back and judged, each asset with its own figures: its rows of
+    the window, those this run wrote (the load, or the repair) and those left unchanged,
+    and its own reconciliation; payouts and daily totals judged on their tables."""
     entry, window = _entry(run.entry), run.window
     warehouse: WarehouseResource = run.vendor
     engine = warehouse.engine()
@@ -131,18 +156,28 @@ def read_back_ledger(run: StepRun, checks: dict[str, dg.AssetCheckSpec]) -> Step
         repaired = {"repair_objects_reloaded": done.total("written"),
                     "repair_payout_links_set": done.payout_links,
                     **{f"repair_found_{c}": n for c, n in before.counts.items()}}
+    since = _run_started(run)
+    per_asset: dict[dg.AssetKey, dict[str, Any]] = {}
+    results: list[dg.AssetCheckResult] = []
     with run.engine.connect() as conn, engine.connect() as wconn:
-        report = judge.reconcile(conn, wconn, entry, start, end)
+        for resource in OBJECTS:
+            report = judge.reconcile(conn, wconn, entry, start, end, resources=[resource])
+            rows = len(report.frames.destination)
+            written = load.written_since(wconn, entry, resource, start, end, since)
+            per_asset[keys[resource]] = {
+                "table": f"{entry.warehouse.schema_name}.{entry.warehouse.table_prefix}"
+                         f"{resource}", "rows": rows, "rows_written": written,
+                "rows_unchanged": rows - written, "stripe_objects": report.frames.source_count}
+            results.append(reconciliation_result(report, window, RECONCILED, keys[resource],
+                                                 repair_job_name(entry.name)))
         balances = judge.payout_balances(conn, wconn, entry, start, end)
         totals = judge.category_totals(conn, wconn, entry, start, end)
-    reconciled = checks[RECONCILED]
+    per_asset[keys["payouts"]]["paid_payouts"] = len(balances)
     return StepReport(
-        metadata={**repaired, "rows": len(report.frames.destination),
-                  "paid_payouts": len(balances)},
-        checks=[reconciliation_result(report, window, reconciled.name, reconciled.asset_key,
-                                      repair_job_name(entry.name)),
-                _payouts_result(balances, checks[PAYOUTS]),
-                _totals_result(totals, checks[TOTALS])])
+        metadata={**repaired, "window": window.label},
+        checks=[*results, _payouts_result(balances, checks[("payouts", PAYOUTS)]),
+                _totals_result(totals, checks[("balance_transactions", TOTALS)])],
+        per_asset=per_asset)
 
 
 def build_revenue(run: StepRun) -> StepReport:
@@ -175,29 +210,37 @@ def _with_volume(step: Step, entry: StripeToWarehouseEntry) -> Step:
                 check_specs=[*step.check_specs, spec])
 
 
+def table_key(entry: Integration, resource: str) -> dg.AssetKey:
+    """`warehouse/stripe_<object>`: the warehouse table of one Stripe list."""
+    return dg.AssetKey(entry.system_key("warehouse", f"stripe_{resource}"))
+
+
 def pair_spec(entry: Integration) -> PairSpec:
     """The pair's spec for its catalog entry."""
     stripe_entry = _entry(entry)
     load_key = dg.AssetKey([entry.name, "warehouse_load"])
-    ledger_key = dg.AssetKey(entry.system_key("warehouse", "stripe_ledger"))
+    read_back_key = dg.AssetKey(entry.system_key("warehouse", "stripe_tables"))  # the op
+    keys = {r: table_key(entry, r) for r in OBJECTS}
     revenue_key = dg.AssetKey(entry.system_key("warehouse", "daily_revenue"))
     accounted = dg.AssetCheckSpec(ACCOUNTED, asset=load_key, blocking=True,
                                   description="Each Stripe object of the window is a "
                                   "warehouse row at its current version or has an open dead "
                                   "letter with the reason.")
     checks = {
-        RECONCILED: dg.AssetCheckSpec(
-            RECONCILED, asset=ledger_key, blocking=True,
-            description="Each object Stripe returned for the window has one row stating "
-            "what Stripe states now (amount, currency, fee, net, amount refunded, status, "
-            "type): none missing, extra, stale, wrong or duplicated."),
-        PAYOUTS: dg.AssetCheckSpec(
-            PAYOUTS, asset=ledger_key, blocking=True,
+        **{(r, RECONCILED): dg.AssetCheckSpec(
+            RECONCILED, asset=keys[r], blocking=True,
+            description=f"Each {r.replace('_', ' ')[:-1]} Stripe returned for the window "
+            "has one row stating what Stripe states now (amount, currency, fee, net, amount "
+            "refunded, status, type): none missing, extra, stale, wrong or duplicated.")
+           for r in OBJECTS},
+        ("payouts", PAYOUTS): dg.AssetCheckSpec(
+            PAYOUTS, asset=keys["payouts"], blocking=True,
             description="For every paid automatic payout of the window, the net of the "
             "balance transactions Stripe lists for it equals its amount, in Stripe and in "
-            "the warehouse."),
-        TOTALS: dg.AssetCheckSpec(
-            TOTALS, asset=ledger_key, blocking=True,
+            "the warehouse. A payout that paid transactions of days not loaded yet is "
+            "reported pending (with those days), not failed."),
+        ("balance_transactions", TOTALS): dg.AssetCheckSpec(
+            TOTALS, asset=keys["balance_transactions"], blocking=True,
             description="Per day, balance currency and reporting category, the count and "
             "the sums of amount, fee and net of the warehouse's balance transactions equal "
             "Stripe's."),
@@ -212,17 +255,27 @@ def pair_spec(entry: Integration) -> PairSpec:
         sync=Step(key=load_key, resource="warehouse", group=entry.name,
                   kinds=frozenset({"postgres"}), check_specs=[accounted],
                   description="Loads the window's Stripe objects into typed warehouse tables "
-                  "(COPY into a staging table, one MERGE per table): a re-load of an "
-                  "unchanged day writes nothing, a changed object updates its row.",
+                  "(a first load COPYed straight in, otherwise COPY into a staging table and "
+                  "one MERGE per table): a re-load of an unchanged day writes nothing, a "
+                  "changed object updates its row.",
                   run=lambda run: load_objects(run, accounted)),
-        read_back=Step(key=ledger_key, resource="warehouse", group="warehouse",
+        read_back=Step(key=read_back_key, resource="warehouse", group="warehouse",
                        kinds=frozenset({"postgres"}), check_specs=list(checks.values()),
-                       description="The window's rows of the Stripe tables (charges, refunds, "
-                       "disputes, payouts, balance transactions), reconciled against what "
-                       "Stripe states; repaired first under the repair job.",
-                       run=lambda run: read_back_ledger(run, checks)),
+                       description="The window's rows of the five Stripe tables read back and "
+                       "reconciled against what Stripe states; repaired first under the "
+                       "repair job.",
+                       specs=[dg.AssetSpec(
+                           keys[r], deps=[dg.AssetKey(entry.system_key("stripe", r))],
+                           description=f"The warehouse table of Stripe "
+                           f"{r.replace('_', ' ')} (`{stripe_entry.warehouse.schema_name}."
+                           f"{stripe_entry.warehouse.table_prefix}{r}`), one row per object "
+                           "at its current version; its materialization is the window read "
+                           "back: rows, rows this run wrote, rows unchanged, and its checks.")
+                           for r in OBJECTS],
+                       run=lambda run: read_back_tables(run, keys, checks)),
         models=[Step(key=revenue_key, resource="warehouse", group="warehouse",
                      kinds=frozenset({"postgres"}), run=build_revenue,
+                     deps=[keys["balance_transactions"]],
                      description="Gross, refunds, disputes, fees and net per day and balance "
                      "currency, from the reconciled balance transactions, built in SQL "
                      "(minor units, and major units at the edge).")],

@@ -1,26 +1,30 @@
 """Expected volume of the Stripe ledger, with the business's planned peaks.
 
 `balance_transaction_volume_matches_baseline` on `stripe/balance_transactions`: the day's
-balance transactions against the median of the same weekday over the last six weeks (the
-catalog's `expected_daily_volume` while the history is short), times the catalog's
-`peak_days` factor for a planned peak. So Black Friday's 1,200 transactions at a catalog
-factor of 10 are no anomaly, and a Black Friday that brought 400 is a loss the check
-reports (a volume incident, WARN; zero on a normal day is ERROR), where the plain baseline
-would have called 400 "more than usual".
+balance transactions against the median of the same weekday over the last six weeks, times
+the catalog's `peak_days` factor for a planned peak. The baseline needs history before it
+judges: until three of the weekday's last six are known the day is reported as "not enough
+history" (passed), not weighed against a guess (the catalog's `expected_daily_volume`,
+perhaps times a peak factor, against a seeded or partial first day raised a false WARN in
+`dev`); the configured volume only stands in to call an empty day empty (ERROR). So Black
+Friday's 1,200 transactions at a catalog factor of 10 are no anomaly, and a Black Friday
+that brought 400 is a loss the check reports (a volume incident, WARN; zero on a normal day
+is ERROR), where the plain baseline would have called 400 "more than usual".
 """
 
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import date, timedelta
 
 import dagster as dg
 
 from integrations_pipelines.alerts.kinds import AlertKind
-from integrations_pipelines.alerts.volume import VolumePolicy, check_volume
+from integrations_pipelines.alerts.volume import VolumePolicy, VolumeVerdict, check_volume
 from integrations_pipelines.defs.alerting.volume import ALERT_KIND, quiet_verdict, record_history
 from integrations_pipelines.defs.kit.spec import StepRun
 from integrations_pipelines.mapping.stripe_to_warehouse_entry import StripeToWarehouseEntry
 from integrations_pipelines.vendors.stripe.records import kind
 
-__all__ = ["VOLUME_CHECK", "volume_result", "volume_spec"]
+__all__ = ["VOLUME_CHECK", "day_verdict", "volume_result", "volume_spec"]
 
 VOLUME_CHECK = "balance_transaction_volume_matches_baseline"
 POLICY = VolumePolicy()
@@ -31,8 +35,21 @@ def volume_spec(asset: dg.AssetKey) -> dg.AssetCheckSpec:
         VOLUME_CHECK, asset=asset,
         description="The day's balance transactions are not far below the usual: at least "
         "half the median of the same weekday over the last six weeks, times the catalog's "
-        "peak_days factor on a planned peak (Black Friday). Quiet days pass; zero on a "
+        "peak_days factor on a planned peak (Black Friday). Until three of those weekdays "
+        "are known the day passes as 'not enough history'; quiet days pass; zero on a "
         "normal day fails at ERROR.")
+
+
+def day_verdict(history: Mapping[date, int], day: date,
+                entry: StripeToWarehouseEntry) -> VolumeVerdict:
+    """One day's balance transactions against its weekday's history (times the catalog's
+    peak factor); with too little history, judged only if the day is empty."""
+    count = history.get(day, 0)
+    if entry.is_quiet_day(day):
+        return quiet_verdict(entry, day, count)
+    return check_volume(history, day, count, policy=POLICY, holidays=entry.holidays,
+                        fallback_expected=None if count else entry.expected_daily_volume,
+                        factor=entry.peak_days.get(day, 1.0))
 
 
 def volume_result(run: StepRun, entry: StripeToWarehouseEntry,
@@ -46,13 +63,7 @@ def volume_result(run: StepRun, entry: StripeToWarehouseEntry,
                                  kind("balance_transactions", entry.stripe.account), asset,
                                  window.first_day - timedelta(weeks=POLICY.weeks),
                                  window.end_day)
-    verdicts = [
-        quiet_verdict(entry, day, history.get(day, 0)) if entry.is_quiet_day(day)
-        else check_volume(history, day, history.get(day, 0), policy=POLICY,
-                          holidays=entry.holidays,
-                          fallback_expected=entry.expected_daily_volume,
-                          factor=entry.peak_days.get(day, 1.0))
-        for day in days]
+    verdicts = [day_verdict(history, day, entry) for day in days]
     failing = [v for v in verdicts if not v.ok]
     shown = failing[0] if failing else verdicts[-1]
     return dg.AssetCheckResult(

@@ -80,8 +80,11 @@ class Merged:
 class MergeLoader:
     """Loads rows (dicts of the table's columns) into one table by its primary key."""
 
-    def __init__(self, table: sa.Table, uncompared: Sequence[str] = ("loaded_at",)) -> None:
+    def __init__(self, table: sa.Table, uncompared: Sequence[str] = ("loaded_at",),
+                 direct: bool = True) -> None:
+        """`direct=False` stages every batch (the benchmark's before, in the same run)."""
         self.table = table
+        self.direct = direct
         self.columns = [c.name for c in table.columns]
         self.keys = [c.name for c in table.primary_key.columns]
         self.compared = [c for c in self.columns if c not in self.keys and c not in uncompared]
@@ -184,7 +187,7 @@ class MergeLoader:
         back in `refused` with the database's reason; the others are merged."""
         if not rows:
             return Merged()
-        if self._none_held(conn, rows):
+        if self.direct and self._none_held(conn, rows):
             inserted = self._insert_directly(conn, rows)
             if inserted is not None:
                 return inserted
