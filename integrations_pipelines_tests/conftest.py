@@ -3,11 +3,13 @@ the vendor sandboxes served over HTTP on 127.0.0.1, and Dagster instances on Pos
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "sandboxes" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+@contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
+def _machine_share(request: pytest.FixtureRequest,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite runs on pytest-xdist's workers (`-n` in pyproject), but a test marked `alone`
+    measures what one machine can drive (the receiver's minute at 500 deliveries a second)
+    and must not share the CPU with another test. A readers-writer lock across the workers:
+    every test holds it shared, an `alone` test exclusively; the turnstile in front makes a
+    waiting `alone` test go next instead of starving behind a stream of shared holders.
+    Without xdist there is nothing to share with and the lock is not taken."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    folder = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of a run
+    turnstile, room = folder / "alone.turnstile", folder / "alone.lock"
+    if request.node.get_closest_marker("alone"):
+        with _flock(turnstile, fcntl.LOCK_EX), _flock(room, fcntl.LOCK_EX):
+            yield
+        return
+    with _flock(turnstile, fcntl.LOCK_EX):
+        pass
+    with _flock(room, fcntl.LOCK_SH):
+        yield
 
 
 @pytest.fixture(scope="session")

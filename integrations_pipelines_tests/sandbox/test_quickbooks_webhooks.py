@@ -97,12 +97,15 @@ def test_the_bookkeepers_edits_in_the_ui_notify_too(company: Company) -> None:
     assert edit.status_code == 200
     assert store.webhooks.wait_idle(5)
     assert entities(receiver.accepted()[-1]) == [("Invoice", made["Id"], "Update")]
+    seen = len(receiver.accepted())
     pasted = httpx.post(f"{server.url}/_sandbox/invoices",
                         json={**made, "Id": None, "DocNumber": "1001-copy"}).json()["Invoice"]
     httpx.delete(f"{server.url}/_sandbox/invoices/{made['Id']}")
     assert store.webhooks.wait_idle(5)
-    assert entities(receiver.accepted()[-1]) == [("Invoice", pasted["Id"], "Create"),
-                                                 ("Invoice", made["Id"], "Delete")]
+    # One notification, or two when the machine is slow enough that the delete came after the
+    # batch of the paste had closed: either way both edits are told, in order.
+    told = [e for received in receiver.accepted()[seen:] for e in entities(received)]
+    assert told == [("Invoice", pasted["Id"], "Create"), ("Invoice", made["Id"], "Delete")]
 
 
 def test_a_failed_notification_is_retried_and_later_ones_wait_behind_it(

@@ -39,7 +39,8 @@ from integrations_pipelines.sandbox.shop_generator import generate_shop
 from integrations_pipelines.state.tables import webhook_inbox
 from integrations_pipelines.vendors.shopify.webhooks import sign
 
-pytestmark = pytest.mark.slow
+# `alone`: the senders need the machine to themselves to pace 500 a second (root conftest).
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 RATE = 500  # deliveries a second, paced
 SECONDS = 60
