@@ -7,12 +7,17 @@ Steps, built into assets, jobs and schedules by the kit's factory:
   `stripe/payouts` (the shared Stripe steps, `defs/sources/stripe_objects.py`);
 - `<pair>/warehouse_load`: COPY + MERGE of the window's objects into their typed tables,
   payouts set on the transactions they paid; promise: every object loaded or dead-lettered;
-- `warehouse/stripe_ledger` (the five tables, read back): the judge on Stripe's own facts:
-  every object present once and current, every paid payout equal to its transactions, the
-  day's totals per currency and reporting category equal to Stripe's; under the repair job
-  the discrepant objects are re-loaded first;
+- `warehouse/stripe_<object>` (five assets, each downstream of its `stripe/<object>`, one
+  read-back step): each table's rows of the window, those this run wrote and those left
+  unchanged, and the judge on Stripe's own facts where it belongs: every table's objects
+  present once and current, every paid payout equal to its transactions (on
+  `warehouse/stripe_payouts`; pending while the days it paid are not loaded), the day's
+  totals per currency and reporting category equal to Stripe's (on
+  `warehouse/stripe_balance_transactions`); under the repair job the discrepant objects are
+  re-loaded first;
 - `warehouse/daily_revenue`: the model (gross, refunds, disputes, fees, net per day and
-  balance currency), rebuilt in SQL once the read-back passed.
+  balance currency) from the balance transactions' table, rebuilt in SQL once the read-back
+  passed.
 Its extras: the change feed through Stripe's Events API (`changes.py`).
 """
 
