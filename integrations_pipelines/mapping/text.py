@@ -2,11 +2,16 @@
 
 QuickBooks rejects characters outside the Basic Multilingual Plane (emoji and other 4-byte
 UTF-8) in names and descriptions, and limits field lengths; so, by the seeds' account, does
-Xero. One rule serves both: NFC, control characters out, white space folded, over-long text
-cut with an ellipsis, and each astral character either removed (QuickBooks, the flagship's
-long-standing behaviour) or, with `spell=True`, spelled out by its Unicode name
-("Mug \U0001F984" -> "Mug [UNICORN FACE]") so the document still says what the source said.
-The mapping and the reconciliation compare text after this same normalisation.
+Xero. One rule serves both: NFC, control characters turned into spaces (both refuse them:
+QuickBooks' XML has no place for them, Xero answers a ValidationException; a space keeps
+"Tea<BEL>towel" two words), white space folded, over-long text cut with an ellipsis, and
+each astral character either removed (QuickBooks, the flagship's long-standing behaviour)
+or, with `spell=True`, spelled out by its Unicode name ("Mug \U0001F984" -> "Mug [UNICORN
+FACE]") so the document still says what the source said. The rule changes text; keeping
+the original is the caller's: the Xero pair writes it, escaped, into the invoice's history;
+the flagship keeps it only in the raw store (the reconciliation tags such orders
+`edge:astral_chars`). The mapping and the reconciliation compare text after this same
+normalisation.
 """
 
 from __future__ import annotations
