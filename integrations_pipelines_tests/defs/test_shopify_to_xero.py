@@ -147,9 +147,10 @@ def test_a_uk_day_is_booked_reconciled_and_repaired_through_dagster(
 
 def test_the_shipped_entry_loads_beside_the_flagship_through_the_registries():
     """The catalog finds the entry model, the pair registry the spec, the definitions the
-    resource: the shipped Shopify -> Xero entry sits beside the flagship on the same shop."""
+    resources: the shipped Shopify -> Xero entry sits beside the flagship, reading its own UK
+    shop (resource shopify_uk)."""
     from integrations_pipelines.catalog import load_catalog
-    from integrations_pipelines.definitions import VENDOR_RESOURCES
+    from integrations_pipelines.definitions import vendor_resource
     from integrations_pipelines.defs import alerting
     from integrations_pipelines.defs.pairs import pair_definitions
     from integrations_pipelines.defs.pairs import pair_spec as spec_for
@@ -160,13 +161,15 @@ def test_the_shipped_entry_loads_beside_the_flagship_through_the_registries():
     assert shipped.xero.tax_types == {"0.2": "OUTPUT2", "0.05": "RROUTPUT",
                                       "0": "ZERORATEDOUTPUT"}
     specs = [spec_for(e) for e in catalog.values()]
+    called = {step.resource for spec in specs for step in spec.steps}
+    assert {"shopify", "shopify_uk", "xero"} <= called
     oauth = sorted({s for spec in specs for s in spec.oauth_systems})
     assert "xero" in oauth  # token health watches the Xero connections
     defs = dg.Definitions.merge(alerting.alerting_definitions(oauth), *pair_definitions(specs),
                                 dg.Definitions(resources={
                                     "store": IntegrationStore(), "alerting":
                                     alerting.AlertingResource(),
-                                    **{k: make() for k, make in VENDOR_RESOURCES.items()}}))
+                                    **{name: vendor_resource(name) for name in called}}))
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     assert {"shopify/orders", "quickbooks/invoices", "shopify_to_xero/shopify/orders",
