@@ -178,7 +178,7 @@ def test_the_documented_catalog_entry_loads_beside_the_flagship():
     import yaml
 
     from integrations_pipelines.catalog import ENTRY_MODELS, load_catalog
-    from integrations_pipelines.definitions import VENDOR_RESOURCES
+    from integrations_pipelines.definitions import VENDOR_RESOURCES, vendor_resource
     from integrations_pipelines.defs.pairs import pair_spec as spec_for
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ADDING_AN_INTEGRATION.md").read_text()
@@ -188,7 +188,8 @@ def test_the_documented_catalog_entry_loads_beside_the_flagship():
     documented = ShopifyToWarehouseEntry(name=name, **fields)
     specs = [spec_for(e) for e in load_catalog().values()] + [spec_for(documented)]
     defs = dg.Definitions.merge(*pair_definitions(specs), dg.Definitions(resources={
-        "store": IntegrationStore(), **{k: make() for k, make in VENDOR_RESOURCES.items()}}))
+        "store": IntegrationStore(), **{k: make() for k, make in VENDOR_RESOURCES.items()},
+        "shopify_uk": vendor_resource("shopify_uk")}))  # the shipped Xero pair's own shop
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     assert {"shopify/orders", f"{name}/shopify/orders", f"{name}/warehouse/orders"} <= keys
