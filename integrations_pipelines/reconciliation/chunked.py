@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from integrations_pipelines.reconciliation.diagnosis import Evidence
+from integrations_pipelines.reconciliation.diagnosis import Evidence, keys_among
 from integrations_pipelines.reconciliation.engine import reconcile
 from integrations_pipelines.reconciliation.frames import WindowChunks, WindowFrames
 from integrations_pipelines.reconciliation.result import NO_ROW, ReconciliationResult
@@ -46,7 +46,7 @@ def reconcile_part(frames: WindowFrames, money_tolerance: int = 0) -> ChunkPart:
                        money_tolerance=money_tolerance)
     evidence, tags = frames.evidence, frames.evidence.tags
     if tags is not None:
-        tags = tags.loc[tags["key"].isin(result.table["key"])].reset_index(drop=True)
+        tags = tags.loc[keys_among(tags["key"], result.table["key"])].reset_index(drop=True)
     return ChunkPart(result=_kept(result), accounted=frames.accounted,
                      evidence=Evidence(dead_letters=evidence.dead_letters,
                                        http_failures=evidence.http_failures, tags=tags),

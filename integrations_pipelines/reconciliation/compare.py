@@ -44,6 +44,9 @@ def field_differs(
     if spec.kind in ("text", "currency"):
         canon = text_canon(spec) if spec.kind == "text" else currency_canon
         if _is_arrow_text(source) and _is_arrow_text(destination):
+            if _few_values(source) and _few_values(destination):
+                return _coded_differs_after(canon, source, source_rows, destination,
+                                            destination_rows)
             return _arrow_differs_after(canon, source, source_rows, destination,
                                         destination_rows)
         src = _gather(_objects(source), source_rows)
@@ -155,6 +158,37 @@ def _arrow_differs_after(canon: Canon, source: pd.Series, source_rows: np.ndarra
         b = np.array(dst.take(candidates).to_pylist(), dtype=object)
         differs[candidates] = _differs_after(canon, a, b)
     return differs
+
+
+_FEW = 64  # distinct values in a column's first rows below which it is coded, not gathered
+_PROBE = 4_096
+
+
+def _few_values(series: pd.Series) -> bool:
+    """True when the column's first rows hold few distinct values (currencies, statuses):
+    coding it is then cheaper than gathering its text in random order."""
+    head = pa.chunked_array(series.iloc[:_PROBE])
+    return bool(pc.count_distinct(head, mode="all").as_py() <= _FEW)
+
+
+def _coded_differs_after(canon: Canon, source: pd.Series, source_rows: np.ndarray,
+                         destination: pd.Series, destination_rows: np.ndarray) -> np.ndarray:
+    """`_differs_after` for low-cardinality text: each side is coded once in column order
+    (Arrow's hash pass), every pair of distinct values is judged once (`_differs_after` on
+    the few pairs, so nulls and the canonical form count as always), and the rows compare
+    integer codes. Falls back to gathering the text when the values turn out many."""
+    src_codes, src_values = pd.factorize(source, use_na_sentinel=True)
+    dst_codes, dst_values = pd.factorize(destination, use_na_sentinel=True)
+    if len(src_values) * len(dst_values) > _FEW * _FEW:
+        return _arrow_differs_after(canon, source, source_rows, destination, destination_rows)
+    # every value of each side, and null, at the last position (code -1)
+    a = np.array([*np.asarray(src_values, dtype=object), None], dtype=object)
+    b = np.array([*np.asarray(dst_values, dtype=object), None], dtype=object)
+    pair_a, pair_b = np.repeat(a, len(b)), np.tile(b, len(a))
+    judged = _differs_after(canon, pair_a, pair_b).reshape(len(a), len(b))
+    left = np.asarray(src_codes, dtype=np.int64).take(source_rows)
+    right = np.asarray(dst_codes, dtype=np.int64).take(destination_rows)
+    return judged[left, right]
 
 
 def _differs_after(canon: Canon, src: np.ndarray, dst: np.ndarray) -> np.ndarray:

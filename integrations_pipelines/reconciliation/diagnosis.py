@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from integrations_pipelines.reconciliation.result import NO_ROW, Outcome, ReconciliationResult
 
@@ -46,6 +48,7 @@ __all__ = [
     "Evidence",
     "cause_counts",
     "diagnose",
+    "keys_among",
 ]
 
 EDGE_TAG = r"(edge:[A-Za-z0-9_\-]+)"
@@ -104,7 +107,7 @@ def diagnose(result: ReconciliationResult, evidence: Evidence | None = None) -> 
     missing = classes == Outcome.MISSING
     ledger_id = _ledger_column(result, ledger_row, "destination_id")
     causes.add(missing & dead.notna().to_numpy(), "dead_lettered", "dead-lettered: " + dead)
-    gone = "synced as " + _text(ledger_id).fillna("?") + _GONE
+    gone = "synced as " + _text(ledger_id, missing).fillna("?") + _GONE
     causes.add(missing & (ledger_row != NO_ROW), "deleted_in_destination", gone)
     if evidence.status_count(AUTH_STATUSES):
         causes.add(missing, "auth_failed", AUTH_FAILED)
@@ -120,7 +123,7 @@ def diagnose(result: ReconciliationResult, evidence: Evidence | None = None) -> 
     causes.add_at(duplicate, "created_outside_sync", OUTSIDE_SYNC)
 
     stale = classes == Outcome.STALE
-    version = _text(_ledger_column(result, ledger_row, "source_version"))
+    version = _text(_ledger_column(result, ledger_row, "source_version"), stale)
     update = "an update after " + version + " never synced"
     with_dead = update + " (dead-lettered: " + dead + ")"
     causes.add(stale & dead.notna().to_numpy(), "update_not_synced", with_dead)
@@ -164,10 +167,17 @@ class _Causes:
         self.code[rows[free]] = code
 
 
-def _text(values: np.ndarray) -> pd.Series:
-    """Values as text for cause strings, null kept as null (positions as in `values`)."""
+def _text(values: np.ndarray, only: np.ndarray | None = None) -> pd.Series:
+    """Values as text for cause strings, null kept as null (positions as in `values`); with
+    `only` (a mask), the other positions are null: a window has thousands of discrepancies
+    and a cause needs the text of few of them."""
     series = pd.Series(values, dtype=object)
-    return series.where(series.isna(), series.astype(str))
+    if only is not None:
+        series = series.where(only, None)
+    present = series.notna().to_numpy()
+    if present.any():
+        series[present] = [v if isinstance(v, str) else str(v) for v in series[present]]
+    return series
 
 
 def cause_counts(diagnosis: pd.DataFrame) -> pd.DataFrame:
@@ -186,13 +196,24 @@ def _lookup(keys: pd.Series, frame: pd.DataFrame | None, column: str) -> np.ndar
         return out
     left, right = _same_type(keys, frame["key"])
     # only the rows of the keys asked for (a window's tags are a row per source record)
-    asked = right.isin(left).to_numpy(dtype=bool) & frame[column].notna().to_numpy(dtype=bool)
+    asked = keys_among(right, left) & frame[column].notna().to_numpy(dtype=bool)
     right = right[asked]
     first = ~right.duplicated().to_numpy(dtype=bool)
     pos = pd.Index(right[first]).get_indexer(left)
     hit = pos >= 0
     out[hit] = frame[column][asked].to_numpy(dtype=object)[first][pos[hit]]
     return out
+
+
+def keys_among(keys: pd.Series, wanted: pd.Series) -> np.ndarray:
+    """Which of `keys` are in `wanted` (e.g. a window's tags against its few discrepant
+    keys); in Arrow for Arrow text, without a Python string per key."""
+    if all(isinstance(k.dtype, pd.StringDtype) and k.dtype.storage == "pyarrow"
+           for k in (keys, wanted)):
+        value_set = pa.chunked_array(wanted).combine_chunks()
+        found = pc.is_in(pa.chunked_array(keys), value_set=value_set)
+        return np.asarray(pc.fill_null(found, False).to_numpy(), dtype=bool)
+    return keys.isin(wanted).to_numpy(dtype=bool)
 
 
 def _same_type(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -247,22 +247,31 @@ def _numbered_codes(
     return codes[0], codes[1], codes[2], _Numbered(prefix, dtype)
 
 
+_POWERS = np.array([10**k for k in range(1, _MAX_DIGITS + 1)], dtype=np.int64)
+
+
 def _parsed(chunk: pa.Array, prefix: str) -> np.ndarray | None:
     """The numbers after `prefix` in one Arrow chunk of keys; None unless every key is the
-    prefix and a canonical number."""
+    prefix and a canonical number. Canonical is checked on the parsed numbers: a key's
+    length must be the prefix's plus the number's digits (no sign, no leading zero, no
+    space), which takes fewer passes over the text than checking its characters."""
     if not len(chunk):
         return np.zeros(0, dtype=np.int64)
-    if chunk.null_count or not pc.all(pc.starts_with(chunk, prefix)).as_py():
-        return None
-    digits = pc.utf8_slice_codeunits(chunk, len(prefix))
-    if not (pc.all(pc.utf8_is_digit(digits)).as_py()
-            and pc.max(pc.utf8_length(digits)).as_py() <= _MAX_DIGITS
-            and not pc.any(pc.starts_with(digits, "0")).as_py()):
+    if chunk.null_count:
         return None
     try:
-        return np.asarray(pc.cast(digits, pa.int64()).to_numpy(), dtype=np.int64)
-    except pa.ArrowInvalid:  # digits Arrow does not read as a number (other scripts)
+        numbers = np.asarray(pc.cast(pc.utf8_slice_codeunits(chunk, len(prefix)),
+                                     pa.int64()).to_numpy(), dtype=np.int64)
+    except pa.ArrowInvalid:  # not a number Arrow reads (letters, other scripts, empty)
         return None
+    if numbers.min() < 0 or numbers.max() >= 10**_MAX_DIGITS:
+        return None
+    digits = np.searchsorted(_POWERS, numbers, side="right") + 1
+    lengths = np.asarray(pc.binary_length(chunk).to_numpy(), dtype=np.int64)
+    if not (np.array_equal(lengths, digits + len(prefix.encode()))
+            and pc.all(pc.starts_with(chunk, prefix)).as_py()):
+        return None
+    return numbers
 
 
 def _is_arrow_text(keys: pd.Series) -> bool:

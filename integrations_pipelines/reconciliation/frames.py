@@ -237,7 +237,8 @@ def window_frames(start: date, end: date, source: pd.DataFrame, destination: pd.
     (`letters`: key, reason_code) and no destination record is accounted for, not compared;
     the letters, the destination's failed calls (`failures`: status) and the source's tags
     are the evidence. What `load_window` returns, and what the benchmark measures."""
-    unsent = source["key"].isin(letters["key"])
+    unsent = (source["key"].isin(letters["key"]) if len(letters)
+              else pd.Series(False, index=source.index))
     if unsent.any():  # of the few lettered keys, those without a destination record
         sent = destination["key"].isin(source.loc[unsent, "key"])
         unsent &= ~source["key"].isin(destination.loc[sent, "key"])

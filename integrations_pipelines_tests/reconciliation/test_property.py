@@ -7,12 +7,19 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from integrations_pipelines.mapping.text import fit, normalize_text
-from integrations_pipelines.reconciliation.compare import text_canon
+from integrations_pipelines.reconciliation.compare import (
+    _arrow_differs_after,
+    _coded_differs_after,
+    currency_canon,
+    field_differs,
+    text_canon,
+)
 from integrations_pipelines.reconciliation.diagnosis import Evidence, diagnose
 from integrations_pipelines.reconciliation.engine import reconcile
 from integrations_pipelines.reconciliation.fields import FieldSpec
@@ -274,3 +281,25 @@ def test_a_window_compared_in_key_hash_chunks_reports_what_the_whole_window_does
         event("renumbered onto a key that is not discrepant")
         assert set(split.diagnosis.loc[moved, "class"]) == {"missing"}
     event(f"{len(whole.result.table)} discrepancies in {chunks} chunks")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["usd", "USD", " a😀", "a", "EUR", ""])),
+                min_size=1, max_size=12),
+       st.lists(st.one_of(st.none(), st.sampled_from(["USD", "a", "a ", "eur", "JPY", ""])),
+                min_size=1, max_size=12),
+       st.randoms(use_true_random=False), st.sampled_from(["text", "currency"]))
+def test_low_cardinality_text_coded_once_compares_as_gathered(src, dst, rnd, kind) -> None:
+    """Currencies and other columns of few values are coded and judged per pair of distinct
+    values; that must say exactly what gathering and comparing every pair's text says."""
+    spec = FieldSpec("f", kind)  # type: ignore[arg-type]
+    canon = text_canon(spec) if kind == "text" else currency_canon
+    source, destination = pd.Series(src, dtype="str"), pd.Series(dst, dtype="str")
+    pairs = max(len(src), len(dst))
+    src_rows = np.array([rnd.randrange(len(src)) for _ in range(pairs)], dtype=np.int64)
+    dst_rows = np.array([rnd.randrange(len(dst)) for _ in range(pairs)], dtype=np.int64)
+    coded = _coded_differs_after(canon, source, src_rows, destination, dst_rows)
+    gathered = _arrow_differs_after(canon, source, src_rows, destination, dst_rows)
+    assert coded.tolist() == gathered.tolist()
+    assert field_differs(spec, source, src_rows, destination, dst_rows).tolist() == (
+        gathered.tolist())
