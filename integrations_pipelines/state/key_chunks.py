@@ -38,7 +38,7 @@ __all__ = [
     "window_rows",
 ]
 
-CHUNK_KEYS = 250_000  # keys per chunk a reconciliation holds at a time
+CHUNK_KEYS = 200_000  # keys per chunk a reconciliation holds at a time
 STREAM_ROWS = 1_000  # rows fetched per round trip when streaming a window
 _HEX_DIGITS = 15  # 60 bits of the md5: a non-negative bigint in PostgreSQL
 
