@@ -86,6 +86,7 @@ QBO_CLIENT_SECRET = "sandbox-client-secret"
 QBO_BOOTSTRAP_REFRESH = "sandbox-refresh-token-0"
 SHOPIFY_WEBHOOK_SECRET = "sandbox-webhook-secret"  # the sandbox app's client secret
 QBO_VERIFIER_TOKEN = "sandbox-verifier-token"
+XERO_WEBHOOK_KEY = "sandbox-xero-webhook-key"  # the Xero sandbox app's webhook key
 WEBHOOK_TOPICS = ("orders/create", "orders/updated", "orders/cancelled", "refunds/create")
 
 
@@ -278,8 +279,8 @@ def _receiver(env: dict[str, str], stack: ExitStack) -> dict[str, str]:
     catalog = flagship()
     secrets = WebhookSecrets(shopify=(SHOPIFY_WEBHOOK_SECRET,),
                              quickbooks=(QBO_VERIFIER_TOKEN,))
-    server = SandboxServer(build_receiver(engine_for(env["DATABASE_URL"]),
-                                          lambda: secrets)).start()
+    server = SandboxServer(build_receiver(engine_for(env["DATABASE_URL"]), lambda: secrets,
+                                          xero_keys=lambda: (XERO_WEBHOOK_KEY,))).start()
     stack.callback(server.stop)
     shop_route = f"{server.url}/webhooks/shopify/{catalog.webhooks.shopify_connection}"
     books_route = f"{server.url}/webhooks/quickbooks/{catalog.webhooks.quickbooks_connection}"
@@ -296,10 +297,29 @@ def _receiver(env: dict[str, str], stack: ExitStack) -> dict[str, str]:
                 answer.raise_for_status()
     httpx.post(f"{env['QBO_BASE_URL']}/_sandbox/webhooks", timeout=10, json={
         "url": books_route, "verifier_token": QBO_VERIFIER_TOKEN}).raise_for_status()
+    _xero_webhooks(env["XERO_BASE_URL"], f"{server.url}/webhooks/xero/default", stack)
     log.info("webhook receiver at %s, subscribed to %s", server.url, ", ".join(WEBHOOK_TOPICS))
     return {"WEBHOOK_RECEIVER_URL": server.url,
+            "XERO_WEBHOOK_KEYS": XERO_WEBHOOK_KEY,
             "SHOPIFY_WEBHOOK_SECRETS": SHOPIFY_WEBHOOK_SECRET,
             "QBO_WEBHOOK_VERIFIER_TOKENS": QBO_VERIFIER_TOKEN}
+
+
+def _xero_webhooks(xero_url: str, route: str, stack: ExitStack, every_s: float = 5.0) -> None:
+    """The Xero app's delivery URL is the receiver's route (set in Xero's developer portal;
+    the sandbox's admin API here), and Xero sends what changed every few seconds: the Xero
+    pair's books-changed sensor acts on the deliveries."""
+    httpx.post(f"{xero_url}/_sandbox/webhooks", timeout=10,
+               json={"url": route}).raise_for_status()
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            with suppress(httpx.HTTPError):  # the sandbox keeps what it could not send
+                httpx.post(f"{xero_url}/_sandbox/webhooks/deliver", timeout=30)
+
+    threading.Thread(target=loop, name="xero-webhooks", daemon=True).start()
+    stack.callback(stop.set)
 
 
 def _autosave(save: Callable[[], None], stack: ExitStack, every_s: float = 30.0) -> None:
