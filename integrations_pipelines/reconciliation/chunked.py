@@ -57,7 +57,10 @@ def reconcile_chunks(window: WindowChunks,
                      money_tolerance: int = 0) -> tuple[WindowFrames, ReconciliationResult]:
     """Read and compare the window's chunks one after the other (each chunk's frames are
     released before the next is read); the kept rows as the window's frames, and the result."""
-    return merge_parts(window, (reconcile_part(frames, money_tolerance) for frames in window))
+    parts = []
+    for chunk in range(window.chunks):  # no name holds a chunk's frames while the next is read
+        parts.append(reconcile_part(window.read(chunk), money_tolerance))
+    return merge_parts(window, parts)
 
 
 def _kept(result: ReconciliationResult) -> ReconciliationResult:
