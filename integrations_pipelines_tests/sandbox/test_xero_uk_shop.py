@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from integrations_pipelines.defs.kit import build_pair
@@ -40,6 +41,7 @@ def test_the_uk_shop_maps_cleanly_but_for_the_deliberate_refusals():
     assert {0.2, 0.05, 0.0} <= rates
 
 
+@pytest.mark.slow  # a run of the pair's job through Dagster
 def test_the_seeds_day_of_the_uk_shop_is_booked_green(database_url, engine, dagster_instance,
                                                        shop_sandbox):
     from integrations_pipelines.sandbox.xero_app import start_xero
