@@ -165,9 +165,15 @@ class MergeLoader:
         if len(self.keys) != 1:
             return False
         key = self.keys[0]
-        return conn.execute(sa.text(
-            f"SELECT NOT EXISTS (SELECT 1 FROM {self.target} WHERE {_q(key)} = "
-            "ANY(:keys))"), {"keys": [row.get(key) for row in rows]}).scalar() is True
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None  # a connection in use always has one
+        with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cursor:
+            # Binary parameters: the keys go as an array in PostgreSQL's own format (the
+            # text format quotes each element, a fifth of a first load's time).
+            found = cursor.execute(
+                f"SELECT NOT EXISTS (SELECT 1 FROM {self.target} WHERE {_q(key)} = ANY(%b))",
+                [[row.get(key) for row in rows]]).fetchone()
+        return bool(found and found[0])
 
     def _insert_directly(self, conn: sa.Connection,
                          rows: Sequence[dict[str, Any]]) -> Merged | None:
