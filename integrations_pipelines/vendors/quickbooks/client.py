@@ -7,6 +7,7 @@ Every answer is validated against our models (`contracts`) before its dict is re
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -18,7 +19,11 @@ import sqlalchemy as sa
 from integrations_pipelines.settings import QuickBooksSettings
 from integrations_pipelines.vendors.budget import RateLimit, SharedRequestBudget
 from integrations_pipelines.vendors.contracts import ContractGuard
-from integrations_pipelines.vendors.errors import VendorError
+from integrations_pipelines.vendors.errors import (
+    AuthenticationError,
+    CredentialsRevokedError,
+    VendorError,
+)
 from integrations_pipelines.vendors.http import Pacer, VendorHttpClient
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.vendors.oauth import OAuthApp, TokenManager
@@ -39,6 +44,7 @@ MIN_PAGE_CAP = 2  # no vendor caps a page below 2 rows: 1-row lookups need no co
 # margin (5 minutes), so the token reused is still valid; QuickBooks keeps an access token
 # valid until its expiry even when another process refreshes meanwhile.
 TOKEN_REUSE_S = 30.0
+AUTH_ROUNDS = 3  # rounds of (refresh, try) a request may take while its token is refused
 
 
 def quote(value: str) -> str:
@@ -87,22 +93,40 @@ def connect(settings: QuickBooksSettings, engine: sa.Engine, *,
         http=token_http,
         bootstrap_refresh_token=settings.bootstrap_refresh_token,
     )
-    sent: dict[str, str] = {}
-    held: dict[str, Any] = {}  # the access token last read from the store, and until when
+    sent = threading.local()  # the token this thread sent last (several may be in flight)
+    # The access token last read from the store and until when it is reused. A token read
+    # while a refresh was under way, or before one that started since, is not kept: it may
+    # be the one QuickBooks just refused.
+    held: dict[str, Any] = {"refreshes": 0, "refreshing": 0}
+    guard = threading.Lock()
 
     def auth_headers() -> dict[str, str]:
         # Read from the store once per TOKEN_REUSE_S, not once a request (a query and a
         # pooled connection's ping each time): a token read there is valid for at least
         # the refresh margin, far longer, and a 401 drops it.
         now = time.monotonic()
-        if held.get("until", 0.0) <= now:
-            held.update(token=tokens.access_token(), until=now + TOKEN_REUSE_S)
-        sent["token"] = held["token"]
-        return {"Authorization": f"Bearer {sent['token']}"}
+        with guard:
+            token, before = held.get("token"), held["refreshes"]
+            if held.get("until", 0.0) <= now:
+                token = None
+        if token is None:
+            token = tokens.access_token()
+            with guard:
+                if held["refreshes"] == before and not held["refreshing"]:
+                    held.update(token=token, until=now + TOKEN_REUSE_S)
+        sent.token = token
+        return {"Authorization": f"Bearer {token}"}
 
     def refresh_after_401() -> None:
-        held.clear()
-        tokens.force_refresh(rejected_token=sent.get("token"))
+        with guard:
+            held["refreshes"] += 1
+            held["refreshing"] += 1
+            held.pop("token", None)
+        try:
+            tokens.force_refresh(rejected_token=getattr(sent, "token", None))
+        finally:
+            with guard:
+                held["refreshing"] -= 1
 
     http = VendorHttpClient(
         "quickbooks", settings.base_url,
@@ -132,6 +156,32 @@ class QuickBooksClient:
         # QuickBooks' page cap is at least the largest page it ever returned (and at least
         # MIN_PAGE_CAP): a page shorter than that is provably the last one (see `query`).
         self._cap_at_least = MIN_PAGE_CAP
+        self._recovering = threading.Lock()  # held by a request recovering its token
+
+    def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        """`http.request` (which refreshes the token once after a 401 and tries again). With
+        several writes in flight (`CONCURRENT_WRITES`), QuickBooks may refuse a token that
+        another request has just refreshed, before this request's retry is sent: such a
+        request then recovers alone (the client's other requests wait before sending, as
+        they would be refused too), up to `AUTH_ROUNDS` rounds of refresh and try. Revoked
+        credentials are never tried again."""
+        with self._recovering:
+            pass  # another request is recovering its token: wait for it
+        try:
+            return self.http.request(method, url, **kw)
+        except CredentialsRevokedError:
+            raise
+        except AuthenticationError:
+            pass
+        with self._recovering:
+            for _ in range(AUTH_ROUNDS - 2):
+                try:
+                    return self.http.request(method, url, **kw)
+                except CredentialsRevokedError:
+                    raise
+                except AuthenticationError:
+                    continue  # refused again after a refresh: refresh and try once more
+            return self.http.request(method, url, **kw)
 
     def _url(self, resource: str) -> str:
         return f"/v3/company/{self.realm_id}/{resource}"
@@ -169,7 +219,7 @@ class QuickBooksClient:
             if where:
                 sql += f" where {where}"
             sql += f" orderby Id STARTPOSITION {start} MAXRESULTS {page_size}"
-            response = self.http.request(
+            response = self._request(
                 "GET", self._url("query"), endpoint=f"query.{entity.lower()}",
                 params=self._params(query=sql),
             )
@@ -198,7 +248,7 @@ class QuickBooksClient:
         if operation:
             params["operation"] = operation
         endpoint = f"{entity.lower()}.{operation or ('update' if 'Id' in body else 'create')}"
-        response = self.http.request(
+        response = self._request(
             "POST", self._url(entity.lower()), params=params, json=body, endpoint=endpoint,
             # requestid makes the retried POST safe: QuickBooks answers the original.
             idempotent=True,
@@ -211,7 +261,7 @@ class QuickBooksClient:
         invoices, and `{"Id", "status": "Deleted", "MetaData"}` for deleted ones. Intuit
         keeps 30 days of changes and answers at most 1,000 objects per entity: a caller
         whose answer is that long polls again from the newest change it got."""
-        response = self.http.request(
+        response = self._request(
             "GET", self._url("cdc"), endpoint="cdc.invoice",
             params=self._params(entities="Invoice", changedSince=since.isoformat()))
         answers = self._envelope(response.json(), "CDCResponse", "cdc.invoice")
@@ -223,7 +273,7 @@ class QuickBooksClient:
         return found
 
     def get_invoice(self, invoice_id: str) -> dict[str, Any]:
-        response = self.http.request("GET", self._url(f"invoice/{invoice_id}"),
+        response = self._request("GET", self._url(f"invoice/{invoice_id}"),
                                      endpoint="invoice.read", params=self._params())
         return self._entity("Invoice", self._envelope(response.json(), "Invoice",
                                                       "invoice.read"), "invoice.read")
