@@ -11,8 +11,9 @@ an empty store and then replayed unchanged, then replayed with 1% of the records
 Three contenders run on the same rows, each in a database of its own on one embedded
 PostgreSQL server, one after the other:
 
-- `store`: production's path, `state.raw.replace_window` (COPY into a staging table, delete
-  the window's vanished keys, one guarded upsert that leaves identical rows untouched);
+- `store`: production's path, `state.raw.replace_window` (a window with nothing stored:
+  COPY straight into the table; otherwise COPY into a staging table, one guarded upsert
+  that leaves identical rows untouched, the window's vanished keys deleted);
 - `delete+insert`: the path before it (delete the window, insert every row again, the
   executemany upsert SQLAlchemy sends for a list of parameter sets);
 - `copy+merge`: the anchor for bulk loads (COPY into a staging table, then `MERGE` with an
@@ -22,6 +23,9 @@ For each it prints rows/s (rows given / wall seconds), rows written (inserted + 
 deleted, from the table's statistics) and WAL bytes (`pg_current_wal_lsn` before and after).
 
     .venv/bin/python benchmarks/raw_store_benchmark.py [--rows 200000] [--repeat 3]
+        [--breakdown]
+
+`--breakdown` also times the parts of a first load of the small rows, each alone.
 
 Benchmarks measure; they never run in CI.
 """
@@ -183,27 +187,30 @@ def measure(engine: sa.Engine, write: Callable[[sa.Connection, Sequence[raw.RawR
 
 def run(pg_base: str, name: str, data: list[raw.RawRecord],
         repeat: int) -> dict[str, dict[str, Figures]]:
-    """Per contender: first load, unchanged replay, 1%-changed replay (median seconds)."""
-    results: dict[str, dict[str, Figures]] = {}
+    """Per contender: first load, unchanged replay, 1%-changed replay (median seconds). The
+    contenders take turns within each repetition, so a spell of load from other work on the
+    machine falls on all of them alike."""
     changed_data = changed(data)
-    for contender, write in CONTENDERS.items():
-        phases: dict[str, list[Figures]] = {"first load": [], "replay": [], "1% changed": []}
-        for attempt in range(repeat):
+    phases: dict[str, dict[str, list[Figures]]] = {
+        contender: {"first load": [], "replay": [], "1% changed": []}
+        for contender in CONTENDERS}
+    for attempt in range(repeat):
+        for contender, write in CONTENDERS.items():
             db = f"bench_{name.replace('+', '_')}_{contender.replace('+', '_')}_{attempt}"
             url = local_postgres.ensure_database(pg_base, db)
             upgrade(url)
             engine = engine_for(url)
-            phases["first load"].append(measure(engine, write, data))
-            phases["replay"].append(measure(engine, write, data))
-            phases["1% changed"].append(measure(engine, write, changed_data))
+            mine = phases[contender]
+            mine["first load"].append(measure(engine, write, data))
+            mine["replay"].append(measure(engine, write, data))
+            mine["1% changed"].append(measure(engine, write, changed_data))
             engine.dispose()
             local_postgres.drop_database(pg_base, db)
-        results[contender] = {
-            phase: Figures(statistics.median(f.seconds for f in figures),
-                           round(statistics.median(f.written for f in figures)),
-                           round(statistics.median(f.wal_bytes for f in figures)))
-            for phase, figures in phases.items()}
-    return results
+    return {contender: {
+        phase: Figures(statistics.median(f.seconds for f in figures),
+                       round(statistics.median(f.written for f in figures)),
+                       round(statistics.median(f.wal_bytes for f in figures)))
+        for phase, figures in mine.items()} for contender, mine in phases.items()}
 
 
 def report(name: str, rows: int, results: dict[str, dict[str, Figures]]) -> None:
@@ -222,11 +229,51 @@ def report(name: str, rows: int, results: dict[str, dict[str, Figures]]) -> None
           f" replay {results['delete+insert']['replay'].seconds / store['replay'].seconds:.2f}x")
 
 
+def breakdown(pg_base: str, data: Sequence[raw.RawRecord]) -> None:
+    """Where a first load's time goes, each part timed alone on the same rows: our Python
+    (rows made, then serialised as COPY does it, without sending), COPY into an unindexed
+    staging table, the guarded merge from there, and COPY straight into `raw_records`
+    (its primary key and two indexes; the store's first-load path)."""
+    url = local_postgres.ensure_database(pg_base, "bench_breakdown")
+    upgrade(url)
+    engine = engine_for(url)
+    parts: dict[str, float] = {}
+
+    def timed(name: str, part: Callable[[], object]) -> None:
+        started = time.perf_counter()
+        part()
+        parts[name] = time.perf_counter() - started
+
+    rows: list[dict[str, object]] = []
+    timed("rows made (insert_rows)", lambda: rows.extend(raw.insert_rows(KIND, data, "b")))
+    timed("serialised (orjson, COPY's rows)", lambda: [
+        [raw._json(r[c]) if c in raw._JSON else r[c] for c in raw._COLUMNS] for r in rows])
+    with engine.begin() as conn:
+        timed("COPY into the staging table (+ANALYZE)", lambda: raw.stage(conn, rows))
+        timed("guarded merge, staging -> table", lambda: raw._merge_stage(conn, False))
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE raw_records"))
+    with engine.begin() as conn:
+        timed("COPY straight into raw_records", lambda: raw._copy(
+            conn, "raw_records", raw._COLUMNS,
+            ([raw._json(r[c]) if c in raw._JSON else r[c] for c in raw._COLUMNS]
+             for r in rows)))
+    engine.dispose()
+    local_postgres.drop_database(pg_base, "bench_breakdown")
+    print(f"\nwhere a first load of {len(data):,} rows goes (each part alone):")
+    for name, seconds in parts.items():
+        print(f"  {name:<42} {seconds:6.2f} s  {len(data) / seconds:>10,.0f} rows/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sets", default="small,orders",
+                        help="the data sets measured, comma-separated (small, orders)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the parts of a first load of small rows alone")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="raw-bench-") as tmp:
         server, pg_base = local_postgres.start_embedded(Path(tmp) / "pgdata")
@@ -234,10 +281,15 @@ def main() -> None:
             with sa.create_engine(pg_base).connect() as conn:
                 print(f"PostgreSQL {conn.execute(sa.text('SHOW server_version')).scalar()}, "
                       f"SQLAlchemy {sa.__version__}")
+            wanted = set(args.sets.split(","))
             for name, build in (("small", small_data), ("orders", orders_data)):
+                if name not in wanted:
+                    continue
                 data = build(args.rows, args.seed)
                 results = run(pg_base, name, data, args.repeat)
                 report(name, len(data), results)
+                if name == "small" and args.breakdown:
+                    breakdown(pg_base, data)
                 if name == "small":
                     rate = len(data) / results["store"]["first load"].seconds
                     print(f"  store first load {rate:,.0f} rows/s "
