@@ -4,12 +4,16 @@ What is measured is what the nightly check runs on a window, from the readers' r
 seeded Shopify order payloads (the REST shape, one line item) are validated into `Order`
 models and turned into the source frame by the reader's own `source_frame`; QuickBooks
 invoice payloads (the read-back's shape) go through `destination_frame`; ledger rows (the
-`sync_ledger` columns) through `frames.ledger_frame`; `frames.window_frames` assembles the
-window and `window.reconcile_window` classifies it and diagnoses every discrepancy: the
-functions `reconcile_day` calls after its SQL reads. Keys are what production uses: the
-DocNumber text `S<order number>` on every side. Not measured: PostgreSQL (the raw store's
-and the ledger's reads) and JSON decoding; payloads are generated in process, a chunk at a
-time, in random row order on both sides.
+`sync_ledger` columns) through `frames.ledger_frame`. The frames are then cut into the
+window's key-hash chunks (about `state.key_chunks.CHUNK_KEYS` keys each) by the chunk
+function the reader's SQL computes, and `window.reconcile_window` runs on them as
+`frames.WindowChunks`, exactly as on the reader's: each chunk assembled by
+`frames.window_frames`, compared, its discrepancies kept, then merged and diagnosed. Keys are
+what production uses: the DocNumber text `S<order number>` on every side. Not measured:
+PostgreSQL (the raw store's and the ledger's reads, here Parquet files per chunk, timed
+apart) and JSON decoding; payloads are generated in process, a chunk at a time, in random row
+order on both sides. Peak memory: a 5 ms RSS sampler and VmHWM (reset before each run) in
+the reconciling process, which holds no frame before its runs.
 
 Planted (shares of the source records): 1% missing, 0.5% extra, 1% wrong values (total, tax,
 currency, customer or voided state), 0.5% stale (an update after the ledger's version that
@@ -24,7 +28,7 @@ created once under benchmarks/.venv-datacompy (with pyarrow, so its pandas holds
 Arrow strings). `--no-datacompy` skips it (10M a side would need tens of GB for it).
 
     .venv/bin/python benchmarks/reconcile_benchmark.py --records 1000000 --repeat 3 \
-        --rounds 3 --frames /tmp/reconcile-frames
+        --rounds 3 --frames "$HOME/reconcile-frames"
 
 The figures and their commands are in benchmarks/README.md. Benchmarks measure; they never
 run in CI.
