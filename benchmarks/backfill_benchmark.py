@@ -30,7 +30,9 @@ the company grows (`DatedShopifyStore`,
 `qbo_sandbox_at_scale.py`); the sandboxes are stand-ins for the vendors, never production.
 
 It prints, per day: the run's wall time, the backfill process's peak RSS during the run and
-its RSS after it, and the run's figures (orders extracted, invoices created, dead letters);
+its RSS after it, the run's figures (orders extracted, invoices created, dead letters), the
+machine's load and our process's CPU seconds (on a shared machine the wall time follows the
+load; the CPU time hardly does);
 then the overall peak, and the ratio of the peak RSS of the last days to that of the first
 days after the first (the baseline measured in the same run; day 1 also pays for imports
 and first connections, and is shown apart).
@@ -51,6 +53,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -398,19 +401,26 @@ def backfill_main(days: int, database_url: str, dagster_url: str,
         for day in _days(days):
             if stop_at is not None and time.time() >= stop_at:
                 break  # out of time: the days done are the run's
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), _cpu_s()
             result = job.execute_in_process(partition_key=day.isoformat(), instance=instance,
                                             raise_on_error=False)
-            wall = time.perf_counter() - started
+            wall, cpu = time.perf_counter() - started, _cpu_s() - cpu
             steps = sampler.step_peaks(instance, result.run_id)
             peak = sampler.take_peak()
             figures = _figures(result)
             print(json.dumps({"day": day.isoformat(), "wall_s": wall, "peak_mb": peak,
                               "after_mb": _rss_mb(), "success": result.success,
-                              "load": os.getloadavg()[0],
+                              "load": os.getloadavg()[0], "cpu_s": cpu,
                               "step_peak_mb": steps, **figures}), flush=True)
             del result
     sampler.stop()
+
+
+def _cpu_s() -> float:
+    """This process's CPU seconds so far (user + system, every thread): unlike the wall
+    time, hardly moved by other work on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _days(days: int) -> Iterator[date]:
@@ -541,7 +551,8 @@ def main() -> None:
             stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT)
         assert child.stdout is not None
         print(f"{'day':>4} {'date':10} {'wall s':>7} {'peak MB':>8} {'after MB':>9} "
-              f"{'orders':>7} {'created':>8} {'dead':>5} {'read back':>9} {'ok':>3} {'load':>5}",
+              f"{'orders':>7} {'created':>8} {'dead':>5} {'read back':>9} {'ok':>3} {'load':>5} "
+              f"{'cpu s':>6}",
               flush=True)
         for line in child.stdout:
             row = json.loads(line)
@@ -552,7 +563,8 @@ def main() -> None:
                   f"{row.get('shopify_to_quickbooks/invoice_sync:invoices_created', 0):>8,} "
                   f"{row.get('shopify_to_quickbooks/invoice_sync:orders_dead_lettered', 0):>5,} "
                   f"{row.get('quickbooks/invoices:invoices_read', 0):>9,} "
-                  f"{'yes' if row['success'] else 'NO':>3} {row.get('load', 0):>5.1f}",
+                  f"{'yes' if row['success'] else 'NO':>3} {row.get('load', 0):>5.1f} "
+                  f"{row.get('cpu_s', 0):>6.1f}",
                   flush=True)
         log.close()
         if child.wait() != 0 or not all(r["success"] for r in rows):
@@ -589,6 +601,9 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], total: float,
           f"2-{1 + len(first)} {baseline:.0f} MB (baseline); peak of the last {len(last)} days "
           f"{end:.0f} MB; overall peak {max(peaks):.0f} MB (on day {peaks.index(max(peaks)) + 1})")
     print(f"ratio, last days' peak / baseline: {end / baseline:.3f} (1.0: no growth with days)")
+    cpus = sorted(r.get("cpu_s", 0.0) for r in rows)
+    print(f"our process's CPU per day: median {cpus[len(cpus) // 2]:.1f} s "
+          f"({cpus[len(cpus) // 2] * 1000 / max(args.orders_per_day, 1):.1f} ms an order)")
     loads = sorted(r.get("load", 0.0) for r in rows)
     print(f"the machine's load (1-minute average, {os.cpu_count()} CPUs) at the end of each "
           f"day: median {loads[len(loads) // 2]:.1f}, {loads[0]:.1f} to {loads[-1]:.1f}")
