@@ -14,7 +14,7 @@ Plain SQLAlchemy and pandas: no vendor and no Dagster import.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
@@ -149,7 +149,9 @@ class WindowChunks:
     """A window read and compared one key-hash chunk at a time, for windows too large to hold
     (`state.key_chunks`): `read(i)` returns the `WindowFrames` of chunk i of `chunks`, every
     key of the chunk with all its records on every side, and `reconcile_window` reads them in
-    turn, keeping only each chunk's discrepancies."""
+    turn, keeping only each chunk's discrepancies. `destination_by_id` (optional) returns
+    the window's destination records (`destination_columns`) with the given ids, whatever
+    their chunk: how a record renumbered into another chunk is still named."""
 
     start: date
     end: date
@@ -157,10 +159,7 @@ class WindowChunks:
     read: Callable[[int], WindowFrames]
     fields: tuple[FieldSpec, ...]
     labels: SideLabels
-
-    def __iter__(self) -> Iterator[WindowFrames]:
-        for chunk in range(self.chunks):
-            yield self.read(chunk)
+    destination_by_id: Callable[[list[str]], pd.DataFrame] | None = None
 
 
 def without_settled_duplicates(frame: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:

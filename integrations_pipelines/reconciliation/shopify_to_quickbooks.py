@@ -255,10 +255,18 @@ def load_window(
         return frames.load_window(conn, integration.name, sides, start, end, realm_id, run_ids,
                                   chunk=chunk, chunks=chunks)
 
+    def by_id(ids: list[str]) -> pd.DataFrame:
+        wanted = set(ids)
+        found = ([i for i in invoices if str(i["Id"]) in wanted] if invoices is not None
+                 else [r.payload for r in window_rows(conn, _invoice_kind(realm_id), start, end,
+                                                      record_keys=ids)])
+        rows = (row for row in map(_destination_row, found) if row is not None)
+        return frames.build_frame(rows, DESTINATION_COLUMNS, text=DESTINATION_TEXT)
+
     if chunks == 1:
         return read(0)
     return frames.WindowChunks(start=start, end=end, chunks=chunks, read=read,
-                               fields=INVOICE_FIELDS, labels=LABELS)
+                               fields=INVOICE_FIELDS, labels=LABELS, destination_by_id=by_id)
 
 
 def reconcile_day(conn: sa.Connection, integration: ShopifyToQuickBooksEntry, day: date,

@@ -10,6 +10,7 @@ the destination". No vendor import.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -130,31 +131,54 @@ def reconcile_window(frames: WindowFrames | WindowChunks,
 
     A window given as `WindowChunks` is read and compared chunk by chunk (`chunked`), and
     diagnosed once on the chunks' discrepancies: the same classes, causes and examples as
-    the whole window compared at once, except that a renumbered invoice is named only when
-    its new key is itself discrepant (an extra, as a hand-renumbered invoice is).
+    the whole window compared at once (a missing key's record renumbered into another chunk
+    and kept by none is looked up by the ledger's id, `destination_by_id`; without that
+    reader it is named only when its new key is itself discrepant).
     """
-    chunks = 1
-    if isinstance(frames, WindowChunks):
-        chunks = frames.chunks
-        frames, result = reconcile_chunks(frames, money_tolerance)
-    else:
+    if not isinstance(frames, WindowChunks):
         result = reconcile(frames.source, frames.destination, frames.ledger, frames.fields,
                            money_tolerance=money_tolerance)
-    diagnosis = _renumbered(diagnose(result, frames.evidence), frames)
-    return WindowReconciliation(frames=frames, result=result, diagnosis=diagnosis,
-                                chunks=chunks)
+        diagnosis = _renumbered(diagnose(result, frames.evidence), frames.ledger,
+                                frames.destination)
+        return WindowReconciliation(frames=frames, result=result, diagnosis=diagnosis)
+    window = frames
+    frames, result = reconcile_chunks(window, money_tolerance)
+    diagnosis = diagnose(result, frames.evidence)
+    destination = frames.destination[["destination_id", "key"]]
+    elsewhere = _moved_ids(diagnosis, frames)
+    if elsewhere and window.destination_by_id is not None:  # kept in no chunk's discrepancies
+        found = window.destination_by_id(elsewhere)[["destination_id", "key"]]
+        destination = pd.concat([destination, found], ignore_index=True)
+    return WindowReconciliation(frames=frames, result=result,
+                                diagnosis=_renumbered(diagnosis, frames.ledger, destination),
+                                chunks=window.chunks)
 
 
-def _renumbered(diagnosis: pd.DataFrame, frames: WindowFrames) -> pd.DataFrame:
-    """Missing keys whose ledger invoice is present under another DocNumber, and that record."""
+def _moved_ids(diagnosis: pd.DataFrame, frames: WindowFrames) -> list[str]:
+    """The ledger's destination ids of missing keys that no kept destination record has:
+    records the sync wrote that may now sit under a key of another chunk."""
+    missing = diagnosis.loc[diagnosis["class"] == Outcome.MISSING, "key"]
+    ids = frames.ledger.loc[frames.ledger["key"].isin(missing), "destination_id"].dropna()
+    kept = set(frames.destination["destination_id"].astype(str))
+    return sorted({str(i) for i in ids} - kept)
+
+
+def _renumbered(diagnosis: pd.DataFrame, ledger: pd.DataFrame,
+                destination: pd.DataFrame) -> pd.DataFrame:
+    """Missing keys whose ledger invoice is present under another DocNumber, and that record
+    (`destination`: the destination records' `destination_id` and `key`)."""
     missing = diagnosis.loc[diagnosis["class"] == Outcome.MISSING, ["key"]]
     moved = (
-        missing.merge(frames.ledger[["key", "destination_id"]], on="key")
-        .merge(frames.destination[["destination_id", "key"]], on="destination_id",
+        missing.merge(ledger[["key", "destination_id"]], on="key")
+        .merge(destination[["destination_id", "key"]], on="destination_id",
                suffixes=("", "_now"))
     )
     if not len(moved):
         return diagnosis
+    # whichever order the records came in (a chunk's kept rows, the whole window); keys of
+    # mixed types that do not order stay as they came
+    with contextlib.suppress(TypeError):
+        moved = moved.sort_values(["key", "key_now"], kind="stable")
     out = diagnosis.copy()
     was = moved.drop_duplicates("key").set_index("key")  # one invoice named per key
     now = moved.drop_duplicates("key_now").set_index("key_now")

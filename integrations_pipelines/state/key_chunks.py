@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -111,13 +111,19 @@ def window_external_keys(conn: sa.Connection, kind: Kind, start: date, end: date
 
 def window_rows(conn: sa.Connection, kind: Kind, start: date, end: date,
                 key: sa.ColumnElement[Any] | None = None, chunk: int = 0,
-                chunks: int = 1) -> Iterator[StoredRecord]:
+                chunks: int = 1, *,
+                record_keys: Sequence[str] | None = None) -> Iterator[StoredRecord]:
     """The records of business days [start, end), by key (then account), streamed
     `STREAM_ROWS` at a time (a server-side cursor in the connection's transaction): the
     reader holds one batch of payloads, not the window. `kind`: one account's records, or
     `(system, record_type)` for every account's. With `chunks` > 1, only the records whose
-    `key` (a SQL expression over `raw_records`) falls in chunk `chunk`."""
-    query = (sa.select(raw_records).where(_in_window(kind, start, end, key, chunk, chunks))
+    `key` (a SQL expression over `raw_records`) falls in chunk `chunk`; with `record_keys`,
+    only the records of those vendor ids (one array parameter, however many)."""
+    where = _in_window(kind, start, end, key, chunk, chunks)
+    if record_keys is not None:
+        where = sa.and_(where, raw_records.c.record_key == sa.any_(
+            sa.literal(list(record_keys), postgresql.ARRAY(sa.Text()))))
+    query = (sa.select(raw_records).where(where)
              .order_by(sa.func.length(raw_records.c.record_key), raw_records.c.record_key,
                        raw_records.c.account))
     for row in conn.execute(query.execution_options(yield_per=STREAM_ROWS)):

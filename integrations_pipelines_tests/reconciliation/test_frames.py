@@ -146,6 +146,8 @@ def test_a_window_read_in_key_hash_chunks_reports_what_the_whole_window_does(eng
         if i % 11 == 5:  # a second live invoice of the order: a duplicate
             invoices.append(invoice | {"Id": str(500 + i)})
     invoices.append(_invoice("900", "S99001", TxnDate=DAY.isoformat()))  # made by hand: extra
+    # order 3's invoice (the ledger's 103), renumbered by hand: missing S<3> plus extra S77777
+    invoices.append(_invoice("103", "S77777", TxnDate=DAY.isoformat()))
     invoices.append(_invoice("901", None, TxnDate=DAY.isoformat(),  # no DocNumber, our marker
                              note=f"shopify:order:{orders[1]['id']} #{orders[1]['order_number']}"))
     synced = datetime(2026, 11, 9, 23, tzinfo=UTC)
@@ -174,7 +176,9 @@ def test_a_window_read_in_key_hash_chunks_reports_what_the_whole_window_does(eng
                                              invoices=invoices, chunk_keys=10))
 
     counts = whole.counts
-    assert counts["missing"] >= 3 and counts["duplicate"] >= 3 and counts["extra"] == 2
+    assert counts["missing"] >= 3 and counts["duplicate"] >= 3 and counts["extra"] == 3
+    renumbered = whole.diagnosis.loc[whole.diagnosis["cause_code"] == "renumbered_in_destination"]
+    assert sorted(renumbered["key"]) == sorted([f"S{orders[3]['order_number']}", "S77777"])
     assert counts["wrong_values"] > 0 and counts["ok"] > 10 and counts["dead_lettered"] == 1
     for report in (split, given):
         assert report.chunks == 5
