@@ -41,9 +41,9 @@ def pair_assets(spec: PairSpec) -> list[dg.AssetsDefinition]:
     promises = deferred([*(c for s in spec.extractions for c in s.check_specs),
                          *spec.sync.check_specs])
     return [
-        *(_fresh(build_asset(spec.entry, step, deps=[], checks=checks.get(step.key, ())),
+        *(_fresh(build_asset(spec.entry, step, deps=[], checks=_of(checks, step)),
                  policy) for step in spec.extractions),
-        build_asset(spec.entry, spec.sync, deps=[s.key for s in spec.extractions],
+        build_asset(spec.entry, spec.sync, deps=[k for s in spec.extractions for k in s.keys],
                     checks=_of(checks, spec.sync)),
         _fresh(build_asset(spec.entry, spec.read_back, deps=list(spec.sync.keys),
                            read_back=True, checks=_of(checks, spec.read_back),
