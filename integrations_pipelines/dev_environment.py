@@ -39,6 +39,7 @@ import httpx
 import yaml
 
 from integrations_pipelines import dev_demo, local_postgres
+from integrations_pipelines.catalog import integration
 from integrations_pipelines.mapping.shopify_to_quickbooks_entry import flagship
 from integrations_pipelines.settings import PARTITIONS_START_VARIABLE, dagster_storage_url
 from integrations_pipelines.state.db import engine_for, upgrade
@@ -86,6 +87,9 @@ QBO_CLIENT_SECRET = "sandbox-client-secret"
 QBO_BOOTSTRAP_REFRESH = "sandbox-refresh-token-0"
 SHOPIFY_WEBHOOK_SECRET = "sandbox-webhook-secret"  # the sandbox app's client secret
 QBO_VERIFIER_TOKEN = "sandbox-verifier-token"
+# The other shipped pairs whose seeded days dev backfills beside the flagship's.
+SEEDED_PAIRS = (("stripe_to_warehouse", "Stripe's seeded days into the warehouse"),
+                ("shopify_to_xero", "the UK shop's seeded days into Xero"))
 XERO_WEBHOOK_KEY = "sandbox-xero-webhook-key"  # the Xero sandbox app's webhook key
 WEBHOOK_TOPICS = ("orders/create", "orders/updated", "orders/cancelled", "refunds/create")
 
@@ -541,8 +545,14 @@ def run(options: DevOptions) -> int:
                 slack_page = env["SLACK_MESSAGES_URL"].removesuffix("_sandbox/messages")
                 dev_demo.start_in_background(ui_url, env["QBO_BASE_URL"], backfill, days[-1],
                                              slack_page, env["SHOPIFY_BASE_URL"])
-                ledger = launch_seed_backfill(ui_url, days, job="stripe_to_warehouse_job")
-                log.info("backfill %s: Stripe's seeded days into the warehouse", ledger)
+                for pair, what in SEEDED_PAIRS:
+                    # A pair whose catalog entry starts later than the first seeded day
+                    # (Xero's) has no partition for the days before it.
+                    start = max(first, integration(pair).partitions_start.isoformat())
+                    pair_days = [d for d in days if d >= start]
+                    if pair_days:
+                        launched = launch_seed_backfill(ui_url, pair_days, job=f"{pair}_job")
+                        log.info("backfill %s: %s", launched, what)
             except (RuntimeError, httpx.HTTPError) as exc:
                 log.warning("seed backfill not launched (%s); launch it from the UI", exc)
         try:
