@@ -245,7 +245,7 @@ def _in_chunks(whole: WindowFrames, chunks: int) -> WindowChunks:
                         fields=whole.fields, labels=whole.labels, destination_by_id=by_id)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(windows(), st.integers(2, 4))
 def test_a_window_compared_in_key_hash_chunks_reports_what_the_whole_window_does(
         window, chunks: int) -> None:
