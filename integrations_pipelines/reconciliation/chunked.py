@@ -24,6 +24,7 @@ from integrations_pipelines.reconciliation.diagnosis import Evidence, keys_among
 from integrations_pipelines.reconciliation.engine import reconcile
 from integrations_pipelines.reconciliation.frames import WindowChunks, WindowFrames
 from integrations_pipelines.reconciliation.result import NO_ROW, ReconciliationResult
+from integrations_pipelines.state.key_chunks import key_chunks
 
 __all__ = ["ChunkPart", "merge_parts", "reconcile_chunks", "reconcile_part"]
 
@@ -59,8 +60,22 @@ def reconcile_chunks(window: WindowChunks,
     released before the next is read); the kept rows as the window's frames, and the result."""
     parts = []
     for chunk in range(window.chunks):  # no name holds a chunk's frames while the next is read
-        parts.append(reconcile_part(window.read(chunk), money_tolerance))
+        part = reconcile_part(window.read(chunk), money_tolerance)
+        _check_chunk(part.result.table["key"], chunk, window.chunks)
+        parts.append(part)
     return merge_parts(window, parts)
+
+
+def _check_chunk(keys: pd.Series, chunk: int, chunks: int) -> None:
+    """Refuse a chunk whose discrepant keys hash into another chunk: the reader's SQL key and
+    the frame's key disagree. A key read into the wrong chunk is compared without its
+    counterparts and always shows as discrepant (missing here, extra there), so checking the
+    few discrepant keys catches every such error without hashing every key twice."""
+    wrong = key_chunks(keys, chunks) != chunk
+    if wrong.any():
+        raise ValueError(f"key {keys.iloc[int(wrong.argmax())]!r} was read into chunk {chunk} "
+                         f"of {chunks} but hashes into another: the reader's SQL key and its "
+                         "frames' key differ")
 
 
 def _kept(result: ReconciliationResult) -> ReconciliationResult:

@@ -212,21 +212,9 @@ def load_window(conn: sa.Connection, integration: str, sides: WindowSides, start
     letters = _open_letters(conn, integration, start, end, source, sides)
     if chunks > 1:
         letters = letters.loc[key_chunks(letters["key"], chunks) == chunk]
-        _check_chunk({"source": source, "destination": destination, "ledger": ledger},
-                     chunk, chunks)
     failures = _failures(conn, sides.destination_system, account, run_ids)
     return window_frames(start, end, source, destination, ledger, letters, failures,
                          sides.fields, sides.labels)
-
-
-def _check_chunk(frames: dict[str, pd.DataFrame], chunk: int, chunks: int) -> None:
-    """Refuse a chunk holding a key of another chunk: the reader's SQL key and the frame's
-    key disagree, and the key would be compared without its counterparts."""
-    for name, frame in frames.items():
-        wrong = key_chunks(frame["key"], chunks) != chunk
-        if wrong.any():
-            raise ValueError(f"{name}: key {frame['key'].iloc[int(wrong.argmax())]!r} read into "
-                             f"chunk {chunk} of {chunks} hashes into another chunk")
 
 
 def window_frames(start: date, end: date, source: pd.DataFrame, destination: pd.DataFrame,

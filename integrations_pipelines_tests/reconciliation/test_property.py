@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -321,3 +322,21 @@ def test_a_record_renumbered_onto_a_key_that_compares_ok_is_named_across_chunks(
         "invoice d0 now has DocNumber S2: renumbered in the destination"]
     assert len(split.frames.destination) == 0  # S2 is ok: none of its rows were kept
     assert split.diagnosis.equals(whole.diagnosis)
+
+
+def test_a_reader_that_puts_a_key_in_the_wrong_chunk_is_refused() -> None:
+    """An order read into one chunk and its invoice into another would be reported missing
+    and extra; the chunk's discrepant keys are checked against the chunk function."""
+    values = {"total": 1.0, "currency": "USD", "name": "a", "memo": "b", "txn_date": DAY,
+              "voided": False, "lines": 1}
+    key = next(f"S{n}" for n in range(1, 100) if key_chunks([f"S{n}"], 2)[0] == 1)
+    source = pd.DataFrame([{"key": key, "version": 1, **values}])
+    destination = pd.DataFrame([{"key": key, "destination_id": "d0", **values}])
+    ledger = pd.DataFrame({"key": [key], "source_version": [1], "destination_id": ["d0"]})
+    empty = [frame.iloc[:0] for frame in (source, destination, ledger)]
+    sides = {0: (source, empty[1], empty[2]), 1: (empty[0], destination, ledger)}  # wrong
+    chunked = WindowChunks(start=DAY, end=DAY + dt.timedelta(days=1), chunks=2,
+                           read=lambda chunk: _window(*sides[chunk], Evidence()),
+                           fields=tuple(FIELDS), labels=LABELS)
+    with pytest.raises(ValueError, match=f"key '{key}' was read into chunk 0 of 2"):
+        reconcile_window(chunked)
