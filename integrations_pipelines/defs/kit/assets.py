@@ -4,8 +4,9 @@ Each asset reads its window, builds one `StepRun` (the step's vendor resource lo
 its key, fresh HTTP figures), calls the step, and reports the step's figures plus the HTTP
 ones (requests, retries, 429s, p95 latency, per endpoint) so the UI plots them per
 partition. A step of several assets (`Step.specs`) is one op materializing each, with that
-asset's own figures and checks. The read-back takes the repair job's `repair: true` as run
-config.
+asset's own figures and checks. The read-back repairs its window first in the pair's repair
+job, however it was launched (the UI, a sensor, GraphQL or `dagster job launch` without run
+config), and anywhere else when the run config says `repair: true`.
 
 Every check of an asset is evaluated in its step (the step's own, then the kit's volume and
 drift checks, `in_step.py`). Dagster blocks only on the read-back's checks; the earlier
@@ -25,7 +26,9 @@ from integrations_pipelines.defs.kit.verdict import fail_on_broken_promises, non
 from integrations_pipelines.defs.partitions import daily_partitions, run_window
 from integrations_pipelines.vendors.metrics import HttpMetrics
 
-__all__ = ["ReadBackConfig", "build_asset", "http_metadata", "repair_run_config"]
+__all__ = [
+    "ReadBackConfig", "build_asset", "http_metadata", "repair_job_name", "repair_run_config",
+]
 
 
 class ReadBackConfig(dg.Config):
@@ -43,6 +46,11 @@ def http_metadata(metrics: HttpMetrics) -> dict[str, Any]:
         "http_p95_ms": round(metrics.p95_ms(), 1),
         "http_by_endpoint": dg.MetadataValue.json(metrics.summary()),
     }
+
+
+def repair_job_name(pair: str) -> str:
+    """The name of a pair's repair job (alerts name it)."""
+    return f"{pair}_repair_job"
 
 
 def repair_run_config(read_back: dg.AssetKey) -> dict[str, Any]:
@@ -114,7 +122,11 @@ def build_asset(entry: Integration, step: Step, deps: list[dg.AssetKey],
     if read_back:
         def read_back_asset(context: dg.AssetExecutionContext, config: ReadBackConfig,
                             ) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
-            yield from _report(step, checks, start(context, config.repair))
+            # The repair job's own default config says `repair: true`, but a launch that
+            # sends an empty run config (GraphQL, `dagster job launch`) would get the
+            # field's default: in the repair job the read-back repairs whatever the config.
+            repair = config.repair or context.job_name == repair_job_name(entry.name)
+            yield from _report(step, checks, start(context, repair))
             fail_on_broken_promises(context, promises)
 
         return decorate(read_back_asset)

@@ -22,19 +22,17 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from integrations_pipelines.catalog import Integration
-from integrations_pipelines.defs.kit.assets import repair_run_config
+from integrations_pipelines.defs.kit.assets import repair_job_name, repair_run_config
 from integrations_pipelines.defs.kit.spec import PairSpec
 from integrations_pipelines.defs.partitions import daily_partitions
 
-__all__ = ["CHUNK_DAYS", "RANGE_END", "RANGE_START", "PairJobs", "pair_jobs", "rolling_ranges"]
+__all__ = [
+    "CHUNK_DAYS", "RANGE_END", "RANGE_START", "PairJobs", "pair_jobs", "repair_job_name",
+    "rolling_ranges",
+]
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 CHUNK_DAYS = 7  # days per rolling-reconciliation run: its read-back holds the week's records
-
-
-def repair_job_name(pair: str) -> str:
-    """The name of a pair's repair job (alerts name it)."""
-    return f"{pair}_repair_job"
 
 
 def rolling_ranges(entry: Integration, today: date) -> list[tuple[date, date]]:
