@@ -82,10 +82,11 @@ def polled_changes(conn: sa.Connection, integration: str, client: XeroClient,
     notes = list(client.credit_notes_modified_since(since))
     orders = {m.group(1) for n in notes
               if (m := MARKER.search(str(n.get("Reference") or ""))) is not None}
+    # `.all()`: a result has a `keys()` method, so dict() would take it for a mapping.
     invoice_of = dict(conn.execute(
         sa.select(sync_ledger.c.source_id, sync_ledger.c.destination_id).where(
             sync_ledger.c.integration == integration,
-            sync_ledger.c.source_id.in_(sorted(orders))))) if orders else {}
+            sync_ledger.c.source_id.in_(sorted(orders)))).all()) if orders else {}
     for note in notes:
         invoices = {str((a.get("Invoice") or {}).get("InvoiceID"))
                     for a in note.get("Allocations") or []}

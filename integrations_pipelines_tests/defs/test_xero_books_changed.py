@@ -22,7 +22,7 @@ from integrations_pipelines.defs.kit import build_pair
 from integrations_pipelines.defs.resources import IntegrationStore, ShopifyResource
 from integrations_pipelines.defs.shopify_to_xero.pair import pair_spec
 from integrations_pipelines.sandbox.server import SandboxServer
-from integrations_pipelines.sandbox.shopify_orders import LineSpec
+from integrations_pipelines.sandbox.shopify_orders import LineSpec, apply_refund
 from integrations_pipelines.sandbox.xero_app import start_xero
 from integrations_pipelines.settings import WebhookSecrets
 from integrations_pipelines.state.tables import webhook_inbox
@@ -35,7 +35,7 @@ from integrations_pipelines.vendors.xero.settings import XeroSettings
 from integrations_pipelines.webhooks.app import build_receiver
 from integrations_pipelines.webhooks.inbox import GroupCommitter
 from integrations_pipelines_tests.defs.test_shopify_to_xero import ENTRY, NAME, xero_resource
-from integrations_pipelines_tests.defs.test_xero_seeds_scenario import DAY, uk_order
+from integrations_pipelines_tests.defs.test_xero_seeds_scenario import AT, DAY, uk_order
 from integrations_pipelines_tests.sync.test_xero_changes import store
 
 REPAIRING = ENTRY.model_copy(update={"xero": ENTRY.xero.model_copy(update={
@@ -118,7 +118,12 @@ def test_a_bookkeepers_edit_reaches_the_repair_job_through_xero_webhooks(
 
 
 def test_the_if_modified_since_read_finds_an_edit_no_webhook_reported(engine, xero_sandbox):
-    store(engine, uk_order(2, [LineSpec("Jam", Decimal("6.00"), 3)]))
+    refunded = uk_order(2, [LineSpec("Jam", Decimal("6.00"), 3)])
+    # A partial refund: its credit note is the read's other document (found through its
+    # allocation and our marker), and ours too.
+    apply_refund(refunded, at=AT + timedelta(hours=5), refund_id=7101, transaction_id=7102,
+                 lines=[(refunded["line_items"][0]["id"], 1)])
+    store(engine, refunded)
     xero_server, xero = xero_sandbox
     client = connect(XeroSettings(
         xero_server.url, f"{xero_server.url}/connect/token", xero.tokens.client_id,
