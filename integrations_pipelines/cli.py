@@ -72,14 +72,8 @@ def _cmd_reconcile_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_dead_letters(args: argparse.Namespace) -> int:
-    """The flagship's own command for its letters; every other pair's through the generic
-    one (`sync/dead_letters.run_command`: list from the store, replay by the pair's
-    binding)."""
-    if args.integration == "shopify_to_quickbooks":
-        from integrations_pipelines.sync.shopify_to_quickbooks import run_dead_letters_command
-
-        return run_dead_letters_command(args.dl_command, args.integration, args.reason,
-                                        args.from_date, args.to_date)
+    """Any pair's letters (`sync/dead_letters.run_command`: list from the store, replay by
+    the pair's binding)."""
     from integrations_pipelines.sync.dead_letters import run_command
 
     return run_command(args.dl_command, args.integration, args.reason, args.from_date,

@@ -21,9 +21,9 @@ __all__ = ["PAIR_REPLAYS", "DeadLetter", "open_letters", "record", "refusals", "
            "run_command"]
 
 # How each pair replays its letters from the environment: "module:function", a context
-# manager (engine, entry) -> (the pair's RecordSync, the source's record model). The
-# flagship (Shopify -> QuickBooks) keeps its own command (`sync/shopify_to_quickbooks.py`).
+# manager (engine, entry) -> (the pair's RecordSync, the source's record model).
 PAIR_REPLAYS = {
+    ("shopify", "quickbooks"): "integrations_pipelines.sync.shopify_to_quickbooks:replay_binding",
     ("shopify", "xero"): "integrations_pipelines.sync.shopify_to_xero:replay_binding",
 }
 

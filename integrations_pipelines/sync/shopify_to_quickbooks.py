@@ -10,23 +10,20 @@ through that same path (`repair_window`).
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
 
-from integrations_pipelines.catalog import Integration
+from integrations_pipelines.catalog import Integration, as_entry
 from integrations_pipelines.mapping.shopify_to_quickbooks import (
     ORDER_MARKER,
     business_date,
     map_order,
 )
-from integrations_pipelines.mapping.shopify_to_quickbooks_entry import (
-    ShopifyToQuickBooksEntry,
-    flagship,
-)
+from integrations_pipelines.mapping.shopify_to_quickbooks_entry import ShopifyToQuickBooksEntry
 from integrations_pipelines.reconciliation.result import Outcome
 from integrations_pipelines.reconciliation.shopify_to_quickbooks import load_window
 from integrations_pipelines.reconciliation.window import WindowReconciliation, reconcile_window
@@ -34,7 +31,6 @@ from integrations_pipelines.sync.concurrent_sync import ConcurrentRecordSync
 from integrations_pipelines.sync.engine import SKIPPED, RecordSync, SyncOutcome
 from integrations_pipelines.sync.extraction import StoredOrders
 from integrations_pipelines.sync.invoice_read_back import read_back_window
-from integrations_pipelines.sync.replay import LetterFilter, describe_letters, replay_dead_letters
 from integrations_pipelines.sync.roles import MappingRejected, MappingSkipped
 from integrations_pipelines.vendors.quickbooks.client import QuickBooksClient
 from integrations_pipelines.vendors.quickbooks.drafts import InvoiceDraft
@@ -46,7 +42,7 @@ from integrations_pipelines.vendors.quickbooks.writer import (
 from integrations_pipelines.vendors.shopify.models import Order
 
 __all__ = ["SKIPPED", "VOID_DUPLICATES", "InvoiceSync", "Mapper", "RepairOutcome",
-           "SyncOutcome", "repair_window", "request_id", "run_dead_letters_command",
+           "SyncOutcome", "repair_window", "replay_binding", "request_id",
            "void_duplicates"]
 
 Draft = InvoiceDraft | MappingRejected | MappingSkipped
@@ -122,30 +118,17 @@ def repair_window(engine: sa.Engine, client: QuickBooksClient,
     return RepairOutcome(report, policy, orders.read, outcome, voided, classes)
 
 
-def run_dead_letters_command(action: str, integration_name: str, reason_code: str | None,
-                             from_date: str | None, to_date: str | None) -> int:
-    """`integrations-pipelines dead-letters list|replay`: the store and QuickBooks from the
-    environment (DATABASE_URL, QBO_*); `to_date` is included. Exit 1 if letters remain."""
-    from integrations_pipelines.settings import QuickBooksSettings, database_url
-    from integrations_pipelines.state.db import engine_for
+@contextmanager
+def replay_binding(engine: sa.Engine, entry: Integration
+                   ) -> Iterator[tuple[RecordSync[Order, InvoiceDraft], type[Order]]]:
+    """The pair's dead-letter replay from the environment (QBO_*): the entry's invoice sync
+    into the company, and Shopify's order model (`dead-letters replay`)."""
+    from integrations_pipelines.settings import QuickBooksSettings
     from integrations_pipelines.vendors.contracts import ContractGuard
     from integrations_pipelines.vendors.quickbooks.client import connect, realm_budget
 
-    try:
-        which = LetterFilter.from_days(integration_name, reason_code, from_date, to_date)
-        chosen = flagship(integration_name)
-    except (ValueError, KeyError, TypeError) as exc:
-        print(f"invalid selection: {exc}", file=sys.stderr)
-        return 2
-    engine = engine_for(database_url())
-    if action == "list":
-        with engine.connect() as conn:
-            print(describe_letters(which.select(conn)))
-        return 0
     conf = QuickBooksSettings.from_env()
     client = connect(conf, engine, budget=realm_budget(engine, conf.realm_id),
                      contracts=ContractGuard(engine, run_id="cli:dead-letters-replay"))
     with client.http:
-        outcome = replay_dead_letters(engine, InvoiceSync(engine, client, chosen), Order, which)
-    print(outcome.summary())
-    return 1 if outcome.still_failing else 0
+        yield InvoiceSync(engine, client, as_entry(entry, ShopifyToQuickBooksEntry)), Order
