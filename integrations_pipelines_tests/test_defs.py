@@ -468,7 +468,8 @@ def test_every_vendor_step_is_in_its_vendors_concurrency_pool() -> None:
 
 def test_the_deployment_dequeues_one_run_per_partition_at_a_time(tmp_path) -> None:
     """dagster.yaml as Dagster reads it (storage left to the default): runs of one partition
-    (the nightly run, a re-run, the repair job) are dequeued one at a time."""
+    (the nightly run, a re-run, the repair job) are dequeued one at a time, and no pair takes
+    more than two of the four run slots (its jobs carry its `integration` tag)."""
     import yaml
 
     config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
@@ -478,8 +479,12 @@ def test_the_deployment_dequeues_one_run_per_partition_at_a_time(tmp_path) -> No
     queue = instance.get_concurrency_config().run_queue_config
     assert queue.max_concurrent_runs == 4
     assert list(queue.tag_concurrency_limits) == [
-        {"key": "dagster/partition", "limit": 1, "value": {"applyLimitPerUniqueValue": True}}]
+        {"key": "dagster/partition", "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
+        {"key": "integration", "limit": 2, "value": {"applyLimitPerUniqueValue": True}}]
     instance.dispose()
+    for pair in (FLAGSHIP, STRIPE, XERO):
+        for job in (f"{pair}_job", f"{pair}_repair_job"):
+            assert defs.resolve_job_def(job).tags.get("integration") == pair, job
 
 
 def test_every_asset_of_a_pair_names_its_integration_for_alert_routing() -> None:
