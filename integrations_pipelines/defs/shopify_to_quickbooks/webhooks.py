@@ -15,15 +15,15 @@
 All of it is active only with `webhooks.enabled` in the catalog.
 """
 
-import hashlib
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from integrations_pipelines.defs.failures import vendor_failures
 from integrations_pipelines.defs.kit import http_metadata
+from integrations_pipelines.defs.kit.changed_days import remembered_changes, run_requests
 from integrations_pipelines.defs.resources import (
     IntegrationStore,
     QuickBooksResource,
@@ -60,7 +60,6 @@ OPTIONS = CATALOG.webhooks
 INBOX_CHECK = "webhook_inbox_keeps_up"
 CDC_FEED = "quickbooks.invoices.cdc"
 CDC_HISTORY = timedelta(days=29)  # Intuit keeps 30 days of changes
-REMEMBERED = timedelta(days=2)  # how long a requested change is remembered (sensor cursor)
 STOPPED_CAUSE = (
     "Webhook deliveries have stopped while the polling path still finds changes. Check, in "
     "order: the receiver is up and reachable from the internet (GET /healthz); the Shopify "
@@ -191,32 +190,6 @@ def webhooks_deliver_changes(store: IntegrationStore) -> dg.AssetCheckResult:
                   **({"likely_cause": STOPPED_CAUSE} if stopped else {})})
 
 
-def _requests(changes: dict[date, list[InvoiceChange]], remembered: dict[str, str],
-              source: str) -> list[dg.RunRequest]:
-    """One run of the nightly job per changed day; changes already requested are left out
-    (the webhook and CDC report the same change: it is reconciled once)."""
-    requests = []
-    for day, found in sorted(changes.items()):
-        fresh: list[InvoiceChange] = [
-            c for c in found
-            if remembered.get(c.invoice_id) != (c.last_updated.isoformat()
-                                                if c.last_updated else "?")]
-        if not fresh:
-            continue
-        for change in fresh:
-            remembered[change.invoice_id] = (change.last_updated.isoformat()
-                                             if change.last_updated else "?")
-        ids = sorted({c.invoice_id for c in fresh})
-        digest = hashlib.sha256(json.dumps(
-            [[c.invoice_id, str(c.last_updated)] for c in fresh]).encode()).hexdigest()[:16]
-        requests.append(dg.RunRequest(
-            run_key=f"books-changed:{day.isoformat()}:{digest}",
-            partition_key=day.isoformat(),
-            tags={"trigger": f"invoice changed in QuickBooks ({source})",
-                  "changed_invoices": ",".join(ids)[:200]}))
-    return requests
-
-
 @dg.sensor(
     name="books_changed_sensor",
     job_name=f"{NAME}_job",  # the kit's nightly job of this pair
@@ -232,10 +205,7 @@ def books_changed_sensor(context: dg.SensorEvaluationContext, store: Integration
         return dg.SkipReason("webhooks are not enabled in the catalog")
     engine = store.engine()
     now = datetime.now(UTC)
-    state = json.loads(context.cursor) if context.cursor else {}
-    remembered: dict[str, str] = {
-        k: v for k, v in state.get("requested", {}).items()
-        if v == "?" or datetime.fromisoformat(v) > now - REMEMBERED}
+    remembered = remembered_changes(context.cursor, now)
     requests: list[dg.RunRequest] = []
     with engine.connect() as conn, conn.begin():
         rows = claim(conn, "quickbooks", OPTIONS.quickbooks_connection, 500,
@@ -251,7 +221,9 @@ def books_changed_sensor(context: dg.SensorEvaluationContext, store: Integration
                 continue
             changes.extend(found)
             outcomes[row.id] = f"{len(found)} invoice changes read"
-        requests += _requests(days_to_reconcile(conn, NAME, changes), remembered, "webhook")
+        requests += run_requests(days_to_reconcile(conn, NAME, changes), remembered,
+                                 source="webhook", destination="QuickBooks",
+                                 run_key_prefix="books-changed")
         mark(conn, outcomes)
     with engine.connect() as conn:
         cdc = cursors.get(conn, NAME, CDC_FEED)
@@ -266,8 +238,10 @@ def books_changed_sensor(context: dg.SensorEvaluationContext, store: Integration
             context.log.warning(f"ChangeDataCapture failed, retried next tick: {error}")
         else:
             with engine.begin() as conn:
-                requests += _requests(days_to_reconcile(conn, NAME, cdc_changes(invoices)),
-                                      remembered, "ChangeDataCapture")
+                requests += run_requests(days_to_reconcile(conn, NAME, cdc_changes(invoices)),
+                                         remembered, source="ChangeDataCapture",
+                                         destination="QuickBooks",
+                                         run_key_prefix="books-changed")
                 cursors.advance(conn, NAME, CDC_FEED, now - timedelta(minutes=1), None)
     cursor = json.dumps({"requested": remembered})
     if not requests:

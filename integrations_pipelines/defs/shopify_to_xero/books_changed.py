@@ -12,13 +12,13 @@ the transaction that computed its runs: when Xero cannot be read it stays pendin
 taken again next tick; nothing is dropped. (`sync/xero_books_changes.py`)
 """
 
-import hashlib
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import sqlalchemy as sa
 
+from integrations_pipelines.defs.kit.changed_days import remembered_changes, run_requests
 from integrations_pipelines.defs.kit.jobs import repair_job_name
 from integrations_pipelines.defs.resources import IntegrationStore, XeroResource
 from integrations_pipelines.mapping.shopify_to_xero_entry import ShopifyToXeroEntry
@@ -32,36 +32,10 @@ from integrations_pipelines.sync.xero_books_changes import (
 from integrations_pipelines.vendors.metrics import HttpMetrics
 from integrations_pipelines.webhooks.drain import claim, mark
 
-__all__ = ["FEED", "books_changed_sensor", "run_requests"]
+__all__ = ["FEED", "books_changed_sensor"]
 
 FEED = "xero.books.modified"
-REMEMBERED = timedelta(days=2)  # how long a requested change is remembered (sensor cursor)
 FIRST_LOOK = timedelta(hours=1)  # how far back the first If-Modified-Since read looks
-
-
-def _stamp(change: InvoiceChange) -> str:
-    return change.last_updated.isoformat() if change.last_updated else "?"
-
-
-def run_requests(changes: dict[date, list[InvoiceChange]], remembered: dict[str, str],
-                 first_day: date, source: str) -> list[dg.RunRequest]:
-    """One run per changed day (from the pair's first partition on); a change already
-    requested (the webhook and the If-Modified-Since read see the same one) is left out."""
-    requests = []
-    for day, found in sorted(changes.items()):
-        fresh = [c for c in found if remembered.get(c.invoice_id) != _stamp(c)]
-        if day < first_day or not fresh:
-            continue
-        for change in fresh:
-            remembered[change.invoice_id] = _stamp(change)
-        digest = hashlib.sha256(json.dumps(
-            [[c.invoice_id, _stamp(c)] for c in fresh]).encode()).hexdigest()[:16]
-        requests.append(dg.RunRequest(
-            run_key=f"xero-books-changed:{day.isoformat()}:{digest}",
-            partition_key=day.isoformat(),
-            tags={"trigger": f"invoice changed in Xero ({source})",
-                  "changed_invoices": ",".join(sorted({c.invoice_id for c in fresh}))[:200]}))
-    return requests
 
 
 def _from_webhooks(conn: sa.Connection, entry: ShopifyToXeroEntry, xero: XeroResource,
@@ -109,15 +83,14 @@ def books_changed_sensor(entry: ShopifyToXeroEntry) -> dg.SensorDefinition:
         xero: XeroResource = context.resources.xero
         engine = store.engine()
         now = datetime.now(UTC)
-        state = json.loads(context.cursor) if context.cursor else {}
-        remembered: dict[str, str] = {
-            k: v for k, v in state.get("requested", {}).items()
-            if v == "?" or datetime.fromisoformat(v) > now - REMEMBERED}
+        remembered = remembered_changes(context.cursor, now)
         requests: list[dg.RunRequest] = []
         with engine.connect() as conn, conn.begin():
             changes, deliveries = _from_webhooks(conn, entry, xero, store)
             requests += run_requests(days_to_reconcile(conn, entry.name, changes), remembered,
-                                     entry.partitions_start, "webhook")
+                                     source="webhook", destination="Xero",
+                                     run_key_prefix="xero-books-changed",
+                                     first_day=entry.partitions_start)
         with engine.connect() as conn:
             cursor = cursors.get(conn, entry.name, FEED)
         minutes = options.books_changes_minutes
@@ -133,8 +106,10 @@ def books_changed_sensor(entry: ShopifyToXeroEntry) -> dg.SensorDefinition:
             else:
                 with engine.begin() as conn:
                     requests += run_requests(days_to_reconcile(conn, entry.name, polled),
-                                             remembered, entry.partitions_start,
-                                             "If-Modified-Since")
+                                             remembered, source="If-Modified-Since",
+                                             destination="Xero",
+                                             run_key_prefix="xero-books-changed",
+                                             first_day=entry.partitions_start)
                     # A minute of overlap: a change committed while we read is read again.
                     cursors.advance(conn, entry.name, FEED, now - timedelta(minutes=1), None)
         new_cursor = json.dumps({"requested": remembered})
