@@ -105,7 +105,9 @@ def diagnose(result: ReconciliationResult, evidence: Evidence | None = None) -> 
     causes = _Causes(len(table))
 
     missing = classes == Outcome.MISSING
-    ledger_id = _ledger_column(result, ledger_row, "destination_id")
+    duplicate = np.flatnonzero(classes == Outcome.DUPLICATE)
+    ledger_id = _ledger_column(result, ledger_row, "destination_id",
+                               missing | (classes == Outcome.DUPLICATE))
     causes.add(missing & dead.notna().to_numpy(), "dead_lettered", "dead-lettered: " + dead)
     gone = "synced as " + _text(ledger_id, missing).fillna("?") + _GONE
     causes.add(missing & (ledger_row != NO_ROW), "deleted_in_destination", gone)
@@ -117,13 +119,12 @@ def diagnose(result: ReconciliationResult, evidence: Evidence | None = None) -> 
 
     causes.add(classes == Outcome.EXTRA, "no_source_record", NO_SOURCE)
 
-    duplicate = np.flatnonzero(classes == Outcome.DUPLICATE)
     retried, text = _duplicates(result, ledger_id[duplicate])
     causes.add_at(duplicate[retried], "retried_create", text[retried])
     causes.add_at(duplicate, "created_outside_sync", OUTSIDE_SYNC)
 
     stale = classes == Outcome.STALE
-    version = _text(_ledger_column(result, ledger_row, "source_version"), stale)
+    version = _text(_ledger_column(result, ledger_row, "source_version", stale))
     update = "an update after " + version + " never synced"
     with_dead = update + " (dead-lettered: " + dead + ")"
     causes.add(stale & dead.notna().to_numpy(), "update_not_synced", with_dead)
@@ -234,9 +235,13 @@ def _edge_tags(tags: np.ndarray) -> np.ndarray:
     return edges
 
 
-def _ledger_column(result: ReconciliationResult, rows: np.ndarray, column: str) -> np.ndarray:
+def _ledger_column(result: ReconciliationResult, rows: np.ndarray, column: str,
+                   only: np.ndarray) -> np.ndarray:
+    """The ledger's `column` for the table rows in `only` (a mask) that have a ledger row,
+    None elsewhere: only those become Python objects (a window's ledger timestamps are
+    thousands, and a cause needs few)."""
     out = np.full(len(rows), None, dtype=object)
-    has = rows != NO_ROW
+    has = only & (rows != NO_ROW)
     if column in result.ledger.columns and has.any():
         out[has] = result.ledger[column].iloc[rows[has]].to_numpy(dtype=object)
     return out

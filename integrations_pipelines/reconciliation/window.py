@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from integrations_pipelines.reconciliation.chunked import reconcile_chunks
-from integrations_pipelines.reconciliation.diagnosis import cause_counts, diagnose
+from integrations_pipelines.reconciliation.diagnosis import cause_counts, diagnose, keys_among
 from integrations_pipelines.reconciliation.engine import reconcile
 from integrations_pipelines.reconciliation.frames import WindowChunks, WindowFrames
 from integrations_pipelines.reconciliation.result import (
@@ -158,7 +158,7 @@ def _moved_ids(diagnosis: pd.DataFrame, frames: WindowFrames) -> list[str]:
     """The ledger's destination ids of missing keys that no kept destination record has:
     records the sync wrote that may now sit under a key of another chunk."""
     missing = diagnosis.loc[diagnosis["class"] == Outcome.MISSING, "key"]
-    ids = frames.ledger.loc[frames.ledger["key"].isin(missing), "destination_id"].dropna()
+    ids = frames.ledger.loc[keys_among(frames.ledger["key"], missing), "destination_id"].dropna()
     kept = set(frames.destination["destination_id"].astype(str))
     return sorted({str(i) for i in ids} - kept)
 

@@ -51,16 +51,22 @@ def chunk_count(records: int, per_chunk: int = CHUNK_KEYS) -> int:
     return max(1, math.ceil(records / per_chunk))
 
 
+_SHIFT = 64 - 4 * _HEX_DIGITS  # the md5's first 8 bytes hold the 60 bits and 4 more
+
+
 def key_chunk(key: str, chunks: int) -> int:
     """The chunk of one key, as `sql_chunk` computes it in PostgreSQL."""
-    return int(hashlib.md5(key.encode()).hexdigest()[:_HEX_DIGITS], 16) % chunks
+    return (int.from_bytes(hashlib.md5(key.encode()).digest()[:8], "big") >> _SHIFT) % chunks
 
 
 def key_chunks(keys: Iterable[Any], chunks: int) -> np.ndarray:
     """The chunk of each key (as text), in order; every key is in chunk 0 of one chunk."""
+    values = keys.tolist() if hasattr(keys, "tolist") else list(keys)  # no per-key boxing
     if chunks == 1:
-        return np.zeros(sum(1 for _ in keys), dtype=np.int64)
-    return np.fromiter((key_chunk(str(k), chunks) for k in keys), dtype=np.int64)
+        return np.zeros(len(values), dtype=np.int64)
+    md5, shift = hashlib.md5, _SHIFT
+    return np.array([(int.from_bytes(md5(str(k).encode()).digest()[:8], "big") >> shift)
+                     % chunks for k in values], dtype=np.int64)
 
 
 def sql_chunk(key: sa.ColumnElement[Any], chunks: int) -> sa.ColumnElement[int]:
