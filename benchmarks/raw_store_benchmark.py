@@ -12,7 +12,7 @@ Three contenders run on the same rows, each in a database of its own on one embe
 PostgreSQL server, one after the other:
 
 - `store`: production's path, `state.raw.replace_window` (a window with nothing stored:
-  COPY straight into the table; otherwise COPY into a staging table, one guarded upsert
+  binary COPY straight into the table; otherwise COPY into a staging table, one guarded upsert
   that leaves identical rows untouched, the window's vanished keys deleted);
 - `delete+insert`: the path before it (delete the window, insert every row again, the
   executemany upsert SQLAlchemy sends for a list of parameter sets);
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import io
 import statistics
 import sys
 import tempfile
@@ -42,8 +43,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
+import psycopg
+import psycopg.copy
 import sqlalchemy as sa
+from psycopg.types.string import BytesBinaryDumper
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,10 +235,12 @@ def report(name: str, rows: int, results: dict[str, dict[str, Figures]]) -> None
 
 
 def breakdown(pg_base: str, data: Sequence[raw.RawRecord]) -> None:
-    """Where a first load's time goes, each part timed alone on the same rows: our Python
-    (rows made, then serialised as COPY does it, without sending), COPY into an unindexed
-    staging table, the guarded merge from there, and COPY straight into `raw_records`
-    (its primary key and two indexes; the store's first-load path)."""
+    """Where a first load's time goes, each part timed alone on the same rows. The store's
+    first load: the records made into binary COPY rows and formatted by psycopg (not sent),
+    PostgreSQL alone taking those bytes into `raw_records` (its primary key and two
+    indexes), and the whole straight COPY (both at once, over the socket). The guarded
+    merge's way, beside it: insert parameters made (`insert_rows`), serialised for a text
+    COPY, COPY into the unindexed staging table, the merge from there."""
     url = local_postgres.ensure_database(pg_base, "bench_breakdown")
     upgrade(url)
     engine = engine_for(url)
@@ -244,25 +251,55 @@ def breakdown(pg_base: str, data: Sequence[raw.RawRecord]) -> None:
         part()
         parts[name] = time.perf_counter() - started
 
+    def empty() -> None:
+        with engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE raw_records"))
+            conn.execute(sa.text("CHECKPOINT"))
+
+    now = datetime.now(UTC)
+    formatted = io.BytesIO()
+    with engine.begin() as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        cursor = cast("psycopg.Cursor[Any]", dbapi.cursor())
+        cursor.adapters.register_dumper(bytes, BytesBinaryDumper)  # as raw._copy does
+        with cursor, psycopg.copy.Copy(cursor, binary=True,
+                                       writer=psycopg.copy.FileWriter(formatted)) as copy:
+            copy.set_types(raw._BINARY_TYPES)
+
+            def format_rows() -> None:
+                for row in raw._binary_values(KIND, raw._newest(data, now), "b", now):
+                    copy.write_row(row)
+            timed("first load: binary rows made + formatted", format_rows)
+    copied = formatted.getvalue()
+    empty()
+    with engine.begin() as conn:
+        def send() -> None:
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi is not None
+            with cast("psycopg.Cursor[Any]", dbapi.cursor()) as cursor, cursor.copy(
+                    f"COPY raw_records ({', '.join(raw._COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                for at in range(0, len(copied), 1 << 20):
+                    copy.write(copied[at:at + (1 << 20)])
+        timed("first load: PostgreSQL alone (bytes sent)", send)
+    empty()
+    with engine.begin() as conn:
+        timed("first load: the whole straight COPY", lambda: raw._copy(
+            conn, "raw_records", raw._binary_values(KIND, raw._newest(data, now), "b", now),
+            raw._BINARY_TYPES))
+    empty()
     rows: list[dict[str, object]] = []
-    timed("rows made (insert_rows)", lambda: rows.extend(raw.insert_rows(KIND, data, "b")))
-    timed("serialised (orjson, COPY's rows)", lambda: [
-        [raw._json(r[c]) if c in raw._JSON else r[c] for c in raw._COLUMNS] for r in rows])
+    timed("merge: rows made (insert_rows)", lambda: rows.extend(raw.insert_rows(KIND, data, "b")))
+    timed("merge: serialised (orjson, text COPY's rows)", lambda: list(raw._text_values(rows)))
     with engine.begin() as conn:
-        timed("COPY into the staging table (+ANALYZE)", lambda: raw.stage(conn, rows))
-        timed("guarded merge, staging -> table", lambda: raw._merge_stage(conn, False))
-    with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE raw_records"))
-    with engine.begin() as conn:
-        timed("COPY straight into raw_records", lambda: raw._copy(
-            conn, "raw_records", raw._COLUMNS,
-            ([raw._json(r[c]) if c in raw._JSON else r[c] for c in raw._COLUMNS]
-             for r in rows)))
+        timed("merge: COPY into the staging table (+ANALYZE)", lambda: raw.stage(conn, rows))
+        timed("merge: guarded merge, staging -> table", lambda: raw._merge_stage(conn, False))
     engine.dispose()
     local_postgres.drop_database(pg_base, "bench_breakdown")
     print(f"\nwhere a first load of {len(data):,} rows goes (each part alone):")
     for name, seconds in parts.items():
-        print(f"  {name:<42} {seconds:6.2f} s  {len(data) / seconds:>10,.0f} rows/s")
+        print(f"  {name:<46} {seconds:6.2f} s  {len(data) / seconds:>10,.0f} rows/s")
 
 
 def main() -> None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -258,3 +260,84 @@ def test_a_first_load_is_copied_straight_in_until_a_page_meets_a_stored_key(
         assert replay.add([invoice_record(_invoice(str(n), f"S{n}")) for n in (1, 2)]) == 0
         assert replay.finish().deleted == 2  # 3 and 7 were not read again
         conn.commit()
+
+
+def _varied(account: str) -> tuple[raw.RecordKind, list[raw.RawRecord]]:
+    """Records with what a COPY must carry as it is: text to escape, non-ASCII and emoji,
+    NULLs, facts and none, an integer beyond 64 bits, decimals and dates as text, a version
+    in another time zone and none (the extraction time stands in), a key given twice."""
+    kind = raw.RecordKind("shopify", "orders", account)
+    pacific = timezone(timedelta(hours=-8))
+    records = [
+        _order(1, T0, note="tab\there, newline\nthere, back\\slash, quote \"'",
+               customer="Zoë Ångström 北京 \U0001f600", tags=[None, True, 1.5, "\u00e9"]),
+        _order(2, T0.astimezone(pacific), big=2**70, nested={"a": {"b": [1, {"c": None}]}}),
+        raw.RawRecord(record_key="3", business_date=DAY, version=None,
+                      payload={"id": 3, "total": Decimal("12.50"), "day": DAY},
+                      external_key="S\u00e93", facts={"total": "12.50", "voided": False}),
+        raw.RawRecord(record_key="ключ-4", business_date=DAY, version=T0, payload={}),
+        _order(5, T0 + timedelta(minutes=5), note="newest"),
+        _order(5, T0, note="older, given later"),
+    ]
+    return kind, records
+
+
+def _rows_of(conn: sa.Connection, kind: raw.RecordKind) -> dict[str, tuple[Any, ...]]:
+    """A kind's rows as PostgreSQL holds them (the jsonb as its text), by key."""
+    rows = conn.execute(sa.text(
+        "SELECT record_key, business_date, external_key, facts::text, payload::text, run_id,"
+        " version = extracted_at AS versioned_by_extraction,"
+        " CASE WHEN version <> extracted_at THEN version END FROM raw_records "
+        "WHERE system = :system AND record_type = :record_type AND account = :account"),
+        {"system": kind.system, "record_type": kind.record_type, "account": kind.account})
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def test_a_first_load_by_binary_copy_stores_what_the_text_copy_stores(
+        engine: sa.Engine) -> None:
+    """The first load's binary COPY and the guarded merge's text COPY (staging) store the
+    same rows: the same jsonb, columns, NULLs and text, the newest of a key given twice."""
+    direct_kind, records = _varied("direct")
+    merged_kind, _ = _varied("merged")
+    with engine.begin() as conn:
+        pages = raw.WindowReplacement(conn, direct_kind, DAY, NEXT, "load")
+        assert pages.direct and pages.add(records) == 5 and pages.direct
+        assert pages.finish() == raw.WindowWrite(written=5, deleted=0)
+        assert raw.upsert_newer(conn, merged_kind, records, "load").written == 5
+    with engine.connect() as conn:
+        direct, merged = _rows_of(conn, direct_kind), _rows_of(conn, merged_kind)
+    assert direct == merged
+    assert sorted(direct) == ["1", "2", "3", "5", "ключ-4"]
+    assert [direct[k][-3:] for k in ("1", "3")] == [("load", False, T0), ("load", True, None)]
+    assert direct["3"][1] == "S\u00e93" and direct["1"][1] is None
+    with engine.connect() as conn:
+        stored = {r.record_key: r for r in raw.window(conn, direct_kind, DAY, NEXT)}
+    for record in records[:4]:  # JSON as the vendor's, decimals and dates as text
+        assert stored[record.record_key].payload == json.loads(
+            json.dumps(record.payload, default=str))
+    assert stored["3"].facts == {"total": "12.50", "voided": False}
+    assert stored["3"].payload == {"id": 3, "total": "12.50", "day": DAY.isoformat()}
+    assert stored["2"].payload["big"] == 2**70
+    assert (stored["5"].version, stored["5"].payload["note"]) == (T0 + timedelta(minutes=5),
+                                                                 "newest")
+
+
+def test_a_version_without_a_time_zone_is_read_in_the_sessions_zone_on_a_first_load(
+        engine: sa.Engine) -> None:
+    """A version without a time zone cannot go by binary COPY as it is: that page goes by
+    text COPY, still straight into the table, and PostgreSQL reads the version in the
+    session's time zone, as the guarded merge's staging does."""
+    naive = datetime(2026, 11, 9, 9, 30)
+    with engine.begin() as conn:
+        conn.execute(sa.text("SET LOCAL TIME ZONE 'America/Los_Angeles'"))
+        pages = raw.WindowReplacement(conn, ORDERS, DAY, NEXT, "load")
+        assert pages.add([_order(1, T0), _order(2, naive, note="\U0001f600")]) == 2
+        assert pages.direct  # the page still went straight in
+        assert raw.upsert_newer(conn, invoices_kind("staged"), [
+            raw.RawRecord(record_key="2", business_date=DAY, version=naive,
+                          payload={"id": 2})], None).written == 1
+        stored = {r.record_key: r for r in raw.window(conn, ORDERS, DAY, NEXT)}
+        [staged] = raw.window(conn, invoices_kind("staged"), DAY, NEXT)
+    pacific = naive.replace(tzinfo=ZoneInfo("America/Los_Angeles"))
+    assert stored["2"].version == staged.version == pacific
+    assert stored["2"].payload["note"] == "\U0001f600" and stored["1"].version == T0
