@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from itertools import pairwise
 
 import pytest
@@ -23,8 +24,9 @@ RESERVE_IN_A_PROCESS = """
 import json, sys
 from integrations_pipelines.state.db import engine_for
 from integrations_pipelines.vendors.budget import RateLimit, SharedRequestBudget
+capacity = float(sys.argv[3]) if len(sys.argv) > 3 else 2.0
 budget = SharedRequestBudget(engine_for(sys.argv[1]), "acme:shared",
-                             [RateLimit("slow", capacity=2, refill_per_second=0.1)])
+                             [RateLimit("slow", capacity=capacity, refill_per_second=0.1)])
 print(json.dumps([budget.reserve() for _ in range(int(sys.argv[2]))]))
 """
 
@@ -52,6 +54,52 @@ def test_two_processes_reserve_from_one_budget(database_url) -> None:
     assert waits[-1] >= 250
     gaps = [b - a for a, b in pairwise(waits[3:])]
     assert min(gaps) >= 9  # distinct slots, about 10 s apart
+
+
+def test_two_processes_taking_tokens_ahead_stay_within_the_bucket(database_url) -> None:
+    """With tokens to spare each process takes up to a batch per round trip; together they
+    still get no more than the bucket holds at once, and every later request its own slot."""
+    procs = [subprocess.Popen([sys.executable, "-c", RESERVE_IN_A_PROCESS, database_url, "15",
+                               "12"], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    waits = sorted(w for p in procs for w in json.loads(p.communicate(timeout=120)[0]))
+    assert all(p.returncode == 0 for p in procs)
+    assert len(waits) == 30
+    free = sum(1 for w in waits if w <= 0)
+    assert 12 <= free <= 13  # the bucket's 12 (and at most one refill while they ran)
+    gaps = [b - a for a, b in pairwise(waits[free:])]
+    assert min(gaps) >= 9
+
+
+def test_one_round_trip_takes_a_batch_while_no_bucket_has_a_queue(engine) -> None:
+    budget = SharedRequestBudget(engine, "acme:batch", [RateLimit("x", 20, 0.01)], batch=8)
+    assert [budget.reserve() for _ in range(8)] == [0.0] * 8
+    assert budget.round_trips == 1
+    budget.reserve()
+    assert budget.round_trips == 2
+    with engine.connect() as conn:
+        assert 3.9 < conn.execute(sa.select(request_budgets.c.tokens)).scalar_one() < 4.2
+
+
+def test_tokens_taken_ahead_expire_unused(engine) -> None:
+    """A token taken ahead but not used within `hold_s` is never used: the next request
+    reserves anew, and the expired ones are not given back (they may have gone late)."""
+    budget = SharedRequestBudget(engine, "acme:hold", [RateLimit("x", 20, 0.01)], batch=8,
+                                 hold_s=0.05)
+    budget.reserve()
+    time.sleep(0.2)
+    budget.reserve()
+    assert budget.round_trips == 2
+    with engine.connect() as conn:
+        assert 3.9 < conn.execute(sa.select(request_budgets.c.tokens)).scalar_one() < 4.2
+
+
+def test_a_queued_bucket_takes_one_token_a_round_trip(engine) -> None:
+    """Once a bucket has a queue, a reservation takes one slot, as without batches: a
+    process does not hold slots it may never use."""
+    budget = SharedRequestBudget(engine, "acme:queued", [RateLimit("x", 2, 0.1)], batch=8)
+    waits = [budget.reserve() for _ in range(5)]
+    assert waits[:2] == [0.0, 0.0] and all(w >= 9 for w in waits[2:])
+    assert budget.round_trips == 4  # the two free tokens at once, then one slot each
 
 
 def test_the_budget_follows_changed_limits(engine) -> None:
