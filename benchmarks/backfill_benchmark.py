@@ -50,6 +50,9 @@ Benchmarks measure; they never run in CI.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
+import gc
 import json
 import os
 import re
@@ -306,6 +309,45 @@ def _rss_mb(pid: int | str = "self") -> float:
     raise RuntimeError("no VmRSS")
 
 
+class _MallInfo2(ctypes.Structure):
+    """glibc's `struct mallinfo2` (every arena together)."""
+
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def _memory_parts() -> dict[str, float]:
+    """Where this process's memory is, to tell a leak from the allocator keeping memory:
+    live Python objects (`gc_objects`, and `py_blocks`, Python's small-object blocks), the C
+    allocator's bytes in use and free but kept (`malloc_used_mb`, `malloc_free_mb`: glibc's
+    mallinfo2, all arenas), and the resident pages of the allocator's main heap (`heap_mb`)
+    and of other anonymous mappings (`anon_mb`: Python's object arenas, large blocks, thread
+    arenas and stacks). A leak grows the objects or malloc's bytes in use; an allocator that
+    keeps what was freed grows its free bytes and the heap with them."""
+    parts: dict[str, float] = {"gc_objects": len(gc.get_objects()),
+                               "py_blocks": sys.getallocatedblocks()}
+    libc_name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(libc_name) if libc_name else None
+    if libc is not None and hasattr(libc, "mallinfo2"):
+        libc.mallinfo2.restype = _MallInfo2
+        info = libc.mallinfo2()
+        parts["malloc_used_mb"] = (info.uordblks + info.hblkhd) / 2**20
+        parts["malloc_free_mb"] = info.fordblks / 2**20
+    heap = anon = 0
+    kind = ""
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and not fields[0].endswith(":") and "-" in fields[0]:
+            kind = "heap" if fields[-1] == "[heap]" else "anon" if len(fields) == 5 else ""
+        elif fields and fields[0] == "Rss:" and kind == "heap":
+            heap += int(fields[1])
+        elif fields and fields[0] == "Rss:" and kind == "anon":
+            anon += int(fields[1])
+    parts["heap_mb"], parts["anon_mb"] = heap / 1024, anon / 1024
+    return parts
+
+
 class RssSampler:
     """Samples this process's resident memory every `interval` seconds; `take_peak()`
     returns the peak since the last call."""
@@ -411,7 +453,8 @@ def backfill_main(days: int, database_url: str, dagster_url: str,
             print(json.dumps({"day": day.isoformat(), "wall_s": wall, "peak_mb": peak,
                               "after_mb": _rss_mb(), "success": result.success,
                               "load": os.getloadavg()[0], "cpu_s": cpu,
-                              "step_peak_mb": steps, **figures}), flush=True)
+                              "step_peak_mb": steps, **_memory_parts(), **figures}),
+                  flush=True)
             del result
     sampler.stop()
 
@@ -609,6 +652,15 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], total: float,
           f"day: median {loads[len(loads) // 2]:.1f}, {loads[0]:.1f} to {loads[-1]:.1f}")
     if len(rows) < args.days:
         print(f"stopped after {len(rows)} of {args.days} days (--stop-at {args.stop_at})")
+    if "malloc_free_mb" in rows[-1]:
+        def change(key: str) -> float:
+            return (sum(r.get(key, 0.0) for r in last) / len(last)
+                    - sum(r.get(key, 0.0) for r in first) / len(first))
+        print(f"after a run, last days vs baseline days (mean): RSS {change('after_mb'):+.1f} MB; "
+              f"Python objects {change('gc_objects'):+,.0f}, small blocks "
+              f"{change('py_blocks'):+,.0f}; malloc in use {change('malloc_used_mb'):+.1f} MB, "
+              f"free but kept {change('malloc_free_mb'):+.1f} MB; main heap "
+              f"{change('heap_mb'):+.1f} MB, other anonymous {change('anon_mb'):+.1f} MB")
     print(f"sandboxes' process (not ours) at the end: {sandbox_mb:.0f} MB")
     last_steps = rows[-1].get("step_peak_mb", {})
     print("peak RSS while each step ran, last day: " + ", ".join(
