@@ -8,12 +8,16 @@ an empty store and then replayed unchanged, then replayed with 1% of the records
   cycled over fresh ids), through `vendors.shopify.records.order_record`;
 - `small`: small payloads (an id, a status, an amount), the shape of a ledger-like source.
 
-Three contenders run on the same rows, each in a database of its own on one embedded
+Four contenders run on the same rows, each in a database of its own on one embedded
 PostgreSQL server, one after the other:
 
-- `store`: production's path, `state.raw.replace_window` (a window with nothing stored:
-  binary COPY straight into the table; otherwise COPY into a staging table, one guarded upsert
-  that leaves identical rows untouched, the window's vanished keys deleted);
+- `store`: production's path for a window written at once, `state.raw.replace_window` (the
+  Xero pair's invoices and credit notes, Stripe's payout items; a window with nothing
+  stored: binary COPY straight into the table; otherwise COPY into a staging table, one
+  guarded upsert that leaves identical rows untouched, the window's vanished keys deleted);
+- `store, pages`: production's path for an extraction (`sync.extraction.store_orders`, the
+  Stripe objects): the same `raw.WindowReplacement` given pages of 250, each committed
+  before the next;
 - `delete+insert`: the path before it (delete the window, insert every row again, the
   executemany upsert SQLAlchemy sends for a list of parameter sets);
 - `copy+merge`: the anchor for bulk loads (COPY into a staging table, then `MERGE` with an
@@ -113,6 +117,26 @@ def store_path(conn: sa.Connection, records: Sequence[raw.RawRecord]) -> None:
     raw.replace_window(conn, KIND, DAY, DAY + timedelta(days=1), records, "bench")
 
 
+EXTRACTION_PAGE = 250  # Shopify's page: what `sync.extraction.store_orders` stores at a time
+
+
+def store_pages_path(conn: sa.Connection, records: Sequence[raw.RawRecord]) -> None:
+    """Production's extraction shape (`sync.extraction.store_orders`): the same
+    `raw.WindowReplacement`, a page of 250 records at a time, each page committed before the
+    next (on a connection of its own: `conn`'s transaction stays empty)."""
+    with conn.engine.connect() as own:
+        replacement = raw.WindowReplacement(own, KIND, DAY, DAY + timedelta(days=1), "bench")
+        own.commit()
+        for at in range(0, len(records), EXTRACTION_PAGE):
+            replacement.add(records[at:at + EXTRACTION_PAGE])
+            own.commit()
+        replacement.finish()
+        # its row counts reach the statistics when the session next goes idle, not up to
+        # 10 s later (this connection stays open in the pool)
+        own.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+        own.commit()
+
+
 def delete_insert_path(conn: sa.Connection, records: Sequence[raw.RawRecord]) -> None:
     """The raw store's write before the guarded path: delete the window, insert it all."""
     conn.execute(raw_records.delete().where(raw.of_kind(KIND),
@@ -149,6 +173,7 @@ def copy_merge_path(conn: sa.Connection, records: Sequence[raw.RawRecord]) -> No
 
 CONTENDERS: dict[str, Callable[[sa.Connection, Sequence[raw.RawRecord]], None]] = {
     "store": store_path,
+    "store, pages": store_pages_path,
     "delete+insert": delete_insert_path,
     "copy+merge": copy_merge_path,
 }
@@ -201,7 +226,8 @@ def run(pg_base: str, name: str, data: list[raw.RawRecord],
         for contender in CONTENDERS}
     for attempt in range(repeat):
         for contender, write in CONTENDERS.items():
-            db = f"bench_{name.replace('+', '_')}_{contender.replace('+', '_')}_{attempt}"
+            tag = contender.replace("+", "_").replace(", ", "_")
+            db = f"bench_{name.replace('+', '_')}_{tag}_{attempt}"
             url = local_postgres.ensure_database(pg_base, db)
             upgrade(url)
             engine = engine_for(url)
