@@ -341,3 +341,32 @@ def test_a_version_without_a_time_zone_is_read_in_the_sessions_zone_on_a_first_l
     pacific = naive.replace(tzinfo=ZoneInfo("America/Los_Angeles"))
     assert stored["2"].version == staged.version == pacific
     assert stored["2"].payload["note"] == "\U0001f600" and stored["1"].version == T0
+
+
+def test_a_large_first_load_leaves_statistics_that_join_a_replay_by_primary_key(
+        engine: sa.Engine) -> None:
+    """A replay's page is joined to the table by key. Right after a large first load of a
+    kind the planner knew nothing of, stale statistics made PostgreSQL join through the
+    business-day index (every row of the kind read per staged row: 600 rows/s on a replay);
+    the window that changed a large share of the table refreshes them."""
+    kind = raw.RecordKind("bench", "orders", f"stats-{uuid.uuid4().hex[:8]}")
+    records = [_order(n, T0 + timedelta(seconds=n)) for n in range(1, 3_001)]
+    with engine.connect() as conn:
+        replacement = raw.WindowReplacement(conn, kind, DAY, NEXT, "first")
+        for at in range(0, len(records), 250):  # pages committed one by one, as extraction
+            replacement.add(records[at:at + 250])
+            conn.commit()
+        assert replacement.finish().written == 3_000
+        conn.commit()
+    with engine.begin() as conn:
+        raw.stage(conn, raw.insert_rows(kind, records[:250], "replay"))
+        match = " AND ".join(f"t.{c} = s.{c}" for c in ("system", "record_type", "account",
+                                                         "record_key"))
+        plan = "\n".join(conn.execute(sa.text(
+            "EXPLAIN UPDATE raw_records t SET run_id = s.run_id "
+            f"FROM raw_records_stage s WHERE {match}")).scalars())
+        known = conn.execute(sa.text(
+            "SELECT reltuples FROM pg_class WHERE oid = 'raw_records'::regclass")).scalar_one()
+    assert known >= 3_000  # the planner knows the rows the first load wrote
+    # never an index that narrows to the kind only, with the key checked row by row
+    assert "Filter: (s.record_key = record_key)" not in plan, plan
