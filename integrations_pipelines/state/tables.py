@@ -62,7 +62,7 @@ raw_records = sa.Table(
     sa.Index("ix_raw_records_business_date", "system", "record_type", "account",
              "business_date"),
     sa.Index("ix_raw_records_external_key", "system", "record_type", "account",
-             "external_key"),
+             "external_key", postgresql_where=sa.text("external_key IS NOT NULL")),
     comment="what each vendor returned, one row per record of one kind "
     "(system, record_type, account): every source shares this table",
 )

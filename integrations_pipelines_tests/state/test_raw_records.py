@@ -370,3 +370,20 @@ def test_a_large_first_load_leaves_statistics_that_join_a_replay_by_primary_key(
     assert known >= 3_000  # the planner knows the rows the first load wrote
     # never an index that narrows to the kind only, with the key checked row by row
     assert "Filter: (s.record_key = record_key)" not in plan, plan
+
+
+def test_only_records_with_an_external_key_are_in_its_index(engine: sa.Engine) -> None:
+    """Migration 0009: orders carry no external key and cost that index nothing; a lookup
+    by external key (an invoice's DocNumber) still finds its records."""
+    with engine.begin() as conn:
+        definition = conn.execute(sa.text(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_raw_records_external_key'"
+        )).scalar_one()
+        realm = f"realm-{uuid.uuid4().hex[:8]}"
+        kind = invoices_kind(realm)
+        raw.replace_window(conn, kind, DAY, NEXT, [
+            invoice_record(_invoice("1", "S1")), invoice_record(_invoice("2", "S1")),
+            invoice_record(_invoice("3", "S2"))], "run")
+        duplicated = raw.duplicated_external_keys(conn, kind, DAY, NEXT)
+    assert definition.endswith("WHERE (external_key IS NOT NULL)")
+    assert duplicated == [("S1", 2)]
