@@ -197,8 +197,14 @@ def test_stopping_dagster_stops_the_processes_it_started() -> None:
     assert stop_process_group(leader, grace_s=2) is False  # it took a SIGKILL
     assert _group_gone(leader.pid)
 
-    polite = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
-                              start_new_session=True)
-    time.sleep(0.5)
+    # Python's own SIGINT handling, whatever this test inherited (a shell's background job
+    # starts with SIGINT ignored, and Python then keeps ignoring it)
+    polite = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; "
+         "signal.signal(signal.SIGINT, signal.default_int_handler); "
+         "print('ready', flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, start_new_session=True)
+    assert polite.stdout is not None
+    assert polite.stdout.readline() == b"ready\n"
     assert stop_process_group(polite, grace_s=10) is True  # SIGINT was enough
     assert _group_gone(polite.pid)
