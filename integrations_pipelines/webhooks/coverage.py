@@ -42,10 +42,22 @@ class Coverage:
 
 
 def webhook_coverage(conn: sa.Connection, *, since: datetime, until: datetime,
-                     examples: int = 10, kind: RecordKind = ORDERS) -> Coverage:
+                     examples: int = 10, kind: RecordKind = ORDERS,
+                     connection: str | None = None) -> Coverage:
     """Orders (of the shop `kind`) changed in [since, until) and those without a Shopify
-    delivery for them."""
+    delivery for them.
+
+    Changes from before the first delivery the receiver ever stored (for `connection`, the
+    route's shop, when given) are not counted: they happened before the subscription
+    existed (a first start, a new install), so no webhook could name them, and counting
+    them warned on every first day. With no delivery stored at all every change counts: a
+    subscription that never delivered is what the switch is for."""
     orders, inbox = raw_records.c, webhook_inbox.c
+    first = conn.execute(sa.select(sa.func.min(inbox.received_at)).where(
+        inbox.vendor == kind.system,
+        *([inbox.connection == connection] if connection is not None else []))).scalar()
+    if first is not None:
+        since = min(max(since, first - CLOCK_SLACK), until)
     delivered = sa.exists().where(
         inbox.vendor == kind.system,
         inbox.record_id == orders.record_key,

@@ -170,6 +170,39 @@ def test_changes_that_no_webhook_delivered_trip_the_dead_man(sandboxes, engine,
         str(o["id"]) for o in orders}
 
 
+def _stored_delivery(engine: sa.Engine, received_at: datetime, delivery_id: str) -> None:
+    """A delivery the receiver stored at `received_at` (about an order of another day)."""
+    with engine.begin() as conn:
+        conn.execute(webhook_inbox.insert().values(
+            vendor="shopify", connection=CATALOG.webhooks.shopify_connection,
+            topic="orders/updated", delivery_id=delivery_id, received_at=received_at,
+            body="{}", status="processed", record_id="1", record_version=received_at))
+
+
+def test_changes_from_before_the_first_delivery_do_not_trip_the_dead_man(
+        sandboxes, engine, dagster_instance) -> None:
+    """A first start: the shop's orders changed before the subscription existed, so no
+    webhook could name them; once deliveries have been arriving, the same silence trips."""
+    orders = clean_orders(9, DAY, 30, paid=True, count=4)
+    env = sandboxes(orders)
+    assert run_partition(env.defs, dagster_instance, DAY.isoformat()).success
+    now = datetime.now(UTC)
+    for order in orders:  # changed ten minutes ago, before any delivery
+        env.shop.patch_order(order["id"], {"note": "changed"}, at=now - timedelta(minutes=10))
+    _stored_delivery(engine, now - timedelta(minutes=5), "first-ever")
+    job = env.defs.resolve_job_def("shopify_to_quickbooks_changes_job")
+    first_start = {c.check_name: c for c in job.execute_in_process(
+        instance=dagster_instance).get_asset_check_evaluations()}
+    assert first_start["webhooks_deliver_changes"].passed
+    assert first_start["webhooks_deliver_changes"].metadata["orders_changed"].value == 0
+
+    _stored_delivery(engine, now - timedelta(minutes=40), "an-older-one")  # they used to come
+    stopped = {c.check_name: c for c in job.execute_in_process(
+        instance=dagster_instance).get_asset_check_evaluations()}
+    assert not stopped["webhooks_deliver_changes"].passed
+    assert stopped["webhooks_deliver_changes"].metadata["undelivered"].value == 4
+
+
 @pytest.mark.parametrize("cloud_events", [False, True], ids=["legacy", "cloudevents"])
 def test_a_hand_edit_notified_by_quickbooks_reconciles_its_day_and_our_own_writes_do_not(
         sandboxes, engine, dagster_instance, receiver, cloud_events) -> None:

@@ -164,9 +164,10 @@ def webhook_inbox_sensor(context: dg.SensorEvaluationContext,
     asset=CHANGES_KEY,
     name="webhooks_deliver_changes",
     description="The webhooks' dead-man switch: of the orders that changed over the last "
-    "webhooks.coverage_window_minutes, at least webhooks.coverage_min_share arrived by "
-    "webhook too. Fails (WARN) when deliveries stopped: subscription removed, receiver "
-    "down, a secret rotated on one side only. Polling keeps the books right meanwhile.",
+    "webhooks.coverage_window_minutes (since the first delivery ever stored), at least "
+    "webhooks.coverage_min_share arrived by webhook too. Fails (WARN) when deliveries "
+    "stopped: subscription removed, receiver down, a secret rotated on one side only. "
+    "Polling keeps the books right meanwhile.",
 )
 def webhooks_deliver_changes(store: IntegrationStore) -> dg.AssetCheckResult:
     if not OPTIONS.enabled:
@@ -175,7 +176,8 @@ def webhooks_deliver_changes(store: IntegrationStore) -> dg.AssetCheckResult:
     until = datetime.now(UTC) - timedelta(minutes=OPTIONS.coverage_grace_minutes)
     with store.engine().connect() as conn:
         seen = webhook_coverage(conn, since=until - timedelta(
-            minutes=OPTIONS.coverage_window_minutes), until=until)
+            minutes=OPTIONS.coverage_window_minutes), until=until,
+            connection=OPTIONS.shopify_connection)
     stopped = (seen.changed >= OPTIONS.coverage_min_changes
                and seen.delivered_share < OPTIONS.coverage_min_share)
     return dg.AssetCheckResult(
