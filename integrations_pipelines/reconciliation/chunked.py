@@ -23,7 +23,7 @@ import pandas as pd
 from integrations_pipelines.reconciliation.diagnosis import Evidence, keys_among
 from integrations_pipelines.reconciliation.engine import reconcile
 from integrations_pipelines.reconciliation.frames import WindowChunks, WindowFrames
-from integrations_pipelines.reconciliation.result import NO_ROW, ReconciliationResult
+from integrations_pipelines.reconciliation.result import NO_ROW, Outcome, ReconciliationResult
 from integrations_pipelines.state.key_chunks import key_chunks
 
 __all__ = ["ChunkPart", "merge_parts", "reconcile_chunks", "reconcile_part"]
@@ -67,7 +67,8 @@ def reconcile_chunks(window: WindowChunks,
     return merge_parts(window, parts)
 
 
-_UNPAIRED = ("missing", "extra")  # the classes of a record compared without its counterpart
+# the classes of a record compared without its counterpart
+_UNPAIRED = (str(Outcome.MISSING), str(Outcome.EXTRA))
 
 
 def _check_chunk(keys: pd.Series, chunk: int, chunks: int) -> None:

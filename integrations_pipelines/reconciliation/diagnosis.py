@@ -105,9 +105,9 @@ def diagnose(result: ReconciliationResult, evidence: Evidence | None = None) -> 
     causes = _Causes(len(table))
 
     missing = classes == Outcome.MISSING
-    duplicate = np.flatnonzero(classes == Outcome.DUPLICATE)
-    ledger_id = _ledger_column(result, ledger_row, "destination_id",
-                               missing | (classes == Outcome.DUPLICATE))
+    duplicated = classes == Outcome.DUPLICATE
+    duplicate = np.flatnonzero(duplicated)
+    ledger_id = _ledger_column(result, ledger_row, "destination_id", missing | duplicated)
     causes.add(missing & dead.notna().to_numpy(), "dead_lettered", "dead-lettered: " + dead)
     gone = "synced as " + _text(ledger_id, missing).fillna("?") + _GONE
     causes.add(missing & (ledger_row != NO_ROW), "deleted_in_destination", gone)

@@ -64,9 +64,7 @@ def key_chunks(keys: Iterable[Any], chunks: int) -> np.ndarray:
     values = keys.tolist() if hasattr(keys, "tolist") else list(keys)  # no per-key boxing
     if chunks == 1:
         return np.zeros(len(values), dtype=np.int64)
-    md5, shift = hashlib.md5, _SHIFT
-    return np.array([(int.from_bytes(md5(str(k).encode()).digest()[:8], "big") >> shift)
-                     % chunks for k in values], dtype=np.int64)
+    return np.array([key_chunk(str(k), chunks) for k in values], dtype=np.int64)
 
 
 def sql_chunk(key: sa.ColumnElement[Any], chunks: int) -> sa.ColumnElement[int]:
